@@ -1,0 +1,30 @@
+# `make run` serves the app on Azurite; `make test` runs the whole suite. Both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+PORT ?= 7071
+
+.PHONY: run test deps clean
+
+deps: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+local.settings.json:
+	cp local.settings.example.json $@
+
+run: deps local.settings.json
+	PORT=$(PORT) scripts/run-local.sh
+
+test: deps
+	$(VENV_PYTHON) -m pytest
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .pytest_cache .hypothesis

@@ -1,0 +1,14 @@
+"""PATCH a job (Update Job Properties): request its cancellation, mark it shipped, or edit it."""
+
+import azure.functions as func
+
+from shared.http import arm_endpoint, job_key, job_response, preconditions, read_body
+from shared.jobs import get_service
+from shared.models import JobUpdateRequest
+
+
+@arm_endpoint
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    key = job_key(req)
+    request = read_body(req, JobUpdateRequest)
+    return job_response(get_service().update_job(key, request, preconditions(req)))

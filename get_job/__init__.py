@@ -1,0 +1,11 @@
+"""GET a job (404 ResourceNotFound when absent or deleted)."""
+
+import azure.functions as func
+
+from shared.http import arm_endpoint, job_key, job_response
+from shared.jobs import get_service
+
+
+@arm_endpoint
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return job_response(get_service().get_job(job_key(req)))

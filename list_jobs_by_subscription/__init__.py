@@ -1,0 +1,13 @@
+"""GET the jobs of a subscription, across its resource groups, a page at a time ($top, nextLink)."""
+
+import azure.functions as func
+
+from shared.http import arm_endpoint, list_query, list_response
+from shared.jobs import get_service
+
+
+@arm_endpoint
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    scope, top, skip_token = list_query(req)
+    jobs, next_token = get_service().list_jobs(scope, top, skip_token)
+    return list_response(req, jobs, next_token)

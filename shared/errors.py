@@ -1,0 +1,48 @@
+"""ARM-shaped errors: an exception that carries its HTTP status, code and message."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An error the API answers with `{"error": {"code", "message", "target"?}}`."""
+
+    status = 500
+
+    def __init__(self, code: str, message: str, target: str | None = None, details: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.target = target
+        self.details = details
+
+    def to_body(self) -> dict:
+        error = {"code": self.code, "message": self.message}
+        if self.target:
+            error["target"] = self.target
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class PreconditionFailed(ApiError):
+    status = 412
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
+class ServiceUnavailable(ApiError):
+    status = 503

@@ -1,0 +1,210 @@
+"""HTTP shaping for the functions: api-version, route keys, JSON bodies in, ARM responses and errors out."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import azure.functions as func
+from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
+from pydantic import BaseModel, ValidationError
+
+from .errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
+from .jobs import Preconditions
+from .models import Job
+from .names import JobKey, Scope
+from .settings import SettingsError
+from .store import StoredJob
+
+API_VERSIONS = ("2016-11-01", "2020-08-01", "2021-01-01")
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+RETRY_AFTER_SECONDS = 5
+
+log = logging.getLogger("importexport")
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Callable[[func.HttpRequest], func.HttpResponse]:
+    """Wraps a function's `main`: checks api-version and turns every failure into an ARM error response."""
+
+    @functools.wraps(handler)
+    def main(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            check_api_version(req)
+            return handler(req)
+        except ApiError as error:
+            return error_response(error)
+        except HttpResponseError as error:
+            if error.status_code is not None and error.status_code < 500:
+                log.exception("storage refused a request: %s", error.status_code)
+                return error_response(ApiError("InternalServerError", "The storage service refused the request."))
+            return _storage_unavailable(error)
+        except (ServiceRequestError, ServiceResponseError, AzureError) as error:
+            return _storage_unavailable(error)
+        except SettingsError:
+            log.exception("the app is misconfigured")
+            return error_response(ApiError("InternalServerError", "The app is misconfigured; its log says how."))
+        except Exception:  # the boundary: log it, never send a stack trace
+            log.exception("unexpected failure in %s", handler.__module__)
+            return error_response(ApiError("InternalServerError", "The server met an unexpected error."))
+
+    return main
+
+
+def _storage_unavailable(error: Exception) -> func.HttpResponse:
+    log.warning("storage unavailable: %s", type(error).__name__)
+    response = error_response(
+        ServiceUnavailable("ServiceUnavailable", "The job store is unavailable right now; retry after a short wait.")
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def check_api_version(req: func.HttpRequest) -> str:
+    version = req.params.get("api-version")
+    if not version:
+        raise BadRequest(
+            "MissingApiVersionParameter",
+            f"The api-version query parameter (?api-version=) is required for all requests. "
+            f"Supported versions: {', '.join(API_VERSIONS)}.",
+        )
+    if version not in API_VERSIONS:
+        raise BadRequest(
+            "InvalidApiVersionParameter",
+            f"The api-version '{version[:40]}' is invalid. The supported versions are {', '.join(API_VERSIONS)}.",
+        )
+    return version
+
+
+def job_key(req: func.HttpRequest) -> JobKey:
+    route = req.route_params
+    return JobKey.parse(route.get("subscriptionId", ""), route.get("resourceGroupName", ""), route.get("jobName", ""))
+
+
+def list_query(req: func.HttpRequest) -> tuple[Scope, int, str | None]:
+    """The scope (from the route), page size and continuation of a list request."""
+    if "$filter" in req.params:
+        raise BadRequest("InvalidFilter", "$filter is not supported; list the scope and filter on the client.", "$filter")
+    route = req.route_params
+    scope = Scope.parse(route.get("subscriptionId", ""), route.get("resourceGroupName"))
+    return scope, parse_top(req), req.params.get("$skipToken")
+
+
+def preconditions(req: func.HttpRequest) -> Preconditions:
+    return Preconditions(if_match=req.headers.get("If-Match"), if_none_match=req.headers.get("If-None-Match"))
+
+
+def parse_top(req: func.HttpRequest, maximum: int = 100) -> int:
+    raw = req.params.get("$top")
+    if raw is None:
+        return maximum
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise BadRequest("InvalidTop", f"$top must be a whole number from 1 to {maximum}.", "$top")
+    return int(raw)
+
+
+def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
+    """The request's JSON body as `model`; any flaw is a 400 (or 415) that names it."""
+    content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            "UnsupportedMediaType", f"The content type '{content_type[:100]}' is not supported; send application/json."
+        )
+    body = req.get_body()
+    if len(body) > MAX_BODY_BYTES:
+        raise BadRequest(
+            "RequestTooLarge", f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}."
+        )
+    if not body.strip():
+        raise BadRequest("InvalidRequestContent", "The request body is empty; send a JSON object.")
+    try:
+        document = json.loads(body, object_pairs_hook=_reject_duplicate_keys)
+    except _DuplicateKey as error:
+        raise BadRequest("InvalidRequestContent", f"The JSON object has the key '{error.key[:100]}' twice.") from error
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadRequest("InvalidRequestContent", "The request body is not valid JSON.") from error
+    except RecursionError as error:
+        raise BadRequest("InvalidRequestContent", "The request body is nested too deeply.") from error
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise BadRequest("InvalidRequestContent", f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    if not isinstance(document, dict):
+        raise BadRequest("InvalidRequestContent", "The request body must be a JSON object.")
+    try:
+        return model.model_validate(document)
+    except ValidationError as error:
+        raise _invalid_content(error) from error
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _invalid_content(error: ValidationError) -> BadRequest:
+    problems = [(".".join(str(part) for part in e["loc"]) or "body", e["msg"]) for e in error.errors(include_input=False)]
+    summary = "; ".join(f"{target}: {message}" for target, message in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    details = [{"code": "InvalidRequestContent", "target": t, "message": m} for t, m in problems[:20]]
+    return BadRequest("InvalidRequestContent", f"The request content is invalid: {summary}{more}.", problems[0][0], details)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    all_headers = {"x-ms-request-id": str(uuid.uuid4()), **(headers or {})}
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers=all_headers,
+        mimetype="application/json",
+        charset="utf-8",
+    )
+
+
+def job_response(stored: StoredJob, status: int = 200) -> func.HttpResponse:
+    return json_response(stored.job.to_arm(), status, {"ETag": stored.etag})
+
+
+def list_response(req: func.HttpRequest, jobs: list[Job], skip_token: str | None) -> func.HttpResponse:
+    """An ARM list page; `nextLink` is this request's absolute URL continued at `skip_token`."""
+    body: dict[str, Any] = {"value": [job.to_arm() for job in jobs]}
+    if skip_token is not None:
+        url = urlsplit(req.url)
+        query = [(name, value) for name, value in parse_qsl(url.query, keep_blank_values=True) if name != "$skipToken"]
+        query.append(("$skipToken", skip_token))
+        body["nextLink"] = urlunsplit(url._replace(query=urlencode(query, safe="$")))
+    return json_response(body)
+
+
+def empty_response(status: int) -> func.HttpResponse:
+    return func.HttpResponse(status_code=status, headers={"x-ms-request-id": str(uuid.uuid4())})
+
+
+def error_response(error: ApiError) -> func.HttpResponse:
+    return json_response(error.to_body(), error.status)

@@ -1,0 +1,139 @@
+"""The job operations of the API: the state machine applied to the store, race-safe.
+
+Every read-modify-write is conditional on the ETag that was read. When another
+writer got there first the operation reads again and re-applies the rules,
+unless the caller pinned a version with If-Match: then the answer is 412.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+
+from . import state_machine
+from .clock import Clock, SystemClock
+from .errors import Conflict, NotFound, PreconditionFailed
+from .models import Job, JobCreateRequest, JobState, JobUpdateRequest
+from .names import JobKey, Scope
+from .store import JobStore, StoredJob, get_store
+
+# How often an operation re-reads and retries after losing a race before it gives up with 409.
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Preconditions:
+    """The caller's If-Match / If-None-Match headers, as sent."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+
+    def check(self, current: StoredJob | None) -> None:
+        if self.if_match is not None:
+            if current is None or not _etag_matches(self.if_match, current.etag):
+                raise PreconditionFailed(
+                    "PreconditionFailed",
+                    "The job does not exist." if current is None else "The job has changed: its ETag does not match If-Match.",
+                )
+        if self.if_none_match is not None and current is not None and _etag_matches(self.if_none_match, current.etag):
+            raise PreconditionFailed("PreconditionFailed", "The job already exists and If-None-Match forbids replacing it.")
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    header = header.strip()
+    return header == "*" or header == etag or etag in (part.strip() for part in header.split(","))
+
+
+class JobService:
+    def __init__(self, store: JobStore, clock: Clock | None = None) -> None:
+        self._store = store
+        self._clock = clock or SystemClock()
+
+    def get_job(self, key: JobKey) -> StoredJob:
+        current = self._store.get(key)
+        if current is None:
+            raise _not_found(key)
+        return current
+
+    def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> tuple[StoredJob, bool]:
+        """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new."""
+        for _ in range(MAX_ATTEMPTS):
+            current = self._store.get(key)
+            preconditions.check(current)
+            now = self._clock.now()
+            try:
+                if current is None:
+                    return self._store.insert(state_machine.new_job(key, request, now)), True
+                replacement = state_machine.replace_job(current.job, request, now)
+                return self._store.replace(replacement, current.etag), False
+            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+                self._lost_race(preconditions)
+        raise _too_contended(key)
+
+    def update_job(self, key: JobKey, request: JobUpdateRequest, preconditions: Preconditions) -> StoredJob:
+        """PATCH (Update Job Properties): cancel, ship or edit the job."""
+        return self._modify(key, preconditions, lambda job, now: state_machine.update_job(job, request, now))
+
+    def move_job(self, key: JobKey, target: JobState, at: datetime | None) -> StoredJob:
+        """The operator's (datacenter's) state move."""
+        return self._modify(key, Preconditions(), lambda job, now: state_machine.move_job(job, target, at, now))
+
+    def delete_job(self, key: JobKey, preconditions: Preconditions) -> bool:
+        """DELETE: True when the job was deleted, False when there was none."""
+        for _ in range(MAX_ATTEMPTS):
+            current = self._store.get(key)
+            preconditions.check(current)
+            if current is None:
+                return False
+            state_machine.check_deletable(current.job)
+            try:
+                self._store.delete(key, current.etag)
+                return True
+            except ResourceModifiedError:
+                self._lost_race(preconditions)
+        raise _too_contended(key)
+
+    def list_jobs(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
+        return self._store.list(scope, top, skip_token)
+
+    def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job]) -> StoredJob:
+        for _ in range(MAX_ATTEMPTS):
+            current = self._store.get(key)
+            preconditions.check(current)
+            if current is None:
+                raise _not_found(key)
+            changed = change(current.job, self._clock.now())
+            if changed is current.job:
+                return current
+            try:
+                return self._store.replace(changed, current.etag)
+            except (ResourceModifiedError, ResourceNotFoundError):
+                self._lost_race(preconditions)
+        raise _too_contended(key)
+
+    @staticmethod
+    def _lost_race(preconditions: Preconditions) -> None:
+        # The version the caller pinned is gone; retrying would act on one they never saw.
+        if preconditions.if_match is not None or preconditions.if_none_match is not None:
+            raise PreconditionFailed("PreconditionFailed", "The job changed while the request was being processed.")
+
+
+def _not_found(key: JobKey) -> NotFound:
+    return NotFound(
+        "ResourceNotFound",
+        f"The Resource '{key.resource_id.split('/providers/', 1)[1]}' under resource group "
+        f"'{key.resource_group}' was not found.",
+    )
+
+
+def _too_contended(key: JobKey) -> Conflict:
+    return Conflict("ConcurrentUpdate", f"The job '{key.job_name}' is being changed by other requests; try again.")
+
+
+@functools.cache
+def get_service() -> JobService:
+    return JobService(get_store())

@@ -1,0 +1,203 @@
+"""The job state machine of the contract, as pure functions over `Job` values.
+
+Nothing here reads or writes storage: every function takes a job and the time,
+and returns the new job or raises the ARM error the move deserves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .errors import BadRequest, Conflict
+from .models import Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest, SERVICE_OWNED_PROPERTIES
+from .names import JobKey
+
+S = JobState
+
+CANCELLABLE = frozenset({S.CREATING, S.SHIPPING, S.RECEIVED, S.TRANSFERRING})
+DELETABLE = frozenset({S.CREATING, S.COMPLETED})
+EDITABLE = frozenset({S.CREATING, S.SHIPPING})
+FINISHED = frozenset({S.COMPLETED, S.CLOSED})
+
+# The datacenter's moves; conditions on cancelRequested are checked in `move_job`.
+OPERATOR_MOVES: dict[JobState, tuple[JobState, ...]] = {
+    S.SHIPPING: (S.RECEIVED, S.CLOSED),
+    S.RECEIVED: (S.TRANSFERRING, S.PACKAGING),
+    S.TRANSFERRING: (S.PACKAGING,),
+    S.PACKAGING: (S.COMPLETED, S.CLOSED),
+}
+
+# The properties a customer may change with PATCH besides `state`, `cancelRequested` and tags.
+EDITABLE_PROPERTIES = ("return_address", "return_shipping", "delivery_package", "log_level", "backup_drive_manifest", "drive_list")
+
+
+def new_job(key: JobKey, request: JobCreateRequest, now: datetime) -> Job:
+    owned = dict.fromkeys(SERVICE_OWNED_PROPERTIES)
+    owned.update(
+        state=S.CREATING,
+        cancel_requested=False,
+        percent_complete=0,
+        provisioning_state="Succeeded",
+        created_at=now,
+        updated_at=now,
+        state_changed_at=now,
+    )
+    properties = request.properties.model_copy(update=owned)
+    return Job(
+        subscription_id=key.subscription_id,
+        resource_group=key.resource_group,
+        name=key.job_name,
+        location=request.location,
+        tags=request.tags,
+        properties=properties,
+    )
+
+
+def replace_job(existing: Job, request: JobCreateRequest, now: datetime) -> Job:
+    """PUT on an existing job: allowed only while it is still being created."""
+    if existing.state != S.CREATING:
+        raise Conflict(
+            "InvalidJobState",
+            f"The job is in state {existing.state}; it can be replaced only in state Creating.",
+        )
+    replacement = new_job(existing.key, request, now)
+    properties = replacement.properties.model_copy(
+        update={"created_at": existing.properties.created_at, "state_changed_at": existing.properties.state_changed_at}
+    )
+    return replacement.model_copy(update={"properties": properties})
+
+
+def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
+    """PATCH (Update Job Properties): cancel, ship, or edit. Returns `job` itself when nothing changes."""
+    wanted = request.properties
+    if wanted.cancel_requested is False:
+        raise BadRequest(
+            "InvalidCancelRequest",
+            "properties.cancelRequested cannot be false: a cancel request cannot be withdrawn.",
+            "properties.cancelRequested",
+        )
+    if wanted.cancel_requested and wanted.state is not None:
+        raise BadRequest(
+            "InvalidRequestContent",
+            "A request cannot both cancel the job and set properties.state.",
+            "properties.state",
+        )
+
+    changes = {name: getattr(wanted, name) for name in EDITABLE_PROPERTIES if getattr(wanted, name) is not None}
+    if changes and job.state not in EDITABLE:
+        raise Conflict(
+            "InvalidJobState",
+            f"The job is in state {job.state}; {', '.join(_alias(n) for n in changes)} can be changed "
+            "only in state Creating or Shipping.",
+        )
+    properties = job.properties.model_copy(update=changes)
+
+    if wanted.state is not None and wanted.state != job.state:
+        properties = _ship(job.state, properties, wanted.state, now)
+    if wanted.cancel_requested and not job.properties.cancel_requested:
+        properties = _cancel(job.state, properties, now)
+
+    tags = job.tags if request.tags is None else request.tags
+    if properties == job.properties and tags == job.tags:
+        return job
+    return job.model_copy(update={"tags": tags, "properties": properties.model_copy(update={"updated_at": now})})
+
+
+def _ship(current: JobState, properties: JobProperties, target: JobState, now: datetime) -> JobProperties:
+    if current != S.CREATING or target != S.SHIPPING:
+        raise Conflict(
+            "InvalidStateTransition",
+            f"The job is in state {current}; a customer can only move a job from Creating to Shipping, "
+            f"not to {target}.",
+        )
+    missing = [
+        alias
+        for alias, value in (("returnAddress", properties.return_address), ("deliveryPackage", properties.delivery_package))
+        if value is None
+    ]
+    if missing:
+        raise BadRequest(
+            "ShippingInformationMissing",
+            f"The job cannot move to Shipping before properties.{' and properties.'.join(missing)} "
+            "are set, in this or an earlier request.",
+            f"properties.{missing[0]}",
+        )
+    return properties.model_copy(update={"state": S.SHIPPING, "state_changed_at": now})
+
+
+def _cancel(current: JobState, properties: JobProperties, now: datetime) -> JobProperties:
+    if current not in CANCELLABLE:
+        raise Conflict(
+            "InvalidJobState",
+            f"The job is in state {current}; a job can be cancelled only before it is in state Packaging.",
+        )
+    if current == S.CREATING:
+        # Nothing has shipped, so the cancel takes effect at once.
+        return properties.model_copy(
+            update={"cancel_requested": True, "state": S.COMPLETED, "state_changed_at": now, "completed_at": now}
+        )
+    return properties.model_copy(update={"cancel_requested": True})
+
+
+def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> Job:
+    """An operator's (datacenter's) move, which happened at `at` (default: now)."""
+    at = now if at is None else at
+    if at > now:
+        raise BadRequest("InvalidMoveTime", "The time of the move cannot be in the future.", "at")
+    last_move = job.properties.state_changed_at
+    if last_move is not None and at < last_move:
+        raise BadRequest(
+            "InvalidMoveTime",
+            f"The time of the move cannot be before the job's last move at {last_move.isoformat()}.",
+            "at",
+        )
+    allowed = OPERATOR_MOVES.get(job.state, ())
+    if target not in allowed:
+        options = " or ".join(allowed) if allowed else "no other state"
+        raise Conflict(
+            "InvalidStateTransition",
+            f"The job is in state {job.state}; the operator can move it to {options}, not to {target}.",
+        )
+    cancelled = job.properties.cancel_requested
+    if job.state == S.RECEIVED and target == S.TRANSFERRING and cancelled:
+        raise Conflict(
+            "InvalidStateTransition",
+            "The job is in state Received with a cancel requested; a cancelled job skips the copy and goes to Packaging.",
+        )
+    if job.state == S.RECEIVED and target == S.PACKAGING and not cancelled:
+        raise Conflict(
+            "InvalidStateTransition",
+            "The job is in state Received; only a cancelled job goes from Received straight to Packaging.",
+        )
+    if job.state == S.PACKAGING and target == S.CLOSED and cancelled:
+        raise Conflict(
+            "InvalidStateTransition",
+            "The job is in state Packaging with a cancel requested; a cancelled job ends Completed, not Closed.",
+        )
+    update = {"state": target, "state_changed_at": at, "updated_at": now}
+    if target in FINISHED:
+        update["completed_at"] = at
+    return job.model_copy(update={"properties": job.properties.model_copy(update=update)})
+
+
+def check_deletable(job: Job) -> None:
+    if job.state not in DELETABLE:
+        raise Conflict(
+            "InvalidJobState",
+            f"The job is in state {job.state}; it can be deleted only in state Creating or Completed.",
+        )
+
+
+def is_expired(job: Job, now: datetime, retention: timedelta, creating_expiry: timedelta) -> bool:
+    """Rule 6: finished jobs go after the retention, jobs left in Creating after the Creating expiry."""
+    properties = job.properties
+    if job.state in FINISHED:
+        return properties.completed_at is not None and now - properties.completed_at > retention
+    if job.state == S.CREATING:
+        return properties.updated_at is not None and now - properties.updated_at > creating_expiry
+    return False
+
+
+def _alias(name: str) -> str:
+    head, *rest = name.split("_")
+    return "properties." + head + "".join(part.capitalize() for part in rest)

@@ -1,0 +1,246 @@
+"""Fixtures: a real Azurite for the session, the app served over HTTP by the dev host, and a small API client."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from devhost.functions import load_app
+from devhost.server import DevHost, Keys
+from shared import jobs, settings, store
+from shared.models import JobState
+from shared.names import JobKey
+
+ROOT = Path(__file__).resolve().parent.parent
+API_VERSION = "2021-01-01"
+ACCOUNT = "devstoreaccount1"
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+def connection_string(port: int) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
+    )
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """A Table service of its own on a free port, in memory; yields its connection string."""
+    executable = ROOT / "node_modules" / ".bin" / "azurite-table"
+    if not executable.exists():
+        pytest.fail("Azurite is not installed: run `make test` (it runs `npm ci`)")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(executable), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 30)
+        yield connection_string(port)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_settings(azurite: str) -> Iterator[settings.Settings]:
+    """Points the app at the session's Azurite and a table of the session's own."""
+    values = {
+        "IMPORTEXPORT_STORAGE_CONNECTION": azurite,
+        "IMPORTEXPORT_TABLE_NAME": "Jobs" + uuid.uuid4().hex[:12],
+        "IMPORTEXPORT_RETENTION_DAYS": "90",
+        "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "14",
+    }
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    reset_app_caches()
+    yield settings.load_settings()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    reset_app_caches()
+
+
+def reset_app_caches() -> None:
+    settings.load_settings.cache_clear()
+    store._store_for.cache_clear()
+    jobs.get_service.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def job_store(app_settings: settings.Settings) -> store.JobStore:
+    return store.get_store()
+
+
+def serve(keys: Keys) -> tuple[DevHost, threading.Thread]:
+    server = DevHost(load_app(ROOT), ("127.0.0.1", 0), keys)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def devhost(app_settings: settings.Settings) -> Iterator[DevHost]:
+    server, thread = serve(Keys())
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+class Api:
+    """Requests to the app over HTTP, by the contract's routes."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def request(self, method: str, path: str, *, api_version: str | None = API_VERSION, params=None, **kwargs) -> requests.Response:
+        query = dict(params or {})
+        if api_version is not None:
+            query["api-version"] = api_version
+        return self.http.request(method, self.base_url + path, params=query, timeout=30, **kwargs)
+
+    @staticmethod
+    def job_path(key: JobKey) -> str:
+        return key.resource_id
+
+    def put_job(self, key: JobKey, body: dict | None = None, **kwargs) -> requests.Response:
+        return self.request("PUT", self.job_path(key), json=job_body() if body is None else body, **kwargs)
+
+    def get_job(self, key: JobKey, **kwargs) -> requests.Response:
+        return self.request("GET", self.job_path(key), **kwargs)
+
+    def patch_job(self, key: JobKey, body: dict, **kwargs) -> requests.Response:
+        return self.request("PATCH", self.job_path(key), json=body, **kwargs)
+
+    def cancel_job(self, key: JobKey, **kwargs) -> requests.Response:
+        return self.patch_job(key, {"properties": {"cancelRequested": True}}, **kwargs)
+
+    def delete_job(self, key: JobKey, **kwargs) -> requests.Response:
+        return self.request("DELETE", self.job_path(key), **kwargs)
+
+    def move_job(self, key: JobKey, state: str, at: str | None = None, **kwargs) -> requests.Response:
+        body = {"state": state} if at is None else {"state": state, "at": at}
+        path = f"/operator/subscriptions/{key.subscription_id}/resourceGroups/{key.resource_group}/jobs/{key.job_name}/state"
+        return self.request("POST", path, json=body, **kwargs)
+
+    def list_jobs(self, subscription_id: str, resource_group: str | None = None, **params) -> requests.Response:
+        group = f"/resourceGroups/{resource_group}" if resource_group else ""
+        return self.request("GET", f"/subscriptions/{subscription_id}{group}/providers/Microsoft.ImportExport/jobs", params=params)
+
+
+@pytest.fixture(scope="session")
+def api(devhost: DevHost) -> Api:
+    return Api(devhost.base_url)
+
+
+def job_body(**properties) -> dict:
+    return {
+        "location": "westus",
+        "tags": {"team": "data"},
+        "properties": {
+            "storageAccountId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
+            "jobType": "Import",
+            "diagnosticsPath": "waimportexport",
+            "logLevel": "Error",
+            **properties,
+        },
+    }
+
+
+RETURN_ADDRESS = {
+    "recipientName": "Ada Lovelace",
+    "streetAddress1": "1 Analytical Way",
+    "city": "Redmond",
+    "stateOrProvince": "WA",
+    "postalCode": "98052",
+    "countryOrRegion": "USA",
+    "phone": "4250000000",
+    "email": "ada@example.com",
+}
+DELIVERY_PACKAGE = {"carrierName": "FedEx", "trackingNumber": "123456789", "driveCount": 1, "shipDate": "2026-11-20"}
+
+
+def shippable_body() -> dict:
+    return job_body(returnAddress=RETURN_ADDRESS, deliveryPackage=DELIVERY_PACKAGE)
+
+
+@pytest.fixture
+def subscription_id() -> str:
+    """A subscription of the test's own, so tests never see each other's jobs."""
+    return str(uuid.uuid4())
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def new_key(subscription_id: str) -> Callable[[], JobKey]:
+    return lambda resource_group="rg-test": JobKey(subscription_id, resource_group, f"job-{next(_names)}")
+
+
+# The operator moves that take a shipped job to each state (the contract's happy paths).
+PATHS = {
+    JobState.CREATING: [],
+    JobState.SHIPPING: [],
+    JobState.RECEIVED: ["Received"],
+    JobState.TRANSFERRING: ["Received", "Transferring"],
+    JobState.PACKAGING: ["Received", "Transferring", "Packaging"],
+    JobState.COMPLETED: ["Received", "Transferring", "Packaging", "Completed"],
+    JobState.CLOSED: ["Received", "Transferring", "Packaging", "Closed"],
+}
+
+
+@pytest.fixture
+def job_in_state(api: Api, new_key) -> Callable[..., JobKey]:
+    """Makes a job in the given state through the API and returns its key."""
+
+    def make(state: JobState, cancel_requested: bool = False) -> JobKey:
+        key = new_key()
+        assert api.put_job(key, shippable_body()).status_code == 201
+        if state != JobState.CREATING:
+            assert api.patch_job(key, {"properties": {"state": "Shipping"}}).status_code == 200
+        path = PATHS[state]
+        if cancel_requested:
+            assert state in (JobState.SHIPPING, JobState.RECEIVED, JobState.PACKAGING, JobState.COMPLETED), state
+            path = [s for s in path if s != "Transferring"]
+            assert api.cancel_job(key).status_code == 200
+        for step in path:
+            response = api.move_job(key, step)
+            assert response.status_code == 200, response.text
+        assert api.get_job(key).json()["properties"]["state"] == state
+        return key
+
+    return make
