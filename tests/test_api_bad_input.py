@@ -1,0 +1,161 @@
+"""Bad input gets a 4xx with an ARM error body naming the problem, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import job_body, shippable_body
+
+SUBSCRIPTION = "00000000-0000-0000-0000-0000000000ba"
+
+
+def assert_arm_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] and error["message"]
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    if code:
+        assert error["code"] == code
+    return error
+
+
+def raw_put(api, key, data: bytes, content_type: str = "application/json"):
+    return api.request("PUT", key.resource_id, data=data, headers={"Content-Type": content_type})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"{", b"not json", b"[]", b"42", b'"text"', b"null", b"", b"   ", b"\xff\xfe{", b'{"location": "westus",}'],
+)
+def test_malformed_or_non_object_json_is_400_and_creates_nothing(api, new_key, data):
+    key = new_key()
+    assert_arm_error(raw_put(api, key, data), 400, "InvalidRequestContent")
+    assert api.get_job(key).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "change,target",
+    [
+        ({"location": 5}, "location"),
+        ({"tags": {"a": 1}}, "tags.a"),
+        ({"tags": ["a"]}, "tags"),
+        ({"properties": "x"}, "properties"),
+        ({"properties": {"jobType": "Import"}}, "body"),
+        ({"properties": {"storageAccountId": "x", "jobType": "Sideways"}}, "properties.jobType"),
+        ({"properties": {"storageAccountId": "x", "jobType": "Import", "backupDriveManifest": "yes"}}, "properties.backupDriveManifest"),
+        ({"properties": {"storageAccountId": "x", "jobType": "Import", "logLevel": "Loud"}}, "properties.logLevel"),
+        ({"properties": {"storageAccountId": "x", "jobType": "Import", "unknownField": 1}}, "properties.unknownField"),
+        ({"properties": {"storageAccountId": "x", "jobType": "Import", "driveList": [{"percentComplete": 101}]}}, "properties.driveList.0.percentComplete"),
+        ({"properties": {"storageAccountId": "x", "jobType": "Import", "state": "Lost"}}, "properties.state"),
+        ({"location": ""}, "location"),
+    ],
+)
+def test_wrong_types_and_values_are_400_naming_the_field(api, new_key, change, target):
+    key = new_key()
+    body = {**job_body(), **change}
+    if "properties" in change and isinstance(change["properties"], dict) and "storageAccountId" not in change["properties"]:
+        body["properties"] = change["properties"]
+    error = assert_arm_error(api.put_job(key, body), 400, "InvalidRequestContent")
+    assert error["target"] == target
+    assert api.get_job(key).status_code == 404
+
+
+def test_missing_location_is_400(api, new_key):
+    body = job_body()
+    del body["location"]
+    assert assert_arm_error(api.put_job(new_key(), body), 400)["target"] == "location"
+
+
+def test_patch_with_wrong_types_changes_nothing(api, new_key):
+    key = new_key()
+    etag = api.put_job(key, shippable_body()).headers["ETag"]
+    for body in (
+        {"properties": {"cancelRequested": "true"}},
+        {"properties": {"cancelRequested": 1}},
+        {"properties": {"state": "shipping"}},
+        {"properties": {"state": "Lost"}},
+        {"properties": {"deliveryPackage": {"carrierName": "x"}}},
+        {"tags": "none"},
+        {"properties": []},
+    ):
+        assert_arm_error(api.patch_job(key, body), 400, "InvalidRequestContent")
+    assert api.get_job(key).headers["ETag"] == etag
+
+
+def test_unknown_state_names_get_400(api, new_key):
+    key = new_key()
+    api.put_job(key, shippable_body())
+    error = assert_arm_error(api.patch_job(key, {"properties": {"state": "Teleported"}}), 400)
+    assert error["target"] == "properties.state"
+
+
+def test_oversize_body_is_400(api, new_key):
+    key = new_key()
+    body = job_body(diagnosticsPath="x" * (70 * 1024))
+    error = assert_arm_error(api.put_job(key, body), 400, "RequestTooLarge")
+    assert "limit is 65536" in error["message"]
+    assert api.get_job(key).status_code == 404
+
+
+def test_too_long_strings_are_400(api, new_key):
+    assert_arm_error(api.put_job(new_key(), job_body(diagnosticsPath="x" * 2000)), 400, "InvalidRequestContent")
+
+
+def test_too_many_tags_are_400(api, new_key):
+    body = job_body()
+    body["tags"] = {f"t{i}": "v" for i in range(51)}
+    assert_arm_error(api.put_job(new_key(), body), 400, "InvalidRequestContent")
+
+
+def test_deeply_nested_json_is_400(api, new_key):
+    key = new_key()
+    deep = b'{"location": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert_arm_error(raw_put(api, key, deep), 400, "InvalidRequestContent")
+    deeper = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert_arm_error(raw_put(api, key, deeper), 400)
+
+
+def test_duplicate_json_keys_are_400(api, new_key):
+    data = b'{"location": "westus", "location": "eastus", "properties": {"storageAccountId": "x", "jobType": "Import"}}'
+    error = assert_arm_error(raw_put(api, new_key(), data), 400, "InvalidRequestContent")
+    assert "location" in error["message"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_wrong_content_type_is_415(api, new_key, content_type):
+    key = new_key()
+    assert_arm_error(raw_put(api, key, json.dumps(job_body()).encode(), content_type), 415, "UnsupportedMediaType")
+    assert api.get_job(key).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "job_name,code",
+    [
+        ("quo'te", "InvalidResourceName"),
+        ('dq"uote', "InvalidResourceName"),
+        ("sl%2Fash", "InvalidResourceName"),
+        ("back%5Cslash", "InvalidResourceName"),
+        ("ctl%00char", "InvalidResourceName"),
+        ("new%0Aline", "InvalidResourceName"),
+        ("x" * 65, "InvalidResourceName"),
+        ("a' or PartitionKey ne '", "InvalidResourceName"),
+    ],
+)
+def test_hostile_job_names_are_400(api, job_name, code):
+    path = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/{job_name}"
+    for method, body in (("PUT", job_body()), ("GET", None), ("PATCH", {"properties": {}}), ("DELETE", None)):
+        response = api.request(method, path, json=body)
+        assert_arm_error(response, 400, code)
+
+
+def test_hostile_resource_group_is_400(api):
+    path = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg' or '1' eq '1/providers/Microsoft.ImportExport/jobs"
+    assert_arm_error(api.request("GET", path), 400, "InvalidResourceGroupName")
+
+
+def test_hostile_subscription_is_400(api):
+    path = "/subscriptions/x' or 'a' eq 'a/providers/Microsoft.ImportExport/jobs"
+    assert_arm_error(api.request("GET", path), 400, "InvalidSubscriptionId")

@@ -1,0 +1,329 @@
+"""The job routes over HTTP against real Azurite: every status code and state rule of the contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.models import JobState
+
+from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
+
+S = JobState
+
+
+def error_of(response) -> dict:
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.json()["error"]
+
+
+class TestApiVersion:
+    def test_missing_api_version_is_400(self, api, new_key):
+        response = api.get_job(new_key(), api_version=None)
+        assert response.status_code == 400
+        assert error_of(response)["code"] == "MissingApiVersionParameter"
+
+    def test_unknown_api_version_is_400(self, api, new_key):
+        response = api.put_job(new_key(), api_version="2099-01-01")
+        assert response.status_code == 400
+        assert error_of(response)["code"] == "InvalidApiVersionParameter"
+        assert "2016-11-01, 2020-08-01, 2021-01-01" in error_of(response)["message"]
+
+    @pytest.mark.parametrize("version", ["2016-11-01", "2020-08-01", "2021-01-01"])
+    def test_every_supported_version_works(self, api, new_key, version):
+        key = new_key()
+        assert api.put_job(key, api_version=version).status_code == 201
+        assert api.get_job(key, api_version=version).status_code == 200
+
+
+class TestCreateAndGet:
+    def test_put_creates_then_get_returns_the_arm_shape(self, api, new_key):
+        # given a new job name
+        key = new_key()
+        # when it is created
+        created = api.put_job(key)
+        # then the answer is 201 with the ARM resource and an ETag
+        assert created.status_code == 201
+        job = created.json()
+        assert job["id"] == key.resource_id
+        assert job["name"] == key.job_name
+        assert job["type"] == "Microsoft.ImportExport/jobs"
+        assert job["location"] == "westus"
+        assert job["tags"] == {"team": "data"}
+        assert job["properties"]["state"] == "Creating"
+        assert job["properties"]["cancelRequested"] is False
+        assert job["properties"]["provisioningState"] == "Succeeded"
+        assert job["properties"]["jobType"] == "Import"
+        assert created.headers["ETag"]
+        # and GET returns the same job and ETag
+        fetched = api.get_job(key)
+        assert fetched.status_code == 200
+        assert fetched.json() == job
+        assert fetched.headers["ETag"] == created.headers["ETag"]
+
+    def test_put_again_in_creating_replaces_with_200(self, api, new_key):
+        key = new_key()
+        first = api.put_job(key).json()
+        replaced = api.put_job(key, job_body(diagnosticsPath="elsewhere"))
+        assert replaced.status_code == 200
+        assert replaced.json()["properties"]["diagnosticsPath"] == "elsewhere"
+        assert replaced.json()["properties"]["createdAt"] == first["properties"]["createdAt"]
+
+    def test_put_on_a_shipped_job_is_409_naming_the_state(self, api, job_in_state):
+        key = job_in_state(S.SHIPPING)
+        response = api.put_job(key)
+        assert response.status_code == 409
+        assert "state Shipping" in error_of(response)["message"]
+
+    def test_if_none_match_star_makes_put_create_only(self, api, new_key):
+        key = new_key()
+        assert api.put_job(key, headers={"If-None-Match": "*"}).status_code == 201
+        again = api.put_job(key, job_body(diagnosticsPath="x"), headers={"If-None-Match": "*"})
+        assert again.status_code == 412
+        assert error_of(again)["code"] == "PreconditionFailed"
+        assert api.get_job(key).json()["properties"]["diagnosticsPath"] == "waimportexport"
+
+    def test_put_with_if_match_needs_the_current_etag(self, api, new_key):
+        key = new_key()
+        etag = api.put_job(key).headers["ETag"]
+        assert api.put_job(key, headers={"If-Match": '"stale"'}).status_code == 412
+        assert api.put_job(key, headers={"If-Match": etag}).status_code == 200
+
+    def test_put_with_if_match_on_an_absent_job_is_412(self, api, new_key):
+        key = new_key()
+        assert api.put_job(key, headers={"If-Match": "*"}).status_code == 412
+        assert api.get_job(key).status_code == 404
+
+    def test_get_absent_job_is_404_resource_not_found(self, api, new_key):
+        response = api.get_job(new_key())
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "ResourceNotFound"
+
+    def test_names_are_case_insensitive(self, api, new_key):
+        key = new_key("My-Group")
+        api.put_job(key)
+        other_case = type(key)(key.subscription_id.upper(), "MY-GROUP", key.job_name.upper())
+        response = api.get_job(other_case)
+        assert response.status_code == 200
+        assert response.json()["name"] == key.job_name  # the name keeps its first casing
+        assert api.put_job(other_case).status_code == 200  # the same job, replaced
+        assert api.delete_job(other_case).status_code == 200
+        assert api.get_job(key).status_code == 404
+
+    def test_routes_are_case_insensitive(self, api, new_key):
+        key = new_key()
+        api.put_job(key)
+        path = key.resource_id.replace("resourceGroups", "resourcegroups").replace("Microsoft.ImportExport", "microsoft.importexport")
+        assert api.request("GET", path).status_code == 200
+
+
+class TestCustomerMovesOverHttp:
+    def test_ship_then_cancel_then_operator_finishes(self, api, new_key):
+        # given a job with shipping details
+        key = new_key()
+        api.put_job(key, shippable_body())
+        # when the customer ships it and then cancels
+        shipped = api.patch_job(key, {"properties": {"state": "Shipping"}})
+        cancelled = api.cancel_job(key)
+        # then the cancel is recorded and the state kept
+        assert shipped.json()["properties"]["state"] == "Shipping"
+        assert cancelled.status_code == 200
+        assert (cancelled.json()["properties"]["state"], cancelled.json()["properties"]["cancelRequested"]) == ("Shipping", True)
+        # and the datacenter takes it through Received and Packaging to Completed
+        for state in ("Received", "Packaging", "Completed"):
+            assert api.move_job(key, state).status_code == 200
+        done = api.get_job(key).json()["properties"]
+        assert done["state"] == "Completed"
+        assert done["completedAt"]
+
+    def test_ship_without_shipping_details_is_400_and_writes_nothing(self, api, new_key):
+        key = new_key()
+        etag = api.put_job(key).headers["ETag"]
+        response = api.patch_job(key, {"properties": {"state": "Shipping"}})
+        assert response.status_code == 400
+        assert error_of(response)["code"] == "ShippingInformationMissing"
+        assert api.get_job(key).headers["ETag"] == etag
+
+    def test_ship_with_details_in_the_same_request(self, api, new_key):
+        key = new_key()
+        api.put_job(key)
+        body = {"properties": {"state": "Shipping", "returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE}}
+        assert api.patch_job(key, body).json()["properties"]["state"] == "Shipping"
+
+    def test_cancel_in_creating_completes_the_job(self, api, job_in_state):
+        key = job_in_state(S.CREATING)
+        properties = api.cancel_job(key).json()["properties"]
+        assert (properties["state"], properties["cancelRequested"]) == ("Completed", True)
+        assert properties["completedAt"] == properties["stateChangedAt"]
+
+    @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.TRANSFERRING])
+    def test_cancel_in_flight_is_recorded(self, api, job_in_state, state):
+        key = job_in_state(state)
+        properties = api.cancel_job(key).json()["properties"]
+        assert (properties["state"], properties["cancelRequested"]) == (state, True)
+
+    @pytest.mark.parametrize("state", [S.PACKAGING, S.COMPLETED, S.CLOSED])
+    def test_cancel_from_packaging_on_is_409(self, api, job_in_state, state):
+        key = job_in_state(state)
+        etag = api.get_job(key).headers["ETag"]
+        response = api.cancel_job(key)
+        assert response.status_code == 409
+        assert f"The job is in state {state}" in error_of(response)["message"]
+        assert api.get_job(key).headers["ETag"] == etag
+
+    def test_cancel_twice_answers_200_without_writing(self, api, job_in_state):
+        key = job_in_state(S.SHIPPING, cancel_requested=True)
+        before = api.get_job(key)
+        again = api.cancel_job(key)
+        assert again.status_code == 200
+        assert again.headers["ETag"] == before.headers["ETag"]
+        assert again.json() == before.json()
+
+    def test_cancel_false_is_400(self, api, job_in_state):
+        key = job_in_state(S.SHIPPING)
+        response = api.patch_job(key, {"properties": {"cancelRequested": False}})
+        assert response.status_code == 400
+        assert "cannot be withdrawn" in error_of(response)["message"]
+
+    @pytest.mark.parametrize("state", [S.RECEIVED, S.COMPLETED])
+    def test_customer_moves_other_than_shipping_are_409(self, api, job_in_state, state):
+        key = job_in_state(state)
+        response = api.patch_job(key, {"properties": {"state": "Shipping"}})
+        assert response.status_code == 409
+        assert f"The job is in state {state}" in error_of(response)["message"]
+
+    def test_patch_tags_and_properties(self, api, job_in_state):
+        key = job_in_state(S.SHIPPING)
+        body = {"tags": {"owner": "ops"}, "properties": {"logLevel": "Verbose", "backupDriveManifest": True}}
+        job = api.patch_job(key, body).json()
+        assert job["tags"] == {"owner": "ops"}
+        assert (job["properties"]["logLevel"], job["properties"]["backupDriveManifest"]) == ("Verbose", True)
+
+    def test_patch_properties_after_receipt_is_409(self, api, job_in_state):
+        key = job_in_state(S.RECEIVED)
+        response = api.patch_job(key, {"properties": {"returnShipping": {"carrierName": "UPS", "carrierAccountNumber": "1"}}})
+        assert response.status_code == 409
+        assert "state Received" in error_of(response)["message"]
+
+    def test_patch_with_stale_if_match_is_412_and_current_works(self, api, job_in_state):
+        key = job_in_state(S.SHIPPING)
+        stale = api.get_job(key).headers["ETag"]
+        current = api.patch_job(key, {"tags": {"v": "2"}}).headers["ETag"]
+        assert api.cancel_job(key, headers={"If-Match": stale}).status_code == 412
+        assert api.get_job(key).json()["properties"]["cancelRequested"] is False
+        assert api.cancel_job(key, headers={"If-Match": current}).status_code == 200
+
+    def test_patch_absent_job_is_404(self, api, new_key):
+        assert api.cancel_job(new_key()).status_code == 404
+
+
+class TestOperatorMovesOverHttp:
+    @pytest.mark.parametrize(
+        "state,cancel,target",
+        [
+            (S.SHIPPING, False, "Received"),
+            (S.SHIPPING, False, "Closed"),
+            (S.RECEIVED, False, "Transferring"),
+            (S.RECEIVED, True, "Packaging"),
+            (S.TRANSFERRING, False, "Packaging"),
+            (S.PACKAGING, False, "Completed"),
+            (S.PACKAGING, False, "Closed"),
+            (S.PACKAGING, True, "Completed"),
+        ],
+    )
+    def test_allowed_moves(self, api, job_in_state, state, cancel, target):
+        key = job_in_state(state, cancel_requested=cancel)
+        response = api.move_job(key, target)
+        assert response.status_code == 200, response.text
+        properties = response.json()["properties"]
+        assert properties["state"] == target
+        assert ("completedAt" in properties) == (target in ("Completed", "Closed"))
+
+    @pytest.mark.parametrize(
+        "state,cancel,target",
+        [
+            (S.CREATING, False, "Received"),
+            (S.SHIPPING, False, "Transferring"),
+            (S.RECEIVED, True, "Transferring"),
+            (S.RECEIVED, False, "Packaging"),
+            (S.TRANSFERRING, False, "Completed"),
+            (S.PACKAGING, True, "Closed"),
+            (S.COMPLETED, False, "Closed"),
+            (S.CLOSED, False, "Completed"),
+        ],
+    )
+    def test_refused_moves_are_409_naming_the_state(self, api, job_in_state, state, cancel, target):
+        key = job_in_state(state, cancel_requested=cancel)
+        etag = api.get_job(key).headers["ETag"]
+        response = api.move_job(key, target)
+        assert response.status_code == 409
+        assert f"The job is in state {state}" in error_of(response)["message"]
+        assert api.get_job(key).headers["ETag"] == etag
+
+    def test_move_at_a_past_time_sets_completed_at(self, api, job_in_state):
+        key = job_in_state(S.PACKAGING)
+        # a time after the job's last move (just now) but written with an explicit offset
+        last = api.get_job(key).json()["properties"]["stateChangedAt"]
+        response = api.move_job(key, "Completed", at=last)
+        assert response.status_code == 200
+        assert response.json()["properties"]["completedAt"] == last
+
+    @pytest.mark.parametrize("at", ["2999-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "2026-01-01T00:00:00", "yesterday"])
+    def test_bad_move_times_are_400(self, api, job_in_state, at):
+        key = job_in_state(S.SHIPPING)
+        response = api.move_job(key, "Received", at=at)
+        assert response.status_code == 400
+        assert api.get_job(key).json()["properties"]["state"] == "Shipping"
+
+    def test_unknown_state_is_400(self, api, job_in_state):
+        key = job_in_state(S.SHIPPING)
+        response = api.move_job(key, "Lost")
+        assert response.status_code == 400
+        assert error_of(response)["target"] == "state"
+
+    def test_move_of_absent_job_is_404(self, api, new_key):
+        assert api.move_job(new_key(), "Received").status_code == 404
+
+
+class TestDelete:
+    @pytest.mark.parametrize("state", [S.CREATING, S.COMPLETED])
+    def test_delete_in_creating_or_completed_is_200_and_the_job_is_gone(self, api, job_in_state, state):
+        key = job_in_state(state)
+        response = api.delete_job(key)
+        assert response.status_code == 200
+        assert api.get_job(key).status_code == 404
+        assert key.job_name not in [j["name"] for j in api.list_jobs(key.subscription_id).json()["value"]]
+        assert key.job_name not in [j["name"] for j in api.list_jobs(key.subscription_id, key.resource_group).json()["value"]]
+
+    def test_delete_of_a_cancelled_job_once_completed(self, api, job_in_state):
+        key = job_in_state(S.COMPLETED, cancel_requested=True)
+        assert api.delete_job(key).status_code == 200
+
+    @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.CLOSED])
+    def test_delete_in_other_states_is_409_and_keeps_the_job(self, api, job_in_state, state):
+        key = job_in_state(state)
+        response = api.delete_job(key)
+        assert response.status_code == 409
+        assert f"The job is in state {state}" in error_of(response)["message"]
+        assert api.get_job(key).status_code == 200
+
+    def test_delete_of_an_absent_job_is_204(self, api, new_key):
+        response = api.delete_job(new_key())
+        assert response.status_code == 204
+        assert response.content == b""
+
+    def test_delete_with_stale_if_match_is_412_and_keeps_the_job(self, api, new_key):
+        key = new_key()
+        stale = api.put_job(key).headers["ETag"]
+        current = api.patch_job(key, {"tags": {"v": "2"}}).headers["ETag"]
+        assert api.delete_job(key, headers={"If-Match": stale}).status_code == 412
+        assert api.get_job(key).status_code == 200
+        assert api.delete_job(key, headers={"If-Match": current}).status_code == 200
+
+    def test_delete_with_if_match_on_an_absent_job_is_412(self, api, new_key):
+        assert api.delete_job(new_key(), headers={"If-Match": "*"}).status_code == 412
+
+    def test_a_deleted_name_can_be_created_again(self, api, new_key):
+        key = new_key()
+        api.put_job(key)
+        api.delete_job(key)
+        assert api.put_job(key).status_code == 201

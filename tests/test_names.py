@@ -1,0 +1,54 @@
+"""Route names: validation, case-insensitive keys, and key ranges that never overlap."""
+
+import pytest
+
+from shared.errors import BadRequest
+from shared.names import JobKey, Scope
+
+SUB = "6a2B5c3d-0000-4000-8000-00000000000A"
+
+
+def test_keys_ignore_case_but_the_resource_id_keeps_it():
+    # given two spellings of one job
+    upper, lower = JobKey.parse(SUB, "My-RG", "Job1"), JobKey.parse(SUB.lower(), "my-rg", "JOB1")
+    # then they share a table key, and each keeps its own casing for display
+    assert (upper.partition_key, upper.row_key) == (lower.partition_key, lower.row_key)
+    assert upper.resource_id == f"/subscriptions/{SUB}/resourceGroups/My-RG/providers/Microsoft.ImportExport/jobs/Job1"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "a'b", 'a"b', "a/b", "a\\b", "a#b", "a?b", "a b", "a\x00b", "a\nb", "job.", "-job", "x" * 65, "jöb", "a:b", "a%2Fb"],
+)
+def test_bad_job_names_are_refused(name):
+    with pytest.raises(BadRequest) as raised:
+        JobKey.parse(SUB, "rg", name)
+    assert raised.value.code == "InvalidResourceName"
+
+
+@pytest.mark.parametrize("group", ["", "a'b", "a/b", "a:b", "rg.", "x" * 91, "a\tb", "a eq b or 1"])
+def test_bad_resource_groups_are_refused(group):
+    with pytest.raises(BadRequest) as raised:
+        JobKey.parse(SUB, group, "job")
+    assert raised.value.code == "InvalidResourceGroupName"
+
+
+@pytest.mark.parametrize("subscription", ["", "not-a-guid", SUB + "0", "' or ''='"])
+def test_bad_subscription_ids_are_refused(subscription):
+    with pytest.raises(BadRequest) as raised:
+        Scope.parse(subscription)
+    assert raised.value.code == "InvalidSubscriptionId"
+
+
+def test_allowed_resource_group_characters():
+    assert JobKey.parse(SUB, "rg_(prod)-1.a", "job_1-a.b").row_key == "rg_(prod)-1.a:job_1-a.b"
+
+
+def test_a_resource_group_range_holds_only_that_group():
+    # given groups where one name is a prefix of another
+    scope = Scope.parse(SUB, "rg")
+    low, high = scope.row_key_prefix, scope.row_key_prefix[:-1] + ";"
+    # then only keys of "rg" fall in [low, high)
+    assert low <= JobKey.parse(SUB, "rg", "a").row_key < high
+    assert not (low <= JobKey.parse(SUB, "rg1", "a").row_key < high)
+    assert not (low <= JobKey.parse(SUB, "rg-", "a").row_key < high)

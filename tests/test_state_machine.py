@@ -1,0 +1,308 @@
+"""The contract's state table as pure rules: every allowed and refused move, without storage."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared import state_machine
+from shared.errors import BadRequest, Conflict
+from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest
+from shared.names import JobKey
+
+from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+
+S = JobState
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+KEY = JobKey("00000000-0000-0000-0000-000000000001", "rg", "job")
+RETENTION = timedelta(days=90)
+CREATING_EXPIRY = timedelta(days=14)
+
+
+def created(**properties) -> Job:
+    return state_machine.new_job(KEY, JobCreateRequest.model_validate(job_body(**properties)), T0)
+
+
+def shippable() -> Job:
+    return created(returnAddress=RETURN_ADDRESS, deliveryPackage=DELIVERY_PACKAGE)
+
+
+def patch(job: Job, properties: dict | None = None, tags: dict | None = None, at: datetime = T0) -> Job:
+    body = {"properties": properties or {}}
+    if tags is not None:
+        body["tags"] = tags
+    return state_machine.update_job(job, JobUpdateRequest.model_validate(body), at)
+
+
+def in_state(state: JobState, cancel: bool = False) -> Job:
+    job = patch(shippable(), {"state": "Shipping"}) if state != S.CREATING else shippable()
+    steps = {
+        S.CREATING: [],
+        S.SHIPPING: [],
+        S.RECEIVED: [S.RECEIVED],
+        S.TRANSFERRING: [S.RECEIVED, S.TRANSFERRING],
+        S.PACKAGING: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING],
+        S.COMPLETED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.COMPLETED],
+        S.CLOSED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.CLOSED],
+    }[state]
+    if cancel:
+        job = patch(job, {"cancelRequested": True})
+        steps = [s for s in steps if s != S.TRANSFERRING]
+    for step in steps:
+        job = state_machine.move_job(job, step, None, T0)
+    return job
+
+
+class TestCreate:
+    def test_new_job_starts_in_creating_with_service_owned_fields_reset(self):
+        # given a body that tries to set what the service owns
+        request = JobCreateRequest.model_validate(job_body(state="Completed", cancelRequested=True, percentComplete=50))
+        # when
+        job = state_machine.new_job(KEY, request, T0)
+        # then
+        assert job.state == S.CREATING
+        assert job.properties.cancel_requested is False
+        assert job.properties.percent_complete == 0
+        assert job.properties.created_at == job.properties.updated_at == job.properties.state_changed_at == T0
+        assert job.properties.completed_at is None
+
+    def test_replace_is_allowed_only_in_creating_and_keeps_created_at(self):
+        later = T0 + timedelta(hours=1)
+        request = JobCreateRequest.model_validate(job_body(diagnosticsPath="other"))
+        replaced = state_machine.replace_job(created(), request, later)
+        assert replaced.properties.diagnostics_path == "other"
+        assert replaced.properties.created_at == T0
+        assert replaced.properties.updated_at == later
+        with pytest.raises(Conflict, match="state Shipping; it can be replaced only in state Creating"):
+            state_machine.replace_job(in_state(S.SHIPPING), request, later)
+
+
+class TestCustomerMoves:
+    def test_ship_from_creating_with_address_and_package(self):
+        job = patch(shippable(), {"state": "Shipping"}, at=T0 + timedelta(minutes=5))
+        assert job.state == S.SHIPPING
+        assert job.properties.state_changed_at == T0 + timedelta(minutes=5)
+
+    def test_ship_with_address_and_package_in_the_same_request(self):
+        job = patch(created(), {"state": "Shipping", "returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE})
+        assert job.state == S.SHIPPING
+
+    @pytest.mark.parametrize("missing", ["returnAddress", "deliveryPackage"])
+    def test_ship_without_address_or_package_is_refused(self, missing):
+        properties = {"returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE}
+        del properties[missing]
+        with pytest.raises(BadRequest, match=f"before properties.{missing}"):
+            patch(created(**properties), {"state": "Shipping"})
+
+    def test_cancel_in_creating_completes_at_once(self):
+        job = patch(created(), {"cancelRequested": True}, at=T0 + timedelta(hours=2))
+        assert job.state == S.COMPLETED
+        assert job.properties.cancel_requested is True
+        assert job.properties.completed_at == T0 + timedelta(hours=2)
+
+    @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.TRANSFERRING])
+    def test_cancel_after_shipping_is_recorded_and_state_kept(self, state):
+        job = patch(in_state(state), {"cancelRequested": True})
+        assert job.state == state
+        assert job.properties.cancel_requested is True
+        assert job.properties.completed_at is None
+
+    @pytest.mark.parametrize("state", [S.PACKAGING, S.COMPLETED, S.CLOSED])
+    def test_cancel_from_packaging_on_is_refused_naming_the_state(self, state):
+        with pytest.raises(Conflict, match=f"The job is in state {state}; a job can be cancelled only before"):
+            patch(in_state(state), {"cancelRequested": True})
+
+    @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.PACKAGING, S.COMPLETED])
+    def test_cancel_twice_is_idempotent(self, state):
+        job = in_state(state, cancel=True) if state != S.COMPLETED else patch(created(), {"cancelRequested": True})
+        assert patch(job, {"cancelRequested": True}, at=T0 + timedelta(days=1)) is job
+
+    def test_withdrawing_a_cancel_is_a_bad_request(self):
+        with pytest.raises(BadRequest, match="cannot be false"):
+            patch(in_state(S.SHIPPING, cancel=True), {"cancelRequested": False})
+
+    def test_cancel_and_state_together_is_a_bad_request(self):
+        with pytest.raises(BadRequest, match="both cancel"):
+            patch(shippable(), {"cancelRequested": True, "state": "Shipping"})
+
+    @pytest.mark.parametrize("state", [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.COMPLETED, S.CLOSED])
+    def test_customer_cannot_move_to_shipping_from_later_states(self, state):
+        with pytest.raises(Conflict, match=f"The job is in state {state}; a customer can only move"):
+            patch(in_state(state), {"state": "Shipping"})
+
+    @pytest.mark.parametrize("target", ["Received", "Transferring", "Packaging", "Completed", "Closed"])
+    def test_customer_cannot_make_operator_moves(self, target):
+        with pytest.raises(Conflict, match="The job is in state Shipping"):
+            patch(in_state(S.SHIPPING), {"state": target})
+
+    def test_setting_the_current_state_changes_nothing(self):
+        job = in_state(S.SHIPPING)
+        assert patch(job, {"state": "Shipping"}, at=T0 + timedelta(days=1)) is job
+
+    def test_tags_change_in_any_state(self):
+        job = patch(in_state(S.CLOSED), tags={"cost": "1"}, at=T0 + timedelta(days=1))
+        assert job.tags == {"cost": "1"}
+        assert job.properties.updated_at == T0 + timedelta(days=1)
+
+    @pytest.mark.parametrize("state", [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.COMPLETED, S.CLOSED])
+    def test_properties_are_frozen_after_shipping(self, state):
+        with pytest.raises(Conflict, match=f"state {state}; properties.logLevel can be changed only"):
+            patch(in_state(state), {"logLevel": "Verbose"})
+
+    @pytest.mark.parametrize("state", [S.CREATING, S.SHIPPING])
+    def test_properties_change_before_the_datacenter_has_the_drives(self, state):
+        job = patch(in_state(state), {"logLevel": "Verbose", "backupDriveManifest": True})
+        assert job.properties.log_level == "Verbose"
+        assert job.properties.backup_drive_manifest is True
+
+
+ALLOWED_OPERATOR_MOVES = [
+    (S.SHIPPING, False, S.RECEIVED),
+    (S.SHIPPING, True, S.RECEIVED),
+    (S.SHIPPING, False, S.CLOSED),
+    (S.SHIPPING, True, S.CLOSED),
+    (S.RECEIVED, False, S.TRANSFERRING),
+    (S.RECEIVED, True, S.PACKAGING),
+    (S.TRANSFERRING, False, S.PACKAGING),
+    (S.TRANSFERRING, True, S.PACKAGING),
+    (S.PACKAGING, False, S.COMPLETED),
+    (S.PACKAGING, True, S.COMPLETED),
+    (S.PACKAGING, False, S.CLOSED),
+]
+
+
+def _can_reach(state: JobState, cancel: bool) -> bool:
+    return not (cancel and state in (S.CREATING, S.CLOSED))
+
+
+ALL_OPERATOR_CASES = [
+    (state, cancel, target)
+    for state in S
+    for cancel in (False, True)
+    for target in S
+    if _can_reach(state, cancel)
+]
+
+
+class TestOperatorMoves:
+    @pytest.mark.parametrize("state,cancel,target", ALLOWED_OPERATOR_MOVES)
+    def test_allowed_move(self, state, cancel, target):
+        job = _job(state, cancel)
+        at = T0 + timedelta(days=3)
+        moved = state_machine.move_job(job, target, at, T0 + timedelta(days=4))
+        assert moved.state == target
+        assert moved.properties.state_changed_at == at
+        assert moved.properties.completed_at == (at if target in (S.COMPLETED, S.CLOSED) else None)
+
+    @pytest.mark.parametrize(
+        "state,cancel,target", [case for case in ALL_OPERATOR_CASES if case not in ALLOWED_OPERATOR_MOVES]
+    )
+    def test_every_other_move_is_refused_with_409_naming_the_state(self, state, cancel, target):
+        with pytest.raises(Conflict, match=f"The job is in state {state}"):
+            state_machine.move_job(_job(state, cancel), target, None, T0)
+
+    def test_move_in_the_future_is_refused(self):
+        with pytest.raises(BadRequest, match="future"):
+            state_machine.move_job(in_state(S.SHIPPING), S.RECEIVED, T0 + timedelta(seconds=1), T0)
+
+    def test_move_before_the_last_move_is_refused(self):
+        job = state_machine.move_job(in_state(S.SHIPPING), S.RECEIVED, T0 + timedelta(days=2), T0 + timedelta(days=2))
+        with pytest.raises(BadRequest, match="before the job's last move"):
+            state_machine.move_job(job, S.TRANSFERRING, T0 + timedelta(days=1), T0 + timedelta(days=3))
+
+
+def _job(state: JobState, cancel: bool) -> Job:
+    if cancel and state == S.TRANSFERRING:
+        return patch(in_state(S.TRANSFERRING), {"cancelRequested": True})
+    if cancel and state == S.COMPLETED:
+        return in_state(S.COMPLETED, cancel=True)
+    return in_state(state, cancel)
+
+
+class TestDeleteAndExpiry:
+    @pytest.mark.parametrize("state", list(S))
+    def test_delete_only_in_creating_or_completed(self, state):
+        job = in_state(state)
+        if state in (S.CREATING, S.COMPLETED):
+            state_machine.check_deletable(job)
+        else:
+            with pytest.raises(Conflict, match=f"The job is in state {state}; it can be deleted only"):
+                state_machine.check_deletable(job)
+
+    @pytest.mark.parametrize("state", [S.COMPLETED, S.CLOSED])
+    def test_finished_jobs_expire_after_the_retention(self, state):
+        job = in_state(state)  # completed at T0
+        assert not state_machine.is_expired(job, T0 + RETENTION, RETENTION, CREATING_EXPIRY)
+        assert state_machine.is_expired(job, T0 + RETENTION + timedelta(seconds=1), RETENTION, CREATING_EXPIRY)
+
+    def test_creating_jobs_expire_after_the_creating_expiry_since_their_last_update(self):
+        job = patch(created(), tags={"a": "b"}, at=T0 + timedelta(days=5))
+        assert not state_machine.is_expired(job, T0 + timedelta(days=19), RETENTION, CREATING_EXPIRY)
+        assert state_machine.is_expired(job, T0 + timedelta(days=19, seconds=1), RETENTION, CREATING_EXPIRY)
+
+    @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING])
+    def test_jobs_in_flight_never_expire(self, state):
+        assert not state_machine.is_expired(in_state(state), T0 + timedelta(days=10_000), RETENTION, CREATING_EXPIRY)
+
+
+# Property test: any sequence of customer and operator actions keeps the contract's invariants.
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("cancel"), st.none()),
+        st.tuples(st.just("ship"), st.none()),
+        st.tuples(st.just("tags"), st.dictionaries(st.text(min_size=1, max_size=5), st.text(max_size=5), max_size=3)),
+        st.tuples(st.just("operator"), st.sampled_from(list(S))),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ACTIONS)
+def test_any_sequence_of_actions_keeps_the_invariants(actions):
+    job = shippable()
+    now = T0
+    history = [job.state]
+    for kind, argument in actions:
+        now += timedelta(hours=1)
+        before = job
+        try:
+            if kind == "cancel":
+                job = patch(job, {"cancelRequested": True}, at=now)
+            elif kind == "ship":
+                job = patch(job, {"state": "Shipping"}, at=now)
+            elif kind == "tags":
+                job = patch(job, tags=argument, at=now)
+            else:
+                job = state_machine.move_job(job, argument, now, now)
+        except (Conflict, BadRequest):
+            assert job is before  # a refused action changes nothing
+            continue
+        if job.state != before.state:
+            history.append(job.state)
+            assert (before.state, job.state) in LEGAL_EDGES
+        # a cancel request is never lost
+        assert job.properties.cancel_requested or not before.properties.cancel_requested
+        # completedAt is set exactly when the job is finished
+        assert (job.properties.completed_at is not None) == (job.state in (S.COMPLETED, S.CLOSED))
+        # a cancelled job never starts or ends a copy: it skips Transferring and ends Completed
+        if job.properties.cancel_requested and job.state != before.state:
+            assert job.state in (S.COMPLETED, S.RECEIVED, S.PACKAGING, S.CLOSED)
+            assert not (job.state == S.CLOSED and before.state == S.PACKAGING)
+    assert history[0] == S.CREATING
+
+
+LEGAL_EDGES = {
+    (S.CREATING, S.SHIPPING),
+    (S.CREATING, S.COMPLETED),
+    (S.SHIPPING, S.RECEIVED),
+    (S.SHIPPING, S.CLOSED),
+    (S.RECEIVED, S.TRANSFERRING),
+    (S.RECEIVED, S.PACKAGING),
+    (S.TRANSFERRING, S.PACKAGING),
+    (S.PACKAGING, S.COMPLETED),
+    (S.PACKAGING, S.CLOSED),
+}
