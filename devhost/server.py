@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 from .functions import FunctionApp
 
@@ -133,7 +134,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if function.trigger_type != "timerTrigger":
             return self._send(400, b'{"error": "only timer functions can be run from the admin endpoint here"}')
         try:
-            function.invoke(func.TimerRequest(past_due=False))
+            function.invoke(TimerRequest(past_due=False))
         except Exception:  # the host's boundary, as above
             log.exception("function %s failed", function.name)
             return self._send(500, b"")

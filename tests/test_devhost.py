@@ -1,0 +1,146 @@
+"""The dev host: routes from function.json/host.json, auth levels when keys are set, admin runs, and `python -m devhost`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+
+import pytest
+import requests
+
+from devhost.functions import compile_route, load_app
+from devhost.server import DevHost, Keys
+
+from .conftest import ROOT, free_port, serve, wait_for_port
+
+JOB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/j"
+
+
+def test_every_function_folder_is_served_with_its_route():
+    app = load_app(ROOT)
+    assert app.route_prefix == ""
+    routes = {name: (sorted(f.methods), f.auth_level) for name, f in app.functions.items() if f.route}
+    assert routes == {
+        "create_job": (["put"], "function"),
+        "get_job": (["get"], "function"),
+        "cancel_job": (["patch"], "function"),
+        "delete_job": (["delete"], "function"),
+        "list_jobs_by_resource_group": (["get"], "function"),
+        "list_jobs_by_subscription": (["get"], "function"),
+        "move_job": (["post"], "admin"),
+    }
+
+
+@pytest.mark.parametrize(
+    "template,path,expected",
+    [
+        ("items/{id}", "/api/items/42", {"id": "42"}),
+        ("items/{id:int}", "/api/ITEMS/42", {"id": "42"}),
+        ("items/{id?}", "/api/items", {}),
+        ("files/{*rest}", "/api/files/a/b/c", {"rest": "a/b/c"}),
+        ("items/{id}", "/api/items/42/more", None),
+    ],
+)
+def test_route_templates(template, path, expected):
+    found = compile_route("api", template).fullmatch(path)
+    values = None if found is None else {name: value for name, value in found.groupdict().items() if value is not None}
+    assert values == expected
+
+
+def test_unknown_route_is_404_and_wrong_method_405(api):
+    assert api.request("GET", "/nothing/here").status_code == 404
+    assert api.request("POST", JOB).status_code == 405
+
+
+@pytest.fixture(scope="module")
+def keyed_host(app_settings):
+    server, thread = serve(Keys(function_key="fn-key", master_key="master-key"))
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize(
+    "method,path,key,status",
+    [
+        ("GET", JOB, None, 401),
+        ("GET", JOB, "wrong", 401),
+        ("GET", JOB, "fn-key", 404),
+        ("GET", JOB, "master-key", 404),
+        ("POST", "/operator/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/jobs/j/state", "fn-key", 401),
+        ("POST", "/operator/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/jobs/j/state", "master-key", 404),
+        ("POST", "/admin/functions/create_job", "fn-key", 401),
+    ],
+)
+def test_keys_enforce_auth_levels(keyed_host, method, path, key, status):
+    headers = {"x-functions-key": key} if key else {}
+    body = {"state": "Received"} if method == "POST" else None
+    response = requests.request(method, keyed_host.base_url + path, params={"api-version": "2021-01-01"}, headers=headers, json=body, timeout=10)
+    assert response.status_code == status
+
+
+def test_key_in_code_query_parameter(keyed_host):
+    response = requests.get(keyed_host.base_url + JOB, params={"api-version": "2021-01-01", "code": "fn-key"}, timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ResourceNotFound"
+
+
+def test_admin_endpoint_runs_a_timer_function(tmp_path):
+    # given an app of its own with a timer function that records its run
+    package = f"timer_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "function.json").write_text(
+        json.dumps({"bindings": [{"type": "timerTrigger", "direction": "in", "name": "timer", "schedule": "0 0 * * * *"}]})
+    )
+    marker = tmp_path / "ran.txt"
+    (tmp_path / package / "__init__.py").write_text(
+        textwrap.dedent(
+            f"""
+            def main(timer):
+                open({str(marker)!r}, "w").write(str(timer.past_due))
+            """
+        )
+    )
+    sys.path.insert(0, str(tmp_path))
+    server = DevHost(load_app(tmp_path), ("127.0.0.1", 0), Keys())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # when it is run through the admin endpoint
+        response = requests.post(f"{server.base_url}/admin/functions/{package}", json={"input": ""}, timeout=10)
+        missing = requests.post(f"{server.base_url}/admin/functions/nope", json={}, timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        sys.path.remove(str(tmp_path))
+    # then it ran once, as the Functions host would run it
+    assert response.status_code == 202
+    assert marker.read_text() == "False"
+    assert missing.status_code == 404
+
+
+def test_python_m_devhost_serves_the_app(app_settings, tmp_path):
+    # given only the environment a user would set
+    port = free_port()
+    env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": app_settings.storage_connection, "IMPORTEXPORT_TABLE_NAME": app_settings.table_name}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        wait_for_port(port, 20)
+        # when a job route is called
+        response = requests.get(f"http://127.0.0.1:{port}{JOB}", params={"api-version": "2021-01-01"}, timeout=10)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    # then the app answers through it
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ResourceNotFound"
+    assert "create_job: PUT /subscriptions/{subscriptionId}" in output

@@ -1,0 +1,130 @@
+"""Job operations under races: a writer that loses the race re-reads and re-applies the rules, or answers 412."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared.errors import Conflict, PreconditionFailed
+from shared.jobs import JobService, Preconditions
+from shared.models import JobCreateRequest, JobState, JobUpdateRequest
+from shared.names import JobKey
+from shared.store import JobStore
+
+from .conftest import shippable_body
+
+CANCEL = JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}})
+SHIP = JobUpdateRequest.model_validate({"properties": {"state": "Shipping"}})
+
+
+class InterferingStore(JobStore):
+    """The real store, but another writer's change lands just before this one's first conditional write."""
+
+    def __init__(self, inner: JobStore, interfere) -> None:
+        super().__init__(inner._table)
+        self._interfere = interfere
+        self.conditional_writes = 0
+
+    def _first_write(self) -> None:
+        self.conditional_writes += 1
+        if self.conditional_writes == 1:
+            self._interfere()
+
+    def replace(self, job, etag):
+        self._first_write()
+        return super().replace(job, etag)
+
+    def delete(self, key, etag):
+        self._first_write()
+        return super().delete(key, etag)
+
+
+@pytest.fixture
+def created(job_store, subscription_id):
+    service = JobService(job_store)
+
+    def make(name: str = "race-job") -> JobKey:
+        key = JobKey(subscription_id, "rg", name)
+        service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+        return key
+
+    return make
+
+
+def test_a_cancel_that_loses_the_race_is_reapplied_and_keeps_the_other_change(job_store, created):
+    # given a shipped job, and a tag update that lands between the cancel's read and write
+    key = created()
+    other = JobService(job_store)
+    other.update_job(key, SHIP, Preconditions())
+    tag_update = JobUpdateRequest.model_validate({"tags": {"by": "other"}})
+    racing = InterferingStore(job_store, lambda: other.update_job(key, tag_update, Preconditions()))
+    # when the cancel is applied
+    result = JobService(racing).update_job(key, CANCEL, Preconditions())
+    # then it was retried once, and both changes are kept
+    assert racing.conditional_writes == 2
+    assert result.job.properties.cancel_requested is True
+    assert job_store.get(key).job.tags == {"by": "other"}
+    assert job_store.get(key).job.properties.cancel_requested is True
+
+
+def test_with_if_match_a_lost_race_is_412_and_writes_nothing(job_store, created):
+    key = created()
+    other = JobService(job_store)
+    etag = job_store.get(key).etag
+    racing = InterferingStore(job_store, lambda: other.update_job(key, JobUpdateRequest.model_validate({"tags": {"x": "y"}}), Preconditions()))
+    with pytest.raises(PreconditionFailed):
+        JobService(racing).update_job(key, CANCEL, Preconditions(if_match=etag))
+    assert job_store.get(key).job.properties.cancel_requested is False
+
+
+def test_a_delete_that_loses_the_race_to_shipping_is_refused(job_store, created):
+    # given a job in Creating that gets shipped between the delete's check and its write
+    key = created()
+    other = JobService(job_store)
+    racing = InterferingStore(job_store, lambda: other.update_job(key, SHIP, Preconditions()))
+    # when it is deleted, the re-read sees Shipping and refuses
+    with pytest.raises(Conflict, match="state Shipping"):
+        JobService(racing).delete_job(key, Preconditions())
+    assert job_store.get(key).job.state == JobState.SHIPPING
+
+
+def test_an_operator_move_racing_a_cancel_keeps_both(job_store, created):
+    key = created()
+    other = JobService(job_store)
+    other.update_job(key, SHIP, Preconditions())
+    racing = InterferingStore(job_store, lambda: other.update_job(key, CANCEL, Preconditions()))
+    moved = JobService(racing).move_job(key, JobState.RECEIVED, None)
+    assert (moved.job.state, moved.job.properties.cancel_requested) == (JobState.RECEIVED, True)
+
+
+def test_many_threads_moving_the_same_job_apply_the_move_once(api, job_in_state):
+    # given a shipped job and 24 operators all trying Shipping -> Received at once
+    key = job_in_state(JobState.SHIPPING)
+    with ThreadPoolExecutor(24) as pool:
+        statuses = list(pool.map(lambda _: api.move_job(key, "Received").status_code, range(24)))
+    # then exactly one move happened and every other one was refused
+    assert statuses.count(200) == 1
+    assert statuses.count(409) == 23
+
+
+def test_many_threads_cancelling_and_shipping_never_lose_the_cancel(api, new_key):
+    # given a job in Creating, raced by cancels and ship requests
+    key = new_key()
+    api.put_job(key, shippable_body())
+    requests = [{"properties": {"cancelRequested": True}}, {"properties": {"state": "Shipping"}}] * 12
+    with ThreadPoolExecutor(24) as pool:
+        statuses = list(pool.map(lambda body: api.patch_job(key, body).status_code, requests))
+    # then every answer is one the contract allows, and the cancel is never lost
+    assert set(statuses) <= {200, 409}
+    final = api.get_job(key).json()["properties"]
+    assert final["cancelRequested"] is True
+    assert final["state"] in ("Completed", "Shipping")
+
+
+def test_concurrent_creates_of_one_name_create_it_once(api, new_key):
+    key = new_key()
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: api.put_job(key, headers={"If-None-Match": "*"}).status_code, range(16)))
+    assert statuses.count(201) == 1
+    assert statuses.count(412) == 15

@@ -1,0 +1,87 @@
+"""The official client, azure-mgmt-storageimportexport, works against the app unchanged, over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from azure.mgmt.storageimportexport import StorageImportExport
+from azure.mgmt.storageimportexport.models import (
+    ErrorResponseException,
+    JobDetails,
+    PackageInfomation,
+    PutJobParameters,
+    ReturnAddress,
+    UpdateJobParameters,
+)
+from msrest.authentication import BasicTokenAuthentication
+
+
+@pytest.fixture
+def client(devhost, subscription_id) -> StorageImportExport:
+    # The client sends `Authorization: Bearer ...`; the app, like ARM behind it, leaves that to the platform.
+    return StorageImportExport(BasicTokenAuthentication({"access_token": "not-checked"}), subscription_id, base_url=devhost.base_url)
+
+
+def put_parameters() -> PutJobParameters:
+    return PutJobParameters(
+        location="westus",
+        tags={"team": "data"},
+        properties=JobDetails(
+            storage_account_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
+            job_type="Import",
+            diagnostics_path="waimportexport",
+            log_level="Verbose",
+            backup_drive_manifest=False,
+        ),
+    )
+
+
+def test_job_life_with_the_official_client(client):
+    # given a new job created by the client
+    created = client.jobs.create("client-job", "client-rg", put_parameters())
+    assert created.name == "client-job"
+    assert created.properties.state == "Creating"
+    assert created.tags == {"team": "data"}
+    # when it is read, cancelled and deleted
+    fetched = client.jobs.get("client-job", "client-rg")
+    cancelled = client.jobs.update("client-job", "client-rg", UpdateJobParameters(cancel_requested=True))
+    client.jobs.delete("client-job", "client-rg")
+    # then each step saw the contract's answer, and the job is gone
+    assert fetched.id == created.id
+    assert cancelled.properties.cancel_requested is True
+    assert cancelled.properties.state == "Completed"
+    with pytest.raises(ErrorResponseException) as raised:
+        client.jobs.get("client-job", "client-rg")
+    assert raised.value.response.status_code == 404
+    assert raised.value.error.code == "ResourceNotFound"
+
+
+def test_shipping_and_errors_through_the_official_client(client):
+    client.jobs.create("ship-job", "client-rg", put_parameters())
+    shipped = client.jobs.update(
+        "ship-job",
+        "client-rg",
+        UpdateJobParameters(
+            state="Shipping",
+            return_address=ReturnAddress(
+                recipient_name="Ada", street_address1="1 Way", city="Redmond", postal_code="98052",
+                country_or_region="USA", phone="4250000000", email="ada@example.com",
+            ),
+            delivery_package=PackageInfomation(carrier_name="FedEx", tracking_number="1", drive_count=1, ship_date="2026-11-20"),
+        ),
+    )
+    assert shipped.properties.state == "Shipping"
+    assert shipped.properties.delivery_package.tracking_number == "1"
+    with pytest.raises(ErrorResponseException) as raised:
+        client.jobs.delete("ship-job", "client-rg")
+    assert raised.value.response.status_code == 409
+    assert "state Shipping" in raised.value.error.message
+
+
+def test_listing_pages_through_the_official_client(client):
+    for i in range(7):
+        client.jobs.create(f"list-job-{i}", "list-rg", put_parameters())
+    client.jobs.create("elsewhere", "other-rg", put_parameters())
+    in_group = [job.name for job in client.jobs.list_by_resource_group("list-rg", top=3)]
+    in_subscription = [job.name for job in client.jobs.list_by_subscription(top=2)]
+    assert in_group == [f"list-job-{i}" for i in range(7)]
+    assert sorted(in_subscription) == sorted(in_group + ["elsewhere"])
