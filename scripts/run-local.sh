@@ -12,7 +12,7 @@ if port_open 10002; then
   echo "Azurite (or another Table service) already listens on 10002; using it."
 else
   mkdir -p .azurite
-  node_modules/.bin/azurite --silent --location .azurite --skipApiVersionCheck &
+  node_modules/.bin/azurite --silent --location .azurite --skipApiVersionCheck --disableTelemetry &
   azurite_pid=$!
   trap 'kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do port_open 10002 && break; sleep 0.1; done

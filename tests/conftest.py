@@ -59,7 +59,7 @@ def azurite() -> Iterator[str]:
         pytest.fail("Azurite is not installed: run `make test` (it runs `npm ci`)")
     port = free_port()
     process = subprocess.Popen(
-        [str(executable), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"],
+        [str(executable), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
