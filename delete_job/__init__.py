@@ -8,5 +8,6 @@ from shared.jobs import get_service
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    deleted = get_service().delete_job(job_key(req), preconditions(req))
+    key = job_key(req)
+    deleted = get_service().delete_job(key, preconditions(req))
     return empty_response(200 if deleted else 204)

@@ -8,4 +8,5 @@ from shared.jobs import get_service
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return job_response(get_service().get_job(job_key(req)))
+    key = job_key(req)
+    return job_response(get_service().get_job(key))

@@ -1,0 +1,71 @@
+"""HTTP shaping: a storage outage is a 503 ARM error with Retry-After, never a hang or a stack trace."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import azure.functions as func
+import pytest
+
+import cancel_job
+import delete_job
+import get_job
+import list_jobs_by_subscription
+from shared.http import MAX_JSON_DEPTH, read_body
+from shared.errors import BadRequest
+from shared.models import JobUpdateRequest
+
+from .conftest import connection_string, free_port, reset_app_caches
+
+JOB_ROUTE = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroupName": "rg", "jobName": "job"}
+
+
+def request(method="GET", route=JOB_ROUTE, body=b"", headers=None, params=None) -> func.HttpRequest:
+    return func.HttpRequest(
+        method=method,
+        url="http://localhost/x",
+        headers=headers or {},
+        params={"api-version": "2021-01-01", **(params or {})},
+        route_params=route,
+        body=body,
+    )
+
+
+@pytest.fixture
+def storage_down(app_settings):
+    """The app pointed at a port where no storage listens, for this test only."""
+    saved = os.environ["IMPORTEXPORT_STORAGE_CONNECTION"]
+    os.environ["IMPORTEXPORT_STORAGE_CONNECTION"] = connection_string(free_port())
+    reset_app_caches()
+    yield
+    os.environ["IMPORTEXPORT_STORAGE_CONNECTION"] = saved
+    reset_app_caches()
+
+
+@pytest.mark.parametrize("function,route", [(get_job, JOB_ROUTE), (list_jobs_by_subscription, {"subscriptionId": JOB_ROUTE["subscriptionId"]})])
+def test_storage_outage_is_503_with_retry_after(storage_down, function, route):
+    # when storage cannot be reached
+    started = time.monotonic()
+    response = function.main(request(route=route))
+    elapsed = time.monotonic() - started
+    # then the caller gets a 503 ARM error that says when to retry, within the retry policy's bound
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert json.loads(response.get_body())["error"]["code"] == "ServiceUnavailable"
+    assert elapsed < 30
+
+
+@pytest.mark.parametrize("function", [get_job, delete_job, cancel_job, list_jobs_by_subscription])
+def test_bad_names_are_refused_before_any_storage_call(storage_down, function):
+    response = function.main(request(route={**JOB_ROUTE, "subscriptionId": "bad'id"}, body=b"{}"))
+    assert response.status_code == 400
+
+
+def test_read_body_names_the_problem():
+    deep = b'{"tags": ' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}"
+    with pytest.raises(BadRequest, match="nested deeper than"):
+        read_body(request("PATCH", body=deep), JobUpdateRequest)
+    update = read_body(request("PATCH", body=b'{"properties": {"cancelRequested": true}}', headers={"Content-Type": "application/json; charset=utf-8"}), JobUpdateRequest)
+    assert update.properties.cancel_requested is True
