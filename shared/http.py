@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import azure.functions as func
-from azure.core.exceptions import AzureError, HttpResponseError, ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import AzureError, HttpResponseError
 from pydantic import BaseModel, ValidationError
 
 from .errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
@@ -45,7 +45,7 @@ def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Ca
                 log.exception("storage refused a request: %s", error.status_code)
                 return error_response(ApiError("InternalServerError", "The storage service refused the request."))
             return _storage_unavailable(error)
-        except (ServiceRequestError, ServiceResponseError, AzureError) as error:
+        except AzureError as error:  # no answer from storage: connection refused, timed out, reset
             return _storage_unavailable(error)
         except SettingsError:
             log.exception("the app is misconfigured")

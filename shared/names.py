@@ -18,37 +18,37 @@ _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", re.ASCII)
 ROW_KEY_SEPARATOR = ":"
 
 
-def _describe(value: str) -> str:
-    shown = value if len(value) <= 100 else value[:100] + "..."
-    return repr(shown)
+@dataclass(frozen=True)
+class NameRule:
+    pattern: re.Pattern
+    code: str
+    what: str
+    rule: str
+    target: str
+
+    def check(self, value: str) -> str:
+        # A trailing '.' is what ARM refuses in every name; the patterns allow it elsewhere.
+        if not self.pattern.fullmatch(value or "") or value.endswith("."):
+            shown = value if len(value) <= 100 else value[:100] + "..."
+            raise BadRequest(self.code, f"The {self.what} {shown!r} is invalid: {self.rule}.", self.target)
+        return value
 
 
-def validate_subscription_id(value: str) -> str:
-    if not _SUBSCRIPTION.fullmatch(value or ""):
-        raise BadRequest("InvalidSubscriptionId", f"The subscription id {_describe(value)} is not a valid GUID.", "subscriptionId")
-    return value
-
-
-def validate_resource_group(value: str) -> str:
-    if not _RESOURCE_GROUP.fullmatch(value or "") or value.endswith("."):
-        raise BadRequest(
-            "InvalidResourceGroupName",
-            f"The resource group name {_describe(value)} is invalid: use 1 to 90 letters, digits, "
-            "'_', '-', '.', '(' or ')', not ending with '.'.",
-            "resourceGroupName",
-        )
-    return value
-
-
-def validate_job_name(value: str) -> str:
-    if not _JOB_NAME.fullmatch(value or "") or value.endswith("."):
-        raise BadRequest(
-            "InvalidResourceName",
-            f"The job name {_describe(value)} is invalid: use 1 to 64 ASCII letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit and not ending with '.'.",
-            "jobName",
-        )
-    return value
+SUBSCRIPTION_ID = NameRule(_SUBSCRIPTION, "InvalidSubscriptionId", "subscription id", "it must be a GUID", "subscriptionId")
+RESOURCE_GROUP = NameRule(
+    _RESOURCE_GROUP,
+    "InvalidResourceGroupName",
+    "resource group name",
+    "use 1 to 90 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
+    "resourceGroupName",
+)
+JOB_NAME = NameRule(
+    _JOB_NAME,
+    "InvalidResourceName",
+    "job name",
+    "use 1 to 64 ASCII letters, digits, '_', '-' or '.', starting with a letter or digit and not ending with '.'",
+    "jobName",
+)
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,9 @@ class Scope:
 
     @classmethod
     def parse(cls, subscription_id: str, resource_group: str | None = None) -> "Scope":
-        validate_subscription_id(subscription_id)
+        SUBSCRIPTION_ID.check(subscription_id)
         if resource_group is not None:
-            validate_resource_group(resource_group)
+            RESOURCE_GROUP.check(resource_group)
         return cls(subscription_id, resource_group)
 
     @property
@@ -86,9 +86,9 @@ class JobKey:
 
     @classmethod
     def parse(cls, subscription_id: str, resource_group: str, job_name: str) -> "JobKey":
-        validate_subscription_id(subscription_id)
-        validate_resource_group(resource_group)
-        validate_job_name(job_name)
+        SUBSCRIPTION_ID.check(subscription_id)
+        RESOURCE_GROUP.check(resource_group)
+        JOB_NAME.check(job_name)
         return cls(subscription_id, resource_group, job_name)
 
     @property
