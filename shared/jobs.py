@@ -69,7 +69,7 @@ class JobService:
                 if current is None:
                     return self._store.insert(state_machine.new_job(key, request, now)), True
                 replacement = state_machine.replace_job(current.job, request, now)
-                return self._store.replace(replacement, current.etag), False
+                return self._store.replace(replacement, current), False
             except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions)
         raise _too_contended(key)
@@ -91,7 +91,7 @@ class JobService:
                 return False
             state_machine.check_deletable(current.job)
             try:
-                self._store.delete(key, current.etag)
+                self._store.delete(current)
                 return True
             except ResourceModifiedError:
                 self._lost_race(preconditions)
@@ -110,7 +110,7 @@ class JobService:
             if changed is current.job:
                 return current
             try:
-                return self._store.replace(changed, current.etag)
+                return self._store.replace(changed, current)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions)
         raise _too_contended(key)

@@ -6,9 +6,12 @@ import functools
 import json
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
+
+from .state_machine import Retention
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,9 +32,15 @@ class SettingsError(Exception):
 
 class Settings(BaseModel):
     storage_connection: str = Field(min_length=1)
-    table_name: str = Field(default="ImportExportJobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    # The index table takes this name + "Expiry", and table names stop at 63 characters.
+    table_name: str = Field(default="ImportExportJobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,56}$")
     retention_days: int = Field(default=90, ge=1, le=3650)
     creating_expiry_days: int = Field(default=14, ge=1, le=3650)
+    purge_time_budget_seconds: int = Field(default=240, ge=1, le=3600)
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(finished=timedelta(days=self.retention_days), creating=timedelta(days=self.creating_expiry_days))
 
 
 # Setting name -> Settings field; the connection is resolved separately for its fallback.
@@ -39,6 +48,7 @@ SETTING_NAMES = {
     "IMPORTEXPORT_TABLE_NAME": "table_name",
     "IMPORTEXPORT_RETENTION_DAYS": "retention_days",
     "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "creating_expiry_days",
+    "IMPORTEXPORT_PURGE_TIME_BUDGET_SECONDS": "purge_time_budget_seconds",
 }
 
 

@@ -6,7 +6,9 @@ and returns the new job or raises the ARM error the move deserves.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
 
 from .errors import BadRequest, Conflict
 from .models import Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest, SERVICE_OWNED_PROPERTIES
@@ -141,7 +143,7 @@ def _cancel(current: JobState, properties: JobProperties, now: datetime) -> JobP
 
 def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> Job:
     """An operator's (datacenter's) move, which happened at `at` (default: now)."""
-    at = now if at is None else at
+    at = now if at is None else at.astimezone(timezone.utc)
     if at > now:
         raise BadRequest("InvalidMoveTime", "The time of the move cannot be in the future.", "at")
     last_move = job.properties.state_changed_at
@@ -188,14 +190,42 @@ def check_deletable(job: Job) -> None:
         )
 
 
-def is_expired(job: Job, now: datetime, retention: timedelta, creating_expiry: timedelta) -> bool:
-    """Rule 6: finished jobs go after the retention, jobs left in Creating after the Creating expiry."""
+class ExpiryClock(StrEnum):
+    """What starts a job's countdown to deletion (rule 6)."""
+
+    CREATING = "creating"  # the last update of a job left in Creating
+    FINISHED = "finished"  # completedAt of a Completed or Closed job
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each kind of job is kept after its clock started."""
+
+    finished: timedelta
+    creating: timedelta
+
+    def period(self, clock: ExpiryClock) -> timedelta:
+        return self.finished if clock == ExpiryClock.FINISHED else self.creating
+
+    def cutoff(self, clock: ExpiryClock, now: datetime) -> datetime:
+        """Jobs whose clock started before this are expired at `now`."""
+        return now - self.period(clock)
+
+
+def expiry_clock(job: Job) -> tuple[ExpiryClock, datetime] | None:
+    """Which clock runs for the job and when it started; None while the job is with the datacenter."""
     properties = job.properties
-    if job.state in FINISHED:
-        return properties.completed_at is not None and now - properties.completed_at > retention
-    if job.state == S.CREATING:
-        return properties.updated_at is not None and now - properties.updated_at > creating_expiry
-    return False
+    if job.state in FINISHED and properties.completed_at is not None:
+        return ExpiryClock.FINISHED, properties.completed_at
+    if job.state == S.CREATING and properties.updated_at is not None:
+        return ExpiryClock.CREATING, properties.updated_at
+    return None
+
+
+def is_expired(job: Job, now: datetime, retention: Retention) -> bool:
+    """Rule 6: finished jobs go after the retention, jobs left in Creating after the Creating expiry."""
+    clock = expiry_clock(job)
+    return clock is not None and clock[1] < retention.cutoff(clock[0], now)
 
 
 def _alias(name: str) -> str:

@@ -2,7 +2,8 @@
 
 Partition key: the subscription (lower case). Row key: `{resource group}:{job}`
 (lower case), so a subscription is one partition and a resource group one
-key range of it; listing never scans the table.
+key range of it; listing never scans the table. Beside it, the expiry index
+(`expiry_index`) is kept in step with every write, for the purge.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
 
 from .errors import BadRequest
+from .expiry_index import ExpiryIndex, chunks_by_partition
 from .models import Job, JobProperties
 from .names import JobKey, Scope
 from .settings import load_settings
@@ -42,36 +44,85 @@ class StoredJob:
 
 
 class JobStore:
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, index: ExpiryIndex) -> None:
         self._table = table
+        self.index = index
+
+    @classmethod
+    def connect(cls, connection: str, table_name: str, **client_options) -> "JobStore":
+        """A store over the jobs table and its index table, both created if missing."""
+        service = TableServiceClient.from_connection_string(connection, **{**CLIENT_OPTIONS, **client_options})
+        for name in (table_name, index_table_name(table_name)):
+            try:
+                service.create_table(name)
+            except ResourceExistsError:
+                pass
+        return cls(service.get_table_client(table_name), ExpiryIndex(service.get_table_client(index_table_name(table_name))))
 
     def get(self, key: JobKey) -> StoredJob | None:
-        try:
-            entity = self._table.get_entity(key.partition_key, key.row_key)
-        except ResourceNotFoundError:
-            return None
-        return StoredJob(_job_from_entity(entity), entity.metadata["etag"])
+        return self.get_version(key.partition_key, key.row_key)
 
     def insert(self, job: Job) -> StoredJob:
         """Adds a new job; raises `ResourceExistsError` when one with its key exists."""
-        metadata = self._table.create_entity(_entity_from_job(job))
+        entity = _entity_from_job(job)
+        self.index.write_ahead(job, previous=None)
+        metadata = self._table.create_entity(entity)
+        self.index.settle(job, metadata["etag"], previous=None)
         return StoredJob(job, metadata["etag"])
 
-    def replace(self, job: Job, etag: str) -> StoredJob:
-        """Writes `job` over the stored one only if that is still at `etag`.
+    def replace(self, job: Job, current: StoredJob) -> StoredJob:
+        """Writes `job` over `current` only if the stored job is still at `current.etag`.
 
         Raises `ResourceModifiedError` when it changed and `ResourceNotFoundError` when it is gone.
         """
+        entity = _entity_from_job(job)
+        self.index.write_ahead(job, previous=current.job)
         metadata = self._table.update_entity(
-            _entity_from_job(job), mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            entity, mode=UpdateMode.REPLACE, etag=current.etag, match_condition=MatchConditions.IfNotModified
         )
+        self.index.settle(job, metadata["etag"], previous=current.job)
         return StoredJob(job, metadata["etag"])
 
-    def delete(self, key: JobKey, etag: str) -> None:
-        """Deletes the job only if it is still at `etag`; raises `ResourceModifiedError` when it changed."""
+    def delete(self, current: StoredJob) -> None:
+        """Deletes the job only if it is still at `current.etag`; raises `ResourceModifiedError` when it changed."""
+        key = current.job.key
         self._table.delete_entity(
-            key.partition_key, key.row_key, etag=etag, match_condition=MatchConditions.IfNotModified
+            key.partition_key, key.row_key, etag=current.etag, match_condition=MatchConditions.IfNotModified
         )
+        self.index.forget(current.job)
+
+    def delete_versions(self, versions: list[tuple[str, str, str]]) -> tuple[list[int], list[int], list[int]]:
+        """Deletes jobs, each only at the given (partition key, row key, ETag), in transactions per partition.
+
+        Returns the positions of the versions deleted, of those already gone,
+        and of those that changed since. A transaction that fails is retried
+        one job at a time, so one changed or vanished job never keeps the
+        others from being deleted.
+        """
+        deleted: list[int] = []
+        gone: list[int] = []
+        changed: list[int] = []
+        for chunk in chunks_by_partition(list(enumerate(versions)), lambda item: item[1][0]):
+            try:
+                self._table.submit_transaction([_conditional_delete(version) for _, version in chunk])
+                deleted += [position for position, _ in chunk]
+                continue
+            except TableTransactionError:
+                pass
+            for position, version in chunk:
+                try:
+                    self._table.submit_transaction([_conditional_delete(version)])
+                    deleted.append(position)
+                except TableTransactionError as error:
+                    (gone if error.status_code == 404 else changed).append(position)
+        return deleted, gone, changed
+
+    def get_version(self, partition_key: str, row_key: str) -> StoredJob | None:
+        try:
+            entity = self._table.get_entity(partition_key, row_key)
+        except ResourceNotFoundError:
+            return None
+        return StoredJob(_job_from_entity(entity), entity.metadata["etag"])
 
     def list(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
         """One page of the jobs in `scope`, in key order, and the token of the next page (or None)."""
@@ -146,14 +197,18 @@ def _decode_skip_token(token: str | None, scope: Scope) -> dict | None:
     return continuation
 
 
+def index_table_name(table_name: str) -> str:
+    return table_name + "Expiry"
+
+
+def _conditional_delete(version: tuple[str, str, str]) -> tuple:
+    partition_key, row_key, etag = version
+    return ("delete", {"PartitionKey": partition_key, "RowKey": row_key}, {"etag": etag, "match_condition": MatchConditions.IfNotModified})
+
+
 @functools.cache
 def _store_for(connection: str, table_name: str) -> JobStore:
-    service = TableServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)
-    try:
-        service.create_table(table_name)
-    except ResourceExistsError:
-        pass
-    return JobStore(service.get_table_client(table_name))
+    return JobStore.connect(connection, table_name)
 
 
 def get_store() -> JobStore:

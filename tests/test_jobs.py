@@ -22,7 +22,7 @@ class InterferingStore(JobStore):
     """The real store, but another writer's change lands just before this one's first conditional write."""
 
     def __init__(self, inner: JobStore, interfere) -> None:
-        super().__init__(inner._table)
+        super().__init__(inner._table, inner.index)
         self._interfere = interfere
         self.conditional_writes = 0
 
@@ -31,13 +31,13 @@ class InterferingStore(JobStore):
         if self.conditional_writes == 1:
             self._interfere()
 
-    def replace(self, job, etag):
+    def replace(self, job, current):
         self._first_write()
-        return super().replace(job, etag)
+        return super().replace(job, current)
 
-    def delete(self, key, etag):
+    def delete(self, current):
         self._first_write()
-        return super().delete(key, etag)
+        return super().delete(current)
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 S = JobState
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 KEY = JobKey("00000000-0000-0000-0000-000000000001", "rg", "job")
-RETENTION = timedelta(days=90)
-CREATING_EXPIRY = timedelta(days=14)
+RETENTION = state_machine.Retention(finished=timedelta(days=90), creating=timedelta(days=14))
 
 
 def created(**properties) -> Job:
@@ -235,17 +234,17 @@ class TestDeleteAndExpiry:
     @pytest.mark.parametrize("state", [S.COMPLETED, S.CLOSED])
     def test_finished_jobs_expire_after_the_retention(self, state):
         job = in_state(state)  # completed at T0
-        assert not state_machine.is_expired(job, T0 + RETENTION, RETENTION, CREATING_EXPIRY)
-        assert state_machine.is_expired(job, T0 + RETENTION + timedelta(seconds=1), RETENTION, CREATING_EXPIRY)
+        assert not state_machine.is_expired(job, T0 + timedelta(days=90), RETENTION)
+        assert state_machine.is_expired(job, T0 + timedelta(days=90, microseconds=1), RETENTION)
 
     def test_creating_jobs_expire_after_the_creating_expiry_since_their_last_update(self):
         job = patch(created(), tags={"a": "b"}, at=T0 + timedelta(days=5))
-        assert not state_machine.is_expired(job, T0 + timedelta(days=19), RETENTION, CREATING_EXPIRY)
-        assert state_machine.is_expired(job, T0 + timedelta(days=19, seconds=1), RETENTION, CREATING_EXPIRY)
+        assert not state_machine.is_expired(job, T0 + timedelta(days=19), RETENTION)
+        assert state_machine.is_expired(job, T0 + timedelta(days=19, microseconds=1), RETENTION)
 
     @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING])
     def test_jobs_in_flight_never_expire(self, state):
-        assert not state_machine.is_expired(in_state(state), T0 + timedelta(days=10_000), RETENTION, CREATING_EXPIRY)
+        assert not state_machine.is_expired(in_state(state), T0 + timedelta(days=10_000), RETENTION)
 
 
 # Property test: any sequence of customer and operator actions keeps the contract's invariants.

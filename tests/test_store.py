@@ -41,25 +41,25 @@ def test_insert_of_an_existing_key_fails_whatever_the_case(job_store, key):
 
 def test_replace_needs_the_current_etag(job_store, key):
     first = job_store.insert(make_job(key))
-    second = job_store.replace(first.job.model_copy(update={"tags": {"v": "2"}}), first.etag)
+    second = job_store.replace(first.job.model_copy(update={"tags": {"v": "2"}}), first)
     with pytest.raises(ResourceModifiedError):
-        job_store.replace(first.job.model_copy(update={"tags": {"v": "stale"}}), first.etag)
+        job_store.replace(first.job.model_copy(update={"tags": {"v": "stale"}}), first)
     assert job_store.get(key).job.tags == {"v": "2"}
     assert job_store.get(key).etag == second.etag
 
 
 def test_replace_of_a_deleted_job_fails(job_store, key):
     first = job_store.insert(make_job(key))
-    job_store.delete(key, first.etag)
+    job_store.delete(first)
     with pytest.raises(ResourceNotFoundError):
-        job_store.replace(first.job, first.etag)
+        job_store.replace(first.job, first)
 
 
 def test_delete_needs_the_current_etag(job_store, key):
     first = job_store.insert(make_job(key))
-    job_store.replace(first.job.model_copy(update={"tags": {"v": "2"}}), first.etag)
+    job_store.replace(first.job.model_copy(update={"tags": {"v": "2"}}), first)
     with pytest.raises(ResourceModifiedError):
-        job_store.delete(key, first.etag)
+        job_store.delete(first)
     assert job_store.get(key) is not None
 
 
