@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .functions import load_app
 from .server import DevHost, Keys
+from .timers import TimerScheduler
 
 
 def load_local_settings(root: Path) -> None:
@@ -39,15 +40,18 @@ def main(argv: list[str] | None = None) -> None:
             f"{','.join(sorted(function.methods)).upper()} /{app.route_prefix.strip('/') + '/' if app.route_prefix.strip('/') else ''}"
             f"{function.trigger.get('route') or function.name}"
             if function.route
-            else function.trigger_type
+            else f"{function.trigger_type} {function.trigger.get('schedule', '')}"
         )
         print(f"  {function.name}: {where}", flush=True)
+    timers = TimerScheduler([f for f in app.functions.values() if f.trigger_type == "timerTrigger"])
     print(f"Dev host serving {root} on {server.base_url} (keys {'on' if server.keys.enforced else 'off'})", flush=True)
+    timers.start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        timers.stop()
         server.server_close()
 
 

@@ -248,3 +248,47 @@ def job_in_state(api: Api, new_key) -> Callable[..., JobKey]:
         return key
 
     return make
+
+
+WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "MERGE", "DELETE"})
+
+
+class InjectedCrash(Exception):
+    """The process "died" here: no storage error, so nothing in the app catches it and nothing after it runs."""
+
+
+class BeforeWrite:
+    """An azure-core `raw_request_hook` that does something just before the store's n-th storage write."""
+
+    def __init__(self, at_write: int, action: Callable[[], None]) -> None:
+        self.at_write = at_write
+        self.action = action
+        self.writes = 0
+        self.armed = False  # armed once the store is set up, so table creation does not count
+
+    def __call__(self, request) -> None:
+        if self.armed and request.http_request.method in WRITE_METHODS:
+            self.writes += 1
+            if self.writes == self.at_write:
+                self.action()
+
+
+class CrashBeforeWrite(BeforeWrite):
+    """Fault injection: the process "dies" just before its n-th storage write."""
+
+    def __init__(self, at_write: int) -> None:
+        super().__init__(at_write, self._crash)
+
+    def _crash(self) -> None:
+        raise InjectedCrash(f"injected crash before storage write {self.writes}")
+
+
+@pytest.fixture
+def fresh_store(azurite: str) -> Callable[..., store.JobStore]:
+    """Stores over tables of the test's own, so a purge sees only the test's jobs; extra client options allowed."""
+    table_name = "Purge" + uuid.uuid4().hex[:12]
+
+    def make(**client_options) -> store.JobStore:
+        return store.JobStore.connect(azurite, table_name, **client_options)
+
+    return make

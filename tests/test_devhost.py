@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 
 import pytest
@@ -15,6 +17,7 @@ import requests
 
 from devhost.functions import compile_route, load_app
 from devhost.server import DevHost, Keys
+from devhost.timers import TimerScheduler, resolve_schedule
 
 from .conftest import ROOT, free_port, serve, wait_for_port
 
@@ -34,6 +37,7 @@ def test_every_function_folder_is_served_with_its_route():
         "list_jobs_by_subscription": (["get"], "function"),
         "move_job": (["post"], "admin"),
     }
+    assert app.functions["purge_timer"].trigger["schedule"] == "%IMPORTEXPORT_PURGE_SCHEDULE%"
 
 
 @pytest.mark.parametrize(
@@ -144,3 +148,43 @@ def test_python_m_devhost_serves_the_app(app_settings, tmp_path):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "ResourceNotFound"
     assert "create_job: PUT /subscriptions/{subscriptionId}" in output
+
+
+def timer_app(tmp_path, schedule: str) -> tuple[str, "object"]:
+    package = f"tick_{uuid.uuid4().hex[:8]}"
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "function.json").write_text(
+        json.dumps({"bindings": [{"type": "timerTrigger", "direction": "in", "name": "timer", "schedule": schedule}]})
+    )
+    (tmp_path / package / "__init__.py").write_text("runs = []\n\ndef main(timer):\n    runs.append(timer.past_due)\n")
+    sys.path.insert(0, str(tmp_path))
+    return package, load_app(tmp_path)
+
+
+def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp_path, monkeypatch):
+    # given a timer whose six-field schedule (every second) comes from an app setting
+    monkeypatch.setenv("TICK_SCHEDULE", "* * * * * *")
+    package, app = timer_app(tmp_path, "%TICK_SCHEDULE%")
+    scheduler = TimerScheduler(list(app.functions.values()))
+    # when the scheduler runs for a little over two seconds
+    scheduler.start()
+    try:
+        time.sleep(2.5)
+    finally:
+        scheduler.stop()
+        sys.path.remove(str(tmp_path))
+    # then the function ran on the second ticks, on time
+    runs = importlib.import_module(package).runs
+    assert 2 <= len(runs) <= 3
+    assert runs[0] is False
+
+
+@pytest.mark.parametrize("schedule", ["%MISSING_SCHEDULE%", "0 * * * *", "61 * * * * *"])
+def test_bad_or_missing_schedules_leave_the_timer_out(tmp_path, schedule, caplog):
+    _, app = timer_app(tmp_path, schedule)
+    sys.path.remove(str(tmp_path))
+    [function] = app.functions.values()
+    with pytest.raises(ValueError):
+        resolve_schedule(function)
+    assert TimerScheduler([function])._timers == []

@@ -1,0 +1,358 @@
+"""The retention purge against Azurite: exactly the expired jobs go, safely under races, crashes and time limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+from shared.clock import FixedClock, SystemClock
+from shared.jobs import JobService, Preconditions
+from shared.models import JobCreateRequest, JobState, JobUpdateRequest
+from shared.names import JobKey
+from shared.purge import Purge
+from shared.state_machine import Retention, is_expired
+from shared.store import JobStore
+
+from .conftest import ROOT, BeforeWrite, CrashBeforeWrite, InjectedCrash, shippable_body
+
+S = JobState
+NOW = SystemClock().now()
+RETENTION = Retention(finished=timedelta(days=90), creating=timedelta(days=14))
+SUBSCRIPTIONS = ["00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000a2", "00000000-0000-0000-0000-0000000000a3"]
+
+
+class History:
+    """Makes jobs whose last change happened at a chosen time, through the service as the API would."""
+
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+
+    def at(self, moment: datetime) -> JobService:
+        return JobService(self.store, FixedClock(moment))
+
+    def cancelled(self, key: JobKey, completed_at: datetime) -> JobKey:
+        """A job cancelled while still in Creating: Completed at `completed_at`, in two writes."""
+        self.at(completed_at).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+        self.at(completed_at).update_job(key, JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}}), Preconditions())
+        return key
+
+    def job(self, key: JobKey, state: JobState, last_change: datetime) -> JobKey:
+        start = last_change - timedelta(days=10) if state != S.CREATING else last_change
+        self.at(start).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+        if state == S.CREATING:
+            return key
+        self.at(start + timedelta(days=1)).update_job(key, JobUpdateRequest.model_validate({"properties": {"state": "Shipping"}}), Preconditions())
+        steps = {
+            S.SHIPPING: [],
+            S.RECEIVED: [S.RECEIVED],
+            S.TRANSFERRING: [S.RECEIVED, S.TRANSFERRING],
+            S.PACKAGING: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING],
+            S.COMPLETED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.COMPLETED],
+            S.CLOSED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.CLOSED],
+        }[state]
+        for day, step in enumerate(steps, start=2):
+            when = last_change if step == steps[-1] else start + timedelta(days=day)
+            self.at(when).move_job(key, step, None)
+        return key
+
+
+def purge(store: JobStore, as_of: datetime, **options) -> "PurgeReport":  # noqa: F821
+    return Purge(store, RETENTION, FixedClock(as_of), options.pop("budget", timedelta(minutes=5)), **options).run()
+
+
+def surviving(store: JobStore, keys) -> set[JobKey]:
+    return {key for key in keys if store.get(key) is not None}
+
+
+@pytest.fixture
+def store(fresh_store) -> JobStore:
+    return fresh_store()
+
+
+@pytest.fixture
+def mixed(store):
+    """Jobs on both sides of every expiry line, as of NOW; returns (expired keys, kept keys)."""
+    history = History(store)
+    cases = [
+        (S.COMPLETED, NOW - timedelta(days=91), True),
+        (S.COMPLETED, NOW - timedelta(days=89), False),
+        (S.CLOSED, NOW - timedelta(days=120), True),
+        (S.CLOSED, NOW - timedelta(days=30), False),
+        (S.CREATING, NOW - timedelta(days=15), True),
+        (S.CREATING, NOW - timedelta(days=13), False),
+        (S.SHIPPING, NOW - timedelta(days=400), False),
+        (S.RECEIVED, NOW - timedelta(days=400), False),
+        (S.TRANSFERRING, NOW - timedelta(days=400), False),
+        (S.PACKAGING, NOW - timedelta(days=400), False),
+    ]
+    expired, kept = set(), set()
+    for index, (state, when, expires) in enumerate(cases):
+        key = history.job(JobKey(SUBSCRIPTIONS[index % 3], "rg", f"{state.value.lower()}-{index}"), state, when)
+        (expired if expires else kept).add(key)
+    return expired, kept
+
+
+def test_purge_deletes_exactly_the_expired_jobs(store, mixed):
+    expired, kept = mixed
+    # when the purge runs now
+    report = purge(store, NOW)
+    # then exactly the expired ones are gone, and the report says so by state
+    assert surviving(store, expired | kept) == kept
+    assert report.deleted == {"Completed": 1, "Closed": 1, "Creating": 1}
+    assert report.complete
+    # and it read one index entry per purged job, and no job
+    assert (report.entries_read, report.jobs_read) == (3, 0)
+    # and a second run finds nothing to do
+    again = purge(store, NOW)
+    assert (again.total_deleted, again.entries_read) == (0, 0)
+
+
+def test_a_cancelled_job_goes_ninety_days_after_it_completed(store):
+    history = History(store)
+    key = JobKey(SUBSCRIPTIONS[0], "rg", "cancelled")
+    history.at(NOW - timedelta(days=95)).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+    history.at(NOW - timedelta(days=91)).update_job(key, JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}}), Preconditions())
+    assert purge(store, NOW - timedelta(days=1)).total_deleted == 0
+    assert purge(store, NOW).deleted == {"Completed": 1}
+
+
+def test_dry_run_lists_without_deleting(store, mixed):
+    expired, kept = mixed
+    listed = []
+    report = purge(store, NOW, dry_run=True, on_job=lambda state, resource_id: listed.append(resource_id))
+    assert sorted(listed) == sorted(key.resource_id for key in expired)
+    assert report.total_deleted == 3
+    assert surviving(store, expired | kept) == expired | kept
+
+
+def test_a_late_run_purges_what_expired_meanwhile(store, mixed):
+    expired, kept = mixed
+    report = purge(store, NOW + timedelta(days=2))
+    # two days late, the Completed job of day 89 and the Creating job of day 13 have expired too
+    assert report.total_deleted == 5
+    assert len(surviving(store, expired | kept)) == 5
+
+
+def test_a_job_that_changed_after_the_index_was_read_is_judged_again(store):
+    # given a Creating job that has expired, and a customer update that lands while the purge runs
+    history = History(store)
+    key = history.job(JobKey(SUBSCRIPTIONS[0], "rg", "touched"), S.CREATING, NOW - timedelta(days=20))
+
+    class UpdatedMidway(JobStore):
+        def delete_versions(self, versions):
+            history.at(NOW).update_job(key, JobUpdateRequest.model_validate({"tags": {"touched": "yes"}}), Preconditions())
+            return super().delete_versions(versions)
+
+    racing = UpdatedMidway(store._table, store.index)
+    # when the purge runs
+    report = purge(racing, NOW + timedelta(hours=1))
+    # then the conditional delete missed, the job was read again, found fresh, and kept
+    assert report.total_deleted == 0
+    assert report.jobs_read == 1
+    assert store.get(key).job.tags == {"touched": "yes"}
+    # and its fresh entry purges it when its time comes
+    assert purge(store, NOW + timedelta(days=15)).deleted == {"Creating": 1}
+
+
+def test_a_finished_job_retagged_after_the_index_was_read_still_goes(store):
+    history = History(store)
+    key = history.job(JobKey(SUBSCRIPTIONS[0], "rg", "retagged"), S.COMPLETED, NOW - timedelta(days=100))
+
+    class RetaggedMidway(JobStore):
+        def delete_versions(self, versions):
+            history.at(NOW).update_job(key, JobUpdateRequest.model_validate({"tags": {"late": "tag"}}), Preconditions())
+            return super().delete_versions(versions)
+
+    report = purge(RetaggedMidway(store._table, store.index), NOW)
+    assert report.deleted == {"Completed": 1}
+    assert store.get(key) is None
+    assert list(store.index.table.list_entities()) == []
+
+
+def test_two_runs_at_once_delete_each_expired_job_once(store):
+    # given 240 expired jobs over three subscriptions and 30 that are not
+    history = History(store)
+    expired = {
+        history.cancelled(key, NOW - timedelta(days=100)) if i % 2 else history.job(key, S.CREATING, NOW - timedelta(days=100))
+        for i, key in enumerate(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"old-{i}") for i in range(240))
+    }
+    kept = {history.cancelled(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"new-{i}"), NOW - timedelta(days=1)) for i in range(30)}
+    reports = []
+    # when two purges run at the same moment
+    runs = [threading.Thread(target=lambda: reports.append(purge(store, NOW))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    # then every expired job was deleted exactly once between them, and nothing else
+    assert sum(report.total_deleted for report in reports) == 240
+    assert surviving(store, expired | kept) == kept
+    assert len(list(store.index.table.list_entities())) == 30
+
+
+def test_a_run_stops_at_its_time_budget_and_the_next_continues(store, mixed):
+    expired, kept = mixed
+    stopped = purge(store, NOW, budget=timedelta(0))
+    assert not stopped.complete
+    assert "stopped at the time budget" in stopped.summary()
+    assert stopped.total_deleted == 0
+    finished = purge(store, NOW)
+    assert finished.complete and finished.total_deleted == 3
+    assert surviving(store, expired | kept) == kept
+
+
+# Crash between any two storage writes: each operation is cut short before each of its writes in turn.
+def _operations(history: History, key: JobKey):
+    def update(body):
+        return lambda service: service.update_job(key, JobUpdateRequest.model_validate(body), Preconditions())
+
+    return {
+        "create": (None, lambda service: service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())),
+        "replace in Creating": (S.CREATING, lambda service: service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())),
+        "tags in Creating": (S.CREATING, update({"tags": {"v": "2"}})),
+        "ship": (S.CREATING, update({"properties": {"state": "Shipping"}})),
+        "cancel in Creating": (S.CREATING, update({"properties": {"cancelRequested": True}})),
+        "tags when Completed": (S.COMPLETED, update({"tags": {"v": "2"}})),
+        "complete, backdated": (S.PACKAGING, lambda service: service.move_job(key, S.COMPLETED, NOW - timedelta(days=100))),
+        "close": (S.PACKAGING, lambda service: service.move_job(key, S.CLOSED, None)),
+        "delete when Completed": (S.COMPLETED, lambda service: service.delete_job(key, Preconditions())),
+    }
+
+
+OPERATIONS = list(_operations(None, None))
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_a_crash_between_any_two_writes_leaves_nothing_wrongly_deleted_or_stranded(fresh_store, operation):
+    healthy = fresh_store()
+    for at_write in range(1, 20):
+        key = JobKey(SUBSCRIPTIONS[0], "rg", f"crash-{OPERATIONS.index(operation)}-{at_write}")
+        pre_state, act = _operations(History(healthy), key)[operation]
+        if pre_state is not None:
+            # the job's last change is old enough that it was expired (or, Packaging, long in flight) before the operation
+            History(healthy).job(key, pre_state, NOW - timedelta(days={S.CREATING: 20, S.COMPLETED: 100, S.PACKAGING: 120}[pre_state]))
+        crash = CrashBeforeWrite(at_write)
+        faulty = fresh_store(raw_request_hook=crash)
+        crash.armed = True
+        # when the operation is cut short before its n-th write (or completes, once n passes its writes)
+        try:
+            act(JobService(faulty, FixedClock(NOW)))
+            completed = True
+        except InjectedCrash:
+            completed = False
+        # then a purge an hour later deletes the job exactly when its stored version has expired
+        stored = healthy.get(key)
+        should_go = stored is not None and is_expired(stored.job, NOW + timedelta(hours=1), RETENTION)
+        purge(healthy, NOW + timedelta(hours=1))
+        assert (healthy.get(key) is None) == (stored is None or should_go), (operation, at_write)
+        # and one far in the future deletes it whenever it can expire at all: nothing is stranded
+        purge(healthy, NOW + timedelta(days=3650))
+        survivor = healthy.get(key)
+        assert survivor is None or survivor.job.state in (S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING), (operation, at_write)
+        if completed:
+            assert at_write > 1, "the operation made no storage write to cut short"
+            break
+    else:
+        pytest.fail(f"{operation} never completed")
+    # and no index entry is left that points nowhere
+    for entity in healthy.index.table.list_entities():
+        assert healthy.get_version(entity["JobPartitionKey"], entity["JobRowKey"]) is not None, entity["RowKey"]
+
+
+# 150 expired jobs over 3 subscriptions: 3 job transactions, then 2 index transactions (100 + 50).
+@pytest.mark.parametrize("at_write", [1, 2, 3, 4, 5])
+def test_a_purge_that_crashes_half_way_is_finished_by_the_next_run(fresh_store, at_write):
+    healthy = fresh_store()
+    history = History(healthy)
+    expired = {history.cancelled(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(150)}
+    kept = {history.job(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"new-{i}"), S.CREATING, NOW - timedelta(days=1)) for i in range(20)}
+    crash = CrashBeforeWrite(at_write)
+    faulty = fresh_store(raw_request_hook=crash)
+    crash.armed = True
+    with pytest.raises(InjectedCrash):
+        purge(faulty, NOW)
+    finished = purge(healthy, NOW)
+    assert surviving(healthy, expired | kept) == kept
+    assert finished.complete
+    assert len(list(healthy.index.table.list_entities())) == 20
+
+
+def test_the_timer_function_purges_and_logs(app_settings, caplog):
+    import purge_timer
+
+    # given an expired job in the app's own table
+    from shared.store import get_store
+
+    key = History(get_store()).job(JobKey("00000000-0000-0000-0000-0000000000f1", "rg", "timer"), S.CLOSED, NOW - timedelta(days=91))
+    # when the timer fires late
+    with caplog.at_level(logging.INFO, logger="importexport.purge"):
+        purge_timer.main(TimerRequest(past_due=True))
+    # then the job is gone and the log says what and how long
+    assert get_store().get(key) is None
+    assert "past due" in caplog.text
+    assert "deleted" in caplog.text and "Closed 1" in caplog.text and " s;" in caplog.text
+
+
+def test_the_dev_host_runs_the_purge_from_its_admin_endpoint(app_settings, devhost):
+    import requests
+
+    from shared.store import get_store
+
+    key = History(get_store()).job(JobKey("00000000-0000-0000-0000-0000000000f2", "rg", "admin"), S.COMPLETED, NOW - timedelta(days=91))
+    response = requests.post(f"{devhost.base_url}/admin/functions/purge_timer", json={"input": ""}, timeout=30)
+    assert response.status_code == 202
+    assert get_store().get(key) is None
+
+
+def run_cli(args, table: str, connection: str):
+    env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": connection, "IMPORTEXPORT_TABLE_NAME": table}
+    return subprocess.run([sys.executable, "-m", "shared.purge", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_command_line_previews_and_purges(azurite, fresh_store, mixed, store):
+    expired, kept = mixed
+    table = store._table.table_name
+    # a dry run in the future lists more, deletes nothing
+    preview = run_cli(["--dry-run", "--as-of", (NOW + timedelta(days=2)).isoformat()], table, azurite)
+    assert preview.returncode == 0, preview.stderr
+    lines = preview.stdout.strip().splitlines()
+    assert len([line for line in lines if line.startswith("would delete ")]) == 5
+    assert "would delete 5 jobs" in lines[-1]
+    assert surviving(store, expired | kept) == expired | kept
+    # the future is refused without --dry-run
+    refused = run_cli(["--as-of", "2999-01-01T00:00:00Z"], table, azurite)
+    assert refused.returncode == 2 and "--dry-run" in refused.stderr
+    # a real run prints each deleted job's resource id, then the summary
+    real = run_cli([], table, azurite)
+    assert real.returncode == 0, real.stderr
+    printed = {line.split()[-1] for line in real.stdout.splitlines() if line.startswith("deleted ")}
+    assert printed == {key.resource_id for key in expired}
+    assert "deleted 3 jobs (Closed 1, Completed 1, Creating 1)" in real.stdout
+    assert surviving(store, expired | kept) == kept
+
+
+def test_a_purge_between_a_write_ahead_and_its_job_write_keeps_the_entry(fresh_store):
+    # given a job in Packaging that the datacenter completes with a time long past (already expired)
+    healthy = fresh_store()
+    key = History(healthy).job(JobKey(SUBSCRIPTIONS[0], "rg", "in-flight"), S.PACKAGING, NOW - timedelta(days=120))
+    reports = []
+    # write 1 is the index entry written ahead; the purge runs just before write 2, the job itself
+    hook = BeforeWrite(2, lambda: reports.append(purge(healthy, NOW)))
+    mover = fresh_store(raw_request_hook=hook)
+    hook.armed = True
+    # when the move and a purge interleave
+    JobService(mover, FixedClock(NOW)).move_job(key, S.COMPLETED, NOW - timedelta(days=100))
+    # then that purge left the young entry alone, although its job did not match it yet
+    assert reports[0].total_deleted == 0
+    assert reports[0].stale_entries_removed == 0
+    # and the next purge finds the finished job through it
+    assert purge(healthy, NOW).deleted == {"Completed": 1}
+    assert healthy.get(key) is None
