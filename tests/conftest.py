@@ -4,71 +4,28 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from devhost.functions import load_app
 from devhost.server import DevHost, Keys
+from scripts.azurite import ROOT, connection_string, free_port, running_azurite, wait_for_port  # noqa: F401 - tests use these
 from shared import jobs, settings, store
 from shared.models import JobState
 from shared.names import JobKey
 
-ROOT = Path(__file__).resolve().parent.parent
 API_VERSION = "2021-01-01"
-ACCOUNT = "devstoreaccount1"
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
-
-
-def connection_string(port: int) -> str:
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-        f"TableEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
-    )
 
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
-    """A Table service of its own on a free port, in memory; yields its connection string."""
-    executable = ROOT / "node_modules" / ".bin" / "azurite-table"
-    if not executable.exists():
-        pytest.fail("Azurite is not installed: run `make test` (it runs `npm ci`)")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(executable), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, 30)
-        yield connection_string(port)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    """A Table service of the session's own on a free port, in memory; yields its connection string."""
+    with running_azurite() as connection:
+        yield connection
 
 
 @pytest.fixture(scope="session")

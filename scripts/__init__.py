@@ -1,0 +1,1 @@
+"""Helpers for running the app's dependencies locally (tests and benchmarks)."""

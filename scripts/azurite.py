@@ -1,0 +1,60 @@
+"""Start a private, in-memory Azurite Table service on a free port, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "devstoreaccount1"
+# Azurite's documented, public development key.
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+
+
+def connection_string(port: int) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
+    )
+
+
+@contextmanager
+def running_azurite() -> Iterator[str]:
+    """Yields the connection string of an Azurite Table service that lives as long as the block."""
+    executable = ROOT / "node_modules" / ".bin" / "azurite-table"
+    if not executable.exists():
+        raise RuntimeError("Azurite is not installed: run `make test` or `npm ci`")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(executable), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence",
+         "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 30)
+        yield connection_string(port)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
