@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .clock import Clock, FixedClock, SystemClock
-from .expiry_index import IndexEntry
+from .expiry_index import IndexEntry, chunks_by_partition
 from .models import JobState
 from .settings import load_settings
 from .state_machine import ExpiryClock, Retention, is_expired
@@ -32,7 +32,6 @@ log = logging.getLogger("importexport.purge")
 # An index entry younger than this may be the write-ahead of a job write still under way:
 # it is not judged stale until every such write has surely ended (storage calls time out far sooner).
 WRITE_GRACE = timedelta(minutes=15)
-CHUNK = 100
 
 
 @dataclass
@@ -82,28 +81,38 @@ class Purge:
 
     def run(self) -> PurgeReport:
         started = time.monotonic()
+        deadline = started + self._budget
         now = self._clock.now()
         report = PurgeReport(as_of=now, dry_run=self._dry_run)
         for clock in ExpiryClock:
             for page in self._store.index.expired_entries(clock, self._retention.cutoff(clock, now)):
                 report.entries_read += len(page)
-                for start in range(0, len(page), CHUNK):
-                    if time.monotonic() - started > self._budget:
-                        report.complete = False
-                        break
-                    chunk = page[start : start + CHUNK]
-                    if self._dry_run:
-                        self._preview(chunk, now, report)
-                    else:
-                        self._purge(chunk, now, report)
-                if not report.complete:
+                if not self._purge_page(page, now, deadline, report):
+                    report.complete = False
                     break
             if not report.complete:
                 break
         report.seconds = time.monotonic() - started
         return report
 
-    def _purge(self, entries: list[IndexEntry], now: datetime, report: PurgeReport) -> None:
+    def _purge_page(self, page: list[IndexEntry], now: datetime, deadline: float, report: PurgeReport) -> bool:
+        """Purges one page of entries, a job partition's transaction at a time; False when time ran out."""
+        finished: list[IndexEntry] = []
+        within_budget = True
+        for chunk in chunks_by_partition(page, lambda entry: entry.job_partition_key):
+            if time.monotonic() > deadline:
+                within_budget = False
+                break
+            if self._dry_run:
+                self._preview(chunk, now, report)
+            else:
+                finished += self._purge(chunk, now, report)
+        if finished:
+            self._store.index.remove(finished)
+        return within_budget
+
+    def _purge(self, entries: list[IndexEntry], now: datetime, report: PurgeReport) -> list[IndexEntry]:
+        """Deletes the expired jobs of one partition; returns the entries that are done with (deleted or stale)."""
         # Entries that carry the ETag describe that very version of the job, which is expired: delete it unread.
         exact = [entry for entry in entries if entry.job_etag]
         deleted, gone, changed = self._store.delete_versions(
@@ -119,8 +128,8 @@ class Purge:
                 done.append(entry)
             elif outcome == "stale":
                 stale.append(entry)
-        self._store.index.remove(done + stale)
         report.stale_entries_removed += len(stale)
+        return done + stale
 
     def _check(self, entry: IndexEntry, now: datetime, report: PurgeReport) -> str:
         """An entry that may not describe the job as it is: read the job and judge it by the rules."""

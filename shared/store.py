@@ -64,7 +64,7 @@ class JobStore:
 
     def insert(self, job: Job) -> StoredJob:
         """Adds a new job; raises `ResourceExistsError` when one with its key exists."""
-        entity = _entity_from_job(job)
+        entity = job_entity(job)
         self.index.write_ahead(job, previous=None)
         metadata = self._table.create_entity(entity)
         self.index.settle(job, metadata["etag"], previous=None)
@@ -75,7 +75,7 @@ class JobStore:
 
         Raises `ResourceModifiedError` when it changed and `ResourceNotFoundError` when it is gone.
         """
-        entity = _entity_from_job(job)
+        entity = job_entity(job)
         self.index.write_ahead(job, previous=current.job)
         metadata = self._table.update_entity(
             entity, mode=UpdateMode.REPLACE, etag=current.etag, match_condition=MatchConditions.IfNotModified
@@ -122,7 +122,7 @@ class JobStore:
             entity = self._table.get_entity(partition_key, row_key)
         except ResourceNotFoundError:
             return None
-        return StoredJob(_job_from_entity(entity), entity.metadata["etag"])
+        return StoredJob(job_from_entity(entity), entity.metadata["etag"])
 
     def list(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
         """One page of the jobs in `scope`, in key order, and the token of the next page (or None)."""
@@ -137,11 +137,11 @@ class JobStore:
             " and ".join(conditions), parameters=parameters, results_per_page=top
         ).by_page(continuation_token=_decode_skip_token(skip_token, scope))
         page = next(pages, [])
-        jobs = [_job_from_entity(entity) for entity in page]
+        jobs = [job_from_entity(entity) for entity in page]
         return jobs, _encode_skip_token(pages.continuation_token)
 
 
-def _entity_from_job(job: Job) -> dict:
+def job_entity(job: Job) -> dict:
     key = job.key
     entity = {
         "PartitionKey": key.partition_key,
@@ -162,7 +162,7 @@ def _entity_from_job(job: Job) -> dict:
     return entity
 
 
-def _job_from_entity(entity: dict) -> Job:
+def job_from_entity(entity: dict) -> Job:
     return Job(
         subscription_id=entity["SubscriptionId"],
         resource_group=entity["ResourceGroup"],

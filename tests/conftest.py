@@ -169,14 +169,14 @@ def new_key(subscription_id: str) -> Callable[[], JobKey]:
 
 
 # The operator moves that take a shipped job to each state (the contract's happy paths).
-PATHS = {
+OPERATOR_PATHS: dict[JobState, list[JobState]] = {
     JobState.CREATING: [],
     JobState.SHIPPING: [],
-    JobState.RECEIVED: ["Received"],
-    JobState.TRANSFERRING: ["Received", "Transferring"],
-    JobState.PACKAGING: ["Received", "Transferring", "Packaging"],
-    JobState.COMPLETED: ["Received", "Transferring", "Packaging", "Completed"],
-    JobState.CLOSED: ["Received", "Transferring", "Packaging", "Closed"],
+    JobState.RECEIVED: [JobState.RECEIVED],
+    JobState.TRANSFERRING: [JobState.RECEIVED, JobState.TRANSFERRING],
+    JobState.PACKAGING: [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING],
+    JobState.COMPLETED: [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING, JobState.COMPLETED],
+    JobState.CLOSED: [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING, JobState.CLOSED],
 }
 
 
@@ -189,12 +189,12 @@ def job_in_state(api: Api, new_key) -> Callable[..., JobKey]:
         assert api.put_job(key, shippable_body()).status_code == 201
         if state != JobState.CREATING:
             assert api.patch_job(key, {"properties": {"state": "Shipping"}}).status_code == 200
-        path = PATHS[state]
+        path = OPERATOR_PATHS[state]
         if cancel_requested:
             assert state not in (JobState.CREATING, JobState.CLOSED), "a cancelled job is never in that state"
         if cancel_requested and state in (JobState.PACKAGING, JobState.COMPLETED):
             # cancelled while shipping, so the datacenter skips the copy
-            path = [step for step in path if step != "Transferring"]
+            path = [step for step in path if step != JobState.TRANSFERRING]
             assert api.cancel_job(key).status_code == 200
         for step in path:
             response = api.move_job(key, step)

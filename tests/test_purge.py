@@ -21,7 +21,7 @@ from shared.purge import Purge
 from shared.state_machine import Retention, is_expired
 from shared.store import JobStore
 
-from .conftest import ROOT, BeforeWrite, CrashBeforeWrite, InjectedCrash, shippable_body
+from .conftest import OPERATOR_PATHS, ROOT, BeforeWrite, CrashBeforeWrite, InjectedCrash, shippable_body
 
 S = JobState
 NOW = SystemClock().now()
@@ -50,18 +50,29 @@ class History:
         if state == S.CREATING:
             return key
         self.at(start + timedelta(days=1)).update_job(key, JobUpdateRequest.model_validate({"properties": {"state": "Shipping"}}), Preconditions())
-        steps = {
-            S.SHIPPING: [],
-            S.RECEIVED: [S.RECEIVED],
-            S.TRANSFERRING: [S.RECEIVED, S.TRANSFERRING],
-            S.PACKAGING: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING],
-            S.COMPLETED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.COMPLETED],
-            S.CLOSED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.CLOSED],
-        }[state]
+        steps = OPERATOR_PATHS[state]
         for day, step in enumerate(steps, start=2):
             when = last_change if step == steps[-1] else start + timedelta(days=day)
             self.at(when).move_job(key, step, None)
         return key
+
+
+def tag_update(name: str) -> JobUpdateRequest:
+    return JobUpdateRequest.model_validate({"tags": {name: "yes"}})
+
+
+class ChangedBeforeFirstDelete(JobStore):
+    """The real store, but another writer changes a job just before the purge's first delete."""
+
+    def __init__(self, store: JobStore, change) -> None:
+        super().__init__(store._table, store.index)
+        self._change = change
+
+    def delete_versions(self, versions):
+        change, self._change = self._change, None
+        if change:
+            change()
+        return super().delete_versions(versions)
 
 
 def purge(store: JobStore, as_of: datetime, **options) -> "PurgeReport":  # noqa: F821
@@ -146,12 +157,7 @@ def test_a_job_that_changed_after_the_index_was_read_is_judged_again(store):
     history = History(store)
     key = history.job(JobKey(SUBSCRIPTIONS[0], "rg", "touched"), S.CREATING, NOW - timedelta(days=20))
 
-    class UpdatedMidway(JobStore):
-        def delete_versions(self, versions):
-            history.at(NOW).update_job(key, JobUpdateRequest.model_validate({"tags": {"touched": "yes"}}), Preconditions())
-            return super().delete_versions(versions)
-
-    racing = UpdatedMidway(store._table, store.index)
+    racing = ChangedBeforeFirstDelete(store, lambda: history.at(NOW).update_job(key, tag_update("touched"), Preconditions()))
     # when the purge runs
     report = purge(racing, NOW + timedelta(hours=1))
     # then the conditional delete missed, the job was read again, found fresh, and kept
@@ -166,12 +172,8 @@ def test_a_finished_job_retagged_after_the_index_was_read_still_goes(store):
     history = History(store)
     key = history.job(JobKey(SUBSCRIPTIONS[0], "rg", "retagged"), S.COMPLETED, NOW - timedelta(days=100))
 
-    class RetaggedMidway(JobStore):
-        def delete_versions(self, versions):
-            history.at(NOW).update_job(key, JobUpdateRequest.model_validate({"tags": {"late": "tag"}}), Preconditions())
-            return super().delete_versions(versions)
-
-    report = purge(RetaggedMidway(store._table, store.index), NOW)
+    racing = ChangedBeforeFirstDelete(store, lambda: history.at(NOW).update_job(key, tag_update("late"), Preconditions()))
+    report = purge(racing, NOW)
     assert report.deleted == {"Completed": 1}
     assert store.get(key) is None
     assert list(store.index.table.list_entities()) == []

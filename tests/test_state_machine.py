@@ -13,7 +13,7 @@ from shared.errors import BadRequest, Conflict
 from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
 
-from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+from .conftest import DELIVERY_PACKAGE, OPERATOR_PATHS, RETURN_ADDRESS, job_body
 
 S = JobState
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -38,15 +38,7 @@ def patch(job: Job, properties: dict | None = None, tags: dict | None = None, at
 
 def in_state(state: JobState, cancel: bool = False) -> Job:
     job = patch(shippable(), {"state": "Shipping"}) if state != S.CREATING else shippable()
-    steps = {
-        S.CREATING: [],
-        S.SHIPPING: [],
-        S.RECEIVED: [S.RECEIVED],
-        S.TRANSFERRING: [S.RECEIVED, S.TRANSFERRING],
-        S.PACKAGING: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING],
-        S.COMPLETED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.COMPLETED],
-        S.CLOSED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.CLOSED],
-    }[state]
+    steps = OPERATOR_PATHS[state]
     if cancel:
         job = patch(job, {"cancelRequested": True})
         steps = [s for s in steps if s != S.TRANSFERRING]
