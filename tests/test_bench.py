@@ -13,4 +13,4 @@ def test_purge_benchmark_runs_and_checks_itself():
     )
     assert result.returncode == 0, result.stderr
     assert "| 600 | 100 |" in result.stdout
-    assert "entities read per purged job stay at 1.00" in result.stdout
+    assert "entities read per purged job at 1.00" in result.stdout
