@@ -39,22 +39,44 @@ def connection_string(port: int) -> str:
     )
 
 
+class AzuriteTable:
+    """An Azurite Table service on a fixed free port: in memory, or kept in `location` so it survives a restart."""
+
+    def __init__(self, location: Path | None = None) -> None:
+        self.executable = ROOT / "node_modules" / ".bin" / "azurite-table"
+        if not self.executable.exists():
+            raise RuntimeError("Azurite is not installed: run `make test` or `npm ci`")
+        self.port = free_port()
+        self.location = location
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def connection_string(self) -> str:
+        return connection_string(self.port)
+
+    def start(self) -> None:
+        storage = ["--location", str(self.location)] if self.location else ["--inMemoryPersistence"]
+        self.process = subprocess.Popen(
+            [str(self.executable), "--tableHost", "127.0.0.1", "--tablePort", str(self.port), *storage,
+             "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, 30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
 @contextmanager
 def running_azurite() -> Iterator[str]:
-    """Yields the connection string of an Azurite Table service that lives as long as the block."""
-    executable = ROOT / "node_modules" / ".bin" / "azurite-table"
-    if not executable.exists():
-        raise RuntimeError("Azurite is not installed: run `make test` or `npm ci`")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(executable), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence",
-         "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """Yields the connection string of an in-memory Azurite Table service that lives as long as the block."""
+    azurite = AzuriteTable()
+    azurite.start()
     try:
-        wait_for_port(port, 30)
-        yield connection_string(port)
+        yield azurite.connection_string
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        azurite.stop()

@@ -91,8 +91,9 @@ class JobService:
                 return False
             state_machine.check_deletable(current.job)
             try:
-                self._store.delete(current)
-                return True
+                if self._store.delete(current):
+                    return True
+                # Deleted by someone else meanwhile: the next read says so.
             except ResourceModifiedError:
                 self._lost_race(preconditions)
         raise _too_contended(key)

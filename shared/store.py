@@ -83,13 +83,25 @@ class JobStore:
         self.index.settle(job, metadata["etag"], previous=current.job)
         return StoredJob(job, metadata["etag"])
 
-    def delete(self, current: StoredJob) -> None:
-        """Deletes the job only if it is still at `current.etag`; raises `ResourceModifiedError` when it changed."""
+    def delete(self, current: StoredJob) -> bool:
+        """Deletes the job only if it is still at `current.etag`; False when it was already gone.
+
+        Raises `ResourceModifiedError` when it changed.
+        """
         key = current.job.key
+        answer: dict[str, int] = {}
         self._table.delete_entity(
-            key.partition_key, key.row_key, etag=current.etag, match_condition=MatchConditions.IfNotModified
+            key.partition_key,
+            key.row_key,
+            etag=current.etag,
+            match_condition=MatchConditions.IfNotModified,
+            # The SDK treats 404 as success; the status tells this delete from a concurrent one's.
+            raw_response_hook=lambda response: answer.update(status=response.http_response.status_code),
         )
+        if answer.get("status") == 404:
+            return False
         self.index.forget(current.job)
+        return True
 
     def delete_versions(self, versions: list[tuple[str, str, str]]) -> tuple[list[int], list[int], list[int]]:
         """Deletes jobs, each only at the given (partition key, row key, ETag), in transactions per partition.

@@ -82,6 +82,8 @@ class Api:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.http = requests.Session()
+        # Room for the tests' 32 threads at once.
+        self.http.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64))
 
     def request(self, method: str, path: str, *, api_version: str | None = API_VERSION, params=None, **kwargs) -> requests.Response:
         query = dict(params or {})

@@ -128,3 +128,12 @@ def test_concurrent_creates_of_one_name_create_it_once(api, new_key):
         statuses = list(pool.map(lambda _: api.put_job(key, headers={"If-None-Match": "*"}).status_code, range(16)))
     assert statuses.count(201) == 1
     assert statuses.count(412) == 15
+
+
+def test_concurrent_deletes_answer_200_once_and_204_after(api, new_key):
+    key = new_key()
+    api.put_job(key)
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: api.delete_job(key).status_code, range(16)))
+    assert statuses.count(200) == 1
+    assert statuses.count(204) == 15

@@ -1,0 +1,110 @@
+"""Access: keys gate every route by its auth level, scopes never leak into each other, no secret is in the repo."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+import requests
+
+from devhost.functions import load_app
+from devhost.server import Keys
+from shared.names import JobKey
+
+from .conftest import ROOT, serve, shippable_body
+
+SUB = "00000000-0000-0000-0000-00000000acc5"
+VALUES = {"subscriptionId": SUB, "resourceGroupName": "rg", "jobName": "job"}
+
+
+def concrete_routes():
+    """Every HTTP function's method and route, with its parameters filled in."""
+    for function in load_app(ROOT).http_functions():
+        route = "/" + re.sub(r"\{(\w+)\}", lambda m: VALUES[m.group(1)], function.trigger["route"])
+        for method in function.methods:
+            yield function.name, function.auth_level, method.upper(), route
+
+
+ROUTES = list(concrete_routes())
+
+
+@pytest.fixture(scope="module")
+def keyed(app_settings):
+    server, thread = serve(Keys(function_key="the-function-key", master_key="the-master-key"))
+    yield server.base_url
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def call(base_url: str, method: str, path: str, key: str | None, in_query: bool = False) -> int:
+    params = {"api-version": "2021-01-01"}
+    headers = {}
+    if key and in_query:
+        params["code"] = key
+    elif key:
+        headers["x-functions-key"] = key
+    return requests.request(method, base_url + path, params=params, headers=headers, json={}, timeout=30).status_code
+
+
+@pytest.mark.parametrize("name,level,method,path", ROUTES)
+def test_every_route_needs_its_key(keyed, name, level, method, path):
+    # without a key, or with a wrong one, nothing answers
+    assert call(keyed, method, path, None) == 401
+    assert call(keyed, method, path, "guess") == 401
+    # the function key opens customer routes only; the master key opens everything
+    assert (call(keyed, method, path, "the-function-key") == 401) == (level == "admin")
+    assert call(keyed, method, path, "the-master-key", in_query=True) != 401
+
+
+def test_customer_routes_are_function_level_and_operator_admin():
+    levels = {name: level for name, level, _, _ in ROUTES}
+    assert levels.pop("move_job") == "admin"
+    assert set(levels.values()) == {"function"}
+
+
+def test_admin_endpoints_need_the_master_key(keyed):
+    assert requests.post(f"{keyed}/admin/functions/purge_timer", json={}, timeout=30).status_code == 401
+    assert requests.post(f"{keyed}/admin/functions/purge_timer", json={}, headers={"x-functions-key": "the-function-key"}, timeout=30).status_code == 401
+
+
+def test_one_subscriptions_job_is_never_reached_through_another(api):
+    # given a job in one subscription
+    owner = JobKey(SUB, "shared-name-rg", "shared-name")
+    assert api.put_job(owner, shippable_body()).status_code == 201
+    etag = api.get_job(owner).headers["ETag"]
+    # when another subscription (and other groups) use the same names
+    for other in (
+        JobKey("00000000-0000-0000-0000-00000000acc6", "shared-name-rg", "shared-name"),
+        JobKey(SUB, "other-rg", "shared-name"),
+        JobKey(SUB, "shared-name-rg2", "shared-name"),
+    ):
+        assert api.get_job(other).status_code == 404
+        assert api.cancel_job(other).status_code == 404
+        assert api.delete_job(other).status_code == 204
+        assert api.list_jobs(other.subscription_id, other.resource_group).json()["value"] == []
+    # then the owner's job is untouched
+    assert api.get_job(owner).headers["ETag"] == etag
+
+
+def test_unicode_look_alike_groups_are_different_groups(api):
+    latin, cyrillic = JobKey(SUB, "prod-rg", "look"), JobKey(SUB, "prоd-rg", "look")  # the second 'о' is Cyrillic
+    assert api.put_job(latin, shippable_body()).status_code == 201
+    assert api.get_job(cyrillic).status_code == 404
+    assert api.put_job(cyrillic, shippable_body()).status_code == 201
+    assert api.delete_job(cyrillic).status_code == 200
+    assert api.get_job(latin).status_code == 200
+
+
+def test_no_secret_is_tracked_in_the_repository():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert "local.settings.json" not in tracked
+    well_known_dev_key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+    pattern = re.compile(r"(AccountKey=|SharedAccessSignature=|sig=)([A-Za-z0-9+/=%]{20,})")
+    for name in tracked:
+        path = ROOT / name
+        if not path.is_file() or path.suffix in (".png", ".lock"):
+            continue
+        for match in pattern.finditer(path.read_text(errors="ignore")):
+            assert match.group(2) == well_known_dev_key, f"{name} holds what looks like a secret"

@@ -1,0 +1,180 @@
+"""Races: 32 threads of mixed traffic and purges on a few jobs, then every write is checked against the contract.
+
+Every successful store write is recorded with the ETag it was conditional on.
+The writes of one job must form a single chain (no two writes from one
+version: nothing lost, nothing applied twice), and every link must be a move
+the contract allows.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from shared import jobs, store as store_module
+from shared.clock import FixedClock, SystemClock
+from shared.models import Job, JobState
+from shared.names import JobKey
+from shared.purge import Purge
+from shared.state_machine import FINISHED, expiry_clock
+from shared.store import JobStore
+
+from .conftest import shippable_body
+from .test_state_machine import LEGAL_EDGES
+
+S = JobState
+THREADS = 32
+ROUNDS = 3
+OPERATIONS_PER_THREAD = 12
+JOB_NAMES = [f"race-{i}" for i in range(6)]
+
+
+@dataclass(frozen=True)
+class Write:
+    kind: str  # insert, replace, delete, purge
+    row_key: str
+    previous_etag: str | None
+    previous: Job | None
+    new: Job | None
+    etag: str | None
+
+
+class AuditedStore(JobStore):
+    """The app's real store, recording each write that storage accepted."""
+
+    def __init__(self, inner: JobStore) -> None:
+        super().__init__(inner._table, inner.index)
+        self.writes: list[Write] = []
+        self._lock = threading.Lock()
+
+    def _record(self, write: Write) -> None:
+        with self._lock:
+            self.writes.append(write)
+
+    def insert(self, job):
+        stored = super().insert(job)
+        self._record(Write("insert", job.key.row_key, None, None, stored.job, stored.etag))
+        return stored
+
+    def replace(self, job, current):
+        stored = super().replace(job, current)
+        self._record(Write("replace", job.key.row_key, current.etag, current.job, stored.job, stored.etag))
+        return stored
+
+    def delete(self, current):
+        deleted = super().delete(current)
+        if deleted:
+            self._record(Write("delete", current.job.key.row_key, current.etag, current.job, None, None))
+        return deleted
+
+    def delete_versions(self, versions):
+        deleted, gone, changed = super().delete_versions(versions)
+        for position in deleted:
+            self._record(Write("purge", versions[position][1], versions[position][2], None, None, None))
+        return deleted, gone, changed
+
+
+@pytest.fixture
+def audited(app_settings, monkeypatch):
+    audited_store = AuditedStore(store_module.get_store())
+    monkeypatch.setattr(store_module, "_store_for", lambda connection, table: audited_store)
+    jobs.get_service.cache_clear()
+    yield audited_store
+    jobs.get_service.cache_clear()
+
+
+def violations_in(writes: list[Write]) -> list[str]:
+    problems = []
+    versions = {w.etag: w for w in writes if w.etag}
+    successors: dict[str, list[Write]] = {}
+    for write in writes:
+        if write.previous_etag:
+            successors.setdefault(write.previous_etag, []).append(write)
+    for etag, following in successors.items():
+        if len(following) > 1:
+            problems.append(f"{[w.kind for w in following]} all succeeded from one version {etag}")
+        if etag not in versions:
+            problems.append(f"a write was conditional on {etag}, a version no write produced")
+    for write in writes:
+        if write.kind == "replace":
+            before, after = write.previous.properties, write.new.properties
+            if before.state != after.state and (before.state, after.state) not in LEGAL_EDGES:
+                problems.append(f"illegal move {before.state} -> {after.state}")
+            if before.cancel_requested and not after.cancel_requested:
+                problems.append("a cancel request was lost")
+            if (after.completed_at is not None) != (after.state in FINISHED):
+                problems.append(f"completedAt wrong in state {after.state}")
+        elif write.kind == "delete" and write.previous.state not in (S.CREATING, S.COMPLETED):
+            problems.append(f"deleted by a customer in state {write.previous.state}")
+        elif write.kind == "purge":
+            version = versions.get(write.previous_etag)
+            if version is None or expiry_clock(version.new) is None:
+                problems.append("the purge deleted a version that cannot expire")
+    return problems
+
+
+def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_settings, subscription_id):
+    # given a few jobs, 32 threads of mixed customer and operator traffic, and purges as of 100 days on
+    rng = random.Random(20261126)
+    keys = [JobKey(subscription_id, "race-rg", name) for name in JOB_NAMES]
+    purge_clock = FixedClock(SystemClock().now() + timedelta(days=100))
+    retention = app_settings.retention
+    statuses: dict[int, int] = {}
+    sent = 0
+    lock = threading.Lock()
+
+    def one_operation(thread_rng: random.Random) -> int:
+        key = thread_rng.choice(keys)
+        roll = thread_rng.random()
+        if roll < 0.15:
+            return api.put_job(key, shippable_body()).status_code
+        if roll < 0.30:
+            return api.patch_job(key, {"properties": {"state": "Shipping"}}).status_code
+        if roll < 0.45:
+            return api.cancel_job(key).status_code
+        if roll < 0.55:
+            return api.patch_job(key, {"tags": {"n": str(thread_rng.random())}}).status_code
+        if roll < 0.80:
+            return api.move_job(key, thread_rng.choice([s.value for s in S if s != S.CREATING])).status_code
+        if roll < 0.92:
+            return api.delete_job(key).status_code
+        if roll < 0.97:
+            return api.get_job(key).status_code
+        Purge(audited, retention, purge_clock, timedelta(seconds=30)).run()
+        return 0
+
+    def worker(seed: int) -> None:
+        nonlocal sent
+        thread_rng = random.Random(seed)
+        for _ in range(OPERATIONS_PER_THREAD):
+            status = one_operation(thread_rng)
+            with lock:
+                sent += 1
+                statuses[status] = statuses.get(status, 0) + 1
+
+    # when they run, round after round
+    for _ in range(ROUNDS):
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(worker, [rng.randrange(1 << 30) for _ in range(THREADS)]))
+
+    # then every answer was one the contract has, and no write broke an invariant
+    assert set(statuses) <= {0, 200, 201, 204, 400, 404, 409, 412}, statuses
+    assert 500 not in statuses and 503 not in statuses
+    problems = violations_in(audited.writes)
+    assert problems == [], problems[:10]
+    # and what is stored is the last version of each chain, in a state the contract can reach
+    for key in keys:
+        current = audited.get(key)
+        if current is not None:
+            assert current.job.state in S
+            assert (current.job.properties.completed_at is not None) == (current.job.state in FINISHED)
+    # and after one purge far in the future, no index entry points nowhere
+    Purge(audited, retention, FixedClock(SystemClock().now() + timedelta(days=3650)), timedelta(minutes=1)).run()
+    for entity in audited.index.table.query_entities("JobPartitionKey eq @pk", parameters={"pk": keys[0].partition_key}):
+        assert audited.get_version(entity["JobPartitionKey"], entity["JobRowKey"]) is not None
+    print(f"\nraces: {sent} operations by {THREADS} threads, {len(audited.writes)} writes checked, statuses {statuses}, 0 violations")

@@ -1,0 +1,179 @@
+"""Storage faults: an outage answers 503 with Retry-After and loses nothing; throttling is retried by azure-core."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import requests
+
+from scripts.azurite import AzuriteTable, connection_string, free_port, wait_for_port
+from shared.clock import FixedClock, SystemClock
+from shared.errors import PreconditionFailed
+from shared.expiry_index import IndexEntry
+from shared.jobs import JobService, Preconditions
+from shared.models import JobCreateRequest, JobUpdateRequest
+from shared.names import JobKey
+from shared.purge import Purge
+from shared.store import JobStore
+
+from .conftest import ROOT, Api, shippable_body
+from .storage_proxy import StorageProxy
+
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
+# azure-core's policy as configured in shared.store: 3 retries with backoff, 3 s to connect, 10 s to read.
+ANSWER_BOUND_SECONDS = 20
+AZURITE_SAVE_SECONDS = 6
+
+
+@pytest.fixture
+def outage(tmp_path):
+    """An Azurite kept on disk, and the app served against it by `python -m devhost` in its own process."""
+    azurite = AzuriteTable(location=tmp_path / "azurite")
+    azurite.start()
+    port = free_port()
+    env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": azurite.connection_string, "IMPORTEXPORT_TABLE_NAME": "FaultJobs"}
+    host = subprocess.Popen([sys.executable, "-m", "devhost", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, 20)
+    yield azurite, Api(f"http://127.0.0.1:{port}")
+    host.terminate()
+    host.wait(timeout=10)
+    azurite.stop()
+
+
+def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
+    azurite, api = outage
+    keys = [JobKey(SUBSCRIPTION, "rg", f"job-{i}") for i in range(12)]
+    for key in keys:
+        assert api.put_job(key, shippable_body()).status_code == 201
+    # Azurite's on-disk store saves every 5 s: let the jobs reach the disk, as Azure storage would at once
+    time.sleep(AZURITE_SAVE_SECONDS)
+    answers: list[tuple[int, float, requests.Response]] = []
+    stop = threading.Event()
+
+    def traffic(seed: int) -> None:
+        step = seed
+        while not stop.is_set():
+            key = keys[step % len(keys)]
+            started = time.monotonic()
+            response = [
+                lambda: api.get_job(key),
+                lambda: api.patch_job(key, {"tags": {"step": str(step)}}),
+                lambda: api.patch_job(key, {"properties": {"state": "Shipping"}}),
+                lambda: api.list_jobs(SUBSCRIPTION, "rg"),
+                lambda: api.cancel_job(key),
+            ][step % 5]()
+            answers.append((response.status_code, time.monotonic() - started, response))
+            step += 7
+
+    # given traffic from 8 clients
+    workers = [threading.Thread(target=traffic, args=(seed,)) for seed in range(8)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1)
+    # when storage goes away for a while, then comes back
+    azurite.stop()
+    time.sleep(4)
+    during = len(answers)
+    azurite.start()
+    time.sleep(2)
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=60)
+    # then every answer was the contract's or a 503 that says when to retry, and none took too long
+    statuses = {status for status, _, _ in answers}
+    unexpected = [(status, response.request.method, response.request.url[-60:], response.text[:200]) for status, _, response in answers if status not in (200, 400, 409, 503)]
+    assert statuses <= {200, 400, 409, 503}, unexpected[:5]
+    assert 503 in statuses
+    for status, seconds, response in answers:
+        assert seconds < ANSWER_BOUND_SECONDS
+        if status == 503:
+            assert response.headers["Retry-After"] == "5"
+            assert response.json()["error"]["code"] == "ServiceUnavailable"
+    # and after the restart everything works and each job is whole, with the index in step
+    assert during < len(answers)
+    store = JobStore.connect(azurite.connection_string, "FaultJobs")
+    for key in keys:
+        response = api.get_job(key)
+        assert response.status_code == 200
+        job = store.get(key).job
+        entry = IndexEntry.for_job(job)
+        if entry is not None:
+            assert store.index.table.get_entity(*entry.address)["JobRowKey"] == key.row_key
+    assert api.patch_job(keys[0], {"tags": {"after": "outage"}}).status_code == 200
+    print(f"\noutage: {len(answers)} requests, {sum(1 for s, _, _ in answers if s == 503)} answered 503, "
+          f"slowest {max(seconds for _, seconds, _ in answers):.1f} s")
+
+
+@pytest.fixture
+def proxied(azurite):
+    """A store that reaches Azurite through the fault-injecting proxy."""
+    port = int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/")[0])
+    proxy = StorageProxy(port)
+    table = "Proxy" + uuid.uuid4().hex[:10]
+    JobStore.connect(azurite, table)
+    yield proxy, JobStore.connect(connection_string(proxy.port), table)
+    proxy.close()
+
+
+@pytest.mark.parametrize("fault", ["ServerBusy", "OperationTimedOut"])
+def test_throttling_is_retried_by_the_azure_core_policy(proxied, fault):
+    proxy, store = proxied
+    service = JobService(store)
+    key = JobKey(SUBSCRIPTION, "rg", f"throttled-{fault}")
+    # when storage throttles the next two requests
+    proxy.fail_next(2, fault)
+    stored, created = service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+    # then the policy retried them and the job was created once
+    assert created
+    status = 503 if fault == "ServerBusy" else 500
+    assert sum(count for (_, answer), count in proxy.seen.items() if answer == status) == 2
+    assert service.get_job(key).etag == stored.etag
+
+
+def test_a_412_is_not_retried(proxied):
+    proxy, store = proxied
+    service = JobService(store)
+    key = JobKey(SUBSCRIPTION, "rg", "precondition")
+    stale = service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())[0].etag
+    service.update_job(key, JobUpdateRequest.model_validate({"tags": {"v": "2"}}), Preconditions())
+    proxy.fail_next(0)
+    with pytest.raises(PreconditionFailed):
+        service.update_job(key, JobUpdateRequest.model_validate({"tags": {"v": "3"}}), Preconditions(if_match=stale))
+    # the stale If-Match is caught on the read: no write was even sent
+    assert all(method == "GET" for method, _ in proxy.seen)
+    # and storage's own 412 (a race lost at the write) reaches the code once, not retried by the policy
+    current = store.get(key)
+    store.replace(current.job.model_copy(update={"tags": {"v": "4"}}), current)
+    proxy.fail_next(0)
+    with pytest.raises(Exception) as raised:
+        store.replace(current.job.model_copy(update={"tags": {"v": "5"}}), current)
+    assert type(raised.value).__name__ == "ResourceModifiedError"
+    assert proxy.seen[("PUT", 412)] == 1
+
+
+def test_endless_throttling_answers_503_in_bounded_time(proxied, app_settings, monkeypatch):
+    proxy, store = proxied
+    from shared import http, jobs
+
+    import get_job
+
+    monkeypatch.setattr(jobs, "get_service", lambda: JobService(store))
+    monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
+    proxy.fail_next(1000)
+    import azure.functions as func
+
+    started = time.monotonic()
+    response = get_job.main(func.HttpRequest("GET", "http://x", params={"api-version": "2021-01-01"},
+                                             route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"}, body=b""))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert time.monotonic() - started < ANSWER_BOUND_SECONDS
+    assert proxy.seen[("GET", 503)] == 4  # the first try and azure-core's 3 retries
