@@ -2,10 +2,11 @@
 
 Rule 6 deletes Completed and Closed jobs a retention after `completedAt`, and
 jobs left in Creating a Creating expiry after their last update. The index
-holds one entry per such job in a table of its own: partition `finished` or
-`creating`, row key `{start time}|{job keys}`. The purge reads exactly the
-expired entries with one key-range query per clock, whatever the number of
-jobs.
+holds one entry per such job in a table of its own: partition
+`{clock}-{start day}` (`finished-2026-11-26`), row key `{start time}|{job
+keys}`. The purge reads exactly the expired entries with key-range queries,
+whatever the number of jobs; day partitions keep each partition, and each
+delete transaction, small.
 
 The store keeps it crash-safe by the order of its writes:
 1. before a job write that gives the job a new entry, that entry is written (write-ahead);
@@ -34,6 +35,10 @@ log = logging.getLogger("importexport.index")
 ENTRIES_PER_PAGE = 1000  # the most one query page holds
 
 
+def day_partition(clock: ExpiryClock, moment: datetime) -> str:
+    return f"{clock.value}-{moment.astimezone(timezone.utc):%Y-%m-%d}"
+
+
 def format_time(moment: datetime) -> str:
     """Fixed width, UTC, microseconds: row keys sort in time order."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -60,16 +65,20 @@ class IndexEntry:
         return cls(clock[0], clock[1], key.partition_key, key.row_key, key.resource_id, job.state, job_etag)
 
     @property
+    def partition_key(self) -> str:
+        return day_partition(self.clock, self.started)
+
+    @property
     def row_key(self) -> str:
         return f"{format_time(self.started)}|{self.job_partition_key}|{self.job_row_key}"
 
     @property
     def address(self) -> tuple[str, str]:
-        return self.clock.value, self.row_key
+        return self.partition_key, self.row_key
 
     def to_entity(self) -> dict:
         entity = {
-            "PartitionKey": self.clock.value,
+            "PartitionKey": self.partition_key,
             "RowKey": self.row_key,
             "JobPartitionKey": self.job_partition_key,
             "JobRowKey": self.job_row_key,
@@ -83,7 +92,7 @@ class IndexEntry:
     @classmethod
     def from_entity(cls, entity) -> IndexEntry:
         return cls(
-            clock=ExpiryClock(entity["PartitionKey"]),
+            clock=ExpiryClock(entity["PartitionKey"].split("-", 1)[0]),
             started=datetime.strptime(entity["RowKey"].split("|", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc),
             job_partition_key=entity["JobPartitionKey"],
             job_row_key=entity["JobRowKey"],
@@ -116,7 +125,7 @@ class ExpiryIndex:
                 # Merge into the entry that write_ahead (or an earlier settle) made; never recreate one
                 # the purge has already judged stale.
                 self._table.update_entity(
-                    {"PartitionKey": entry.clock.value, "RowKey": entry.row_key, "JobEtag": job_etag}, mode=UpdateMode.MERGE
+                    {"PartitionKey": entry.partition_key, "RowKey": entry.row_key, "JobEtag": job_etag}, mode=UpdateMode.MERGE
                 )
             old = _address(previous) if previous is not None else None
             if old is not None and (entry is None or old != entry.address):
@@ -137,19 +146,26 @@ class ExpiryIndex:
             log.warning("index entry of deleted %s kept (%s); the purge will remove it", job.key.resource_id, type(error).__name__)
 
     def expired_entries(self, clock: ExpiryClock, cutoff: datetime) -> Iterator[list[IndexEntry]]:
-        """Pages of the entries whose clock started before `cutoff`, oldest first."""
-        pages = self._table.query_entities(
-            "PartitionKey eq @clock and RowKey lt @cutoff",
-            parameters={"clock": clock.value, "cutoff": format_time(cutoff)},
-            results_per_page=ENTRIES_PER_PAGE,
-        ).by_page()
-        for page in pages:
-            yield [IndexEntry.from_entity(entity) for entity in page]
+        """Pages of the entries whose clock started before `cutoff`, oldest first.
+
+        Two key-range queries: the whole days before the cutoff's day, then that day up to the cutoff.
+        """
+        cutoff_day = day_partition(clock, cutoff)
+        queries = [
+            ("PartitionKey ge @first and PartitionKey lt @cutoff_day", {"first": f"{clock.value}-", "cutoff_day": cutoff_day}),
+            ("PartitionKey eq @cutoff_day and RowKey lt @cutoff", {"cutoff_day": cutoff_day, "cutoff": format_time(cutoff)}),
+        ]
+        for query, parameters in queries:
+            pages = self._table.query_entities(query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE).by_page()
+            for page in pages:
+                entries = [IndexEntry.from_entity(entity) for entity in page]
+                if entries:
+                    yield entries
 
     def remove(self, entries: list[IndexEntry]) -> None:
         """Deletes entries in transactions of up to 100 per partition; one already gone is no error."""
-        for chunk in chunks_by_partition(entries, lambda entry: entry.clock.value):
-            operations = [("delete", {"PartitionKey": e.clock.value, "RowKey": e.row_key}) for e in chunk]
+        for chunk in chunks_by_partition(entries, lambda entry: entry.partition_key):
+            operations = [("delete", {"PartitionKey": e.partition_key, "RowKey": e.row_key}) for e in chunk]
             try:
                 self._table.submit_transaction(operations)
             except AzureError:

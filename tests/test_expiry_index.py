@@ -10,7 +10,6 @@ from shared.clock import FixedClock, SystemClock
 from shared.jobs import JobService, Preconditions
 from shared.models import JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
-from shared.state_machine import ExpiryClock
 
 from .conftest import shippable_body
 
@@ -45,7 +44,7 @@ def patch(service, key, body):
 def test_a_new_job_has_one_creating_entry_with_its_etag(store, service, key):
     stored = create(service, key)
     [entry] = entries(store)
-    assert entry["PartitionKey"] == ExpiryClock.CREATING
+    assert entry["PartitionKey"] == f"creating-{stored.job.properties.updated_at:%Y-%m-%d}"
     assert entry["JobEtag"] == stored.etag
     assert entry["ResourceId"] == key.resource_id
     assert entry["RowKey"].startswith(stored.job.properties.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
@@ -69,7 +68,7 @@ def test_shipping_removes_the_entry_and_finishing_adds_one(store, service, key):
     at = SystemClock().now() - timedelta(days=100)
     done = JobService(store, FixedClock(SystemClock().now())).move_job(key, JobState.COMPLETED, None)
     [entry] = entries(store)
-    assert (entry["PartitionKey"], entry["State"], entry["JobEtag"]) == (ExpiryClock.FINISHED, "Completed", done.etag)
+    assert (entry["PartitionKey"], entry["State"], entry["JobEtag"]) == (f"finished-{done.job.properties.completed_at:%Y-%m-%d}", "Completed", done.etag)
     # tags on a finished job keep its clock, and the entry follows the new ETag
     tagged = patch(service, key, {"tags": {"after": "done"}})
     [entry] = entries(store)
@@ -81,7 +80,7 @@ def test_cancel_in_creating_moves_the_entry_to_finished(store, service, key):
     create(service, key)
     cancelled = patch(service, key, {"properties": {"cancelRequested": True}})
     [entry] = entries(store)
-    assert (entry["PartitionKey"], entry["State"], entry["JobEtag"]) == (ExpiryClock.FINISHED, "Completed", cancelled.etag)
+    assert (entry["PartitionKey"], entry["State"], entry["JobEtag"]) == (f"finished-{cancelled.job.properties.completed_at:%Y-%m-%d}", "Completed", cancelled.etag)
 
 
 def test_deleting_a_job_removes_its_entry(store, service, key):
