@@ -14,6 +14,7 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 from shared.clock import FixedClock, SystemClock
+from shared.errors import BadRequest, Conflict
 from shared.jobs import JobService, Preconditions
 from shared.models import JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
@@ -261,6 +262,7 @@ def test_a_crash_between_any_two_writes_leaves_nothing_wrongly_deleted_or_strand
         assert survivor is None or survivor.job.state in (S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING), (operation, at_write)
         if completed:
             assert at_write > 1, "the operation made no storage write to cut short"
+            print(f"\ncrash: {operation!r} cut short before each of its {at_write - 1} storage writes, 0 violations")
             break
     else:
         pytest.fail(f"{operation} never completed")
@@ -358,3 +360,38 @@ def test_a_purge_between_a_write_ahead_and_its_job_write_keeps_the_entry(fresh_s
     # and the next purge finds the finished job through it
     assert purge(healthy, NOW).deleted == {"Completed": 1}
     assert healthy.get(key) is None
+
+
+def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_store):
+    # given 150 expired jobs, and 16 threads busy with 40 fresh jobs of the same subscriptions
+    healthy = fresh_store()
+    history = History(healthy)
+    expired = {history.cancelled(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(150)}
+    busy = [JobKey(SUBSCRIPTIONS[i % 3], "rg", f"busy-{i}") for i in range(40)]
+    for key in busy:
+        JobService(healthy).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+    stop = threading.Event()
+
+    def traffic(seed: int) -> None:
+        service, step = JobService(healthy), seed
+        while not stop.is_set():
+            key = busy[step % len(busy)]
+            body = [{"tags": {"step": str(step)}}, {"properties": {"state": "Shipping"}}, {"properties": {"cancelRequested": True}}][step % 3]
+            try:
+                service.update_job(key, JobUpdateRequest.model_validate(body), Preconditions())
+            except (Conflict, BadRequest):
+                pass
+            step += 17
+
+    workers = [threading.Thread(target=traffic, args=(seed,)) for seed in range(16)]
+    for worker in workers:
+        worker.start()
+    # when the purge runs in the middle of it
+    report = purge(healthy, NOW + timedelta(hours=1))
+    stop.set()
+    for worker in workers:
+        worker.join()
+    # then exactly the expired jobs went, and every busy one is still there
+    assert report.total_deleted == 150
+    assert surviving(healthy, expired) == set()
+    assert surviving(healthy, set(busy)) == set(busy)
