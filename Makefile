@@ -4,7 +4,7 @@ VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test deps clean
+.PHONY: run test lint deps clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -23,7 +23,10 @@ local.settings.json:
 run: deps local.settings.json
 	PORT=$(PORT) scripts/run-local.sh
 
-test: deps
+lint: deps
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(VENV_PYTHON) -m pytest
 
 clean:

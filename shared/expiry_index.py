@@ -20,8 +20,8 @@ other entry is checked against the job before anything is deleted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError

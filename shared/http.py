@@ -6,9 +6,9 @@ import functools
 import json
 import logging
 import uuid
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 from .errors import BadRequest, Conflict
-from .models import Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest, SERVICE_OWNED_PROPERTIES
+from .models import SERVICE_OWNED_PROPERTIES, Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest
 from .names import JobKey
 
 S = JobState

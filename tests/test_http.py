@@ -13,8 +13,8 @@ import cancel_job
 import delete_job
 import get_job
 import list_jobs_by_subscription
-from shared.http import MAX_JSON_DEPTH, read_body
 from shared.errors import BadRequest
+from shared.http import MAX_JSON_DEPTH, read_body
 from shared.models import JobUpdateRequest
 
 from .conftest import connection_string, free_port, reset_app_caches

@@ -16,7 +16,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared import jobs, store as store_module
+from shared import jobs
+from shared import store as store_module
 from shared.clock import FixedClock, SystemClock
 from shared.models import Job, JobState
 from shared.names import JobKey

@@ -8,19 +8,18 @@ import sys
 import threading
 import time
 import uuid
-from datetime import timedelta
 
+import azure.functions as func
 import pytest
 import requests
 
+import get_job
 from scripts.azurite import AzuriteTable, connection_string, free_port, wait_for_port
-from shared.clock import FixedClock, SystemClock
 from shared.errors import PreconditionFailed
 from shared.expiry_index import IndexEntry
 from shared.jobs import JobService, Preconditions
 from shared.models import JobCreateRequest, JobUpdateRequest
 from shared.names import JobKey
-from shared.purge import Purge
 from shared.store import JobStore
 
 from .conftest import ROOT, Api, shippable_body
@@ -159,20 +158,19 @@ def test_a_412_is_not_retried(proxied):
     assert proxy.seen[("PUT", 412)] == 1
 
 
-def test_endless_throttling_answers_503_in_bounded_time(proxied, app_settings, monkeypatch):
+def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
+    # given the get_job function, its storage throttling every request
     proxy, store = proxied
-    from shared import http, jobs
-
-    import get_job
-
-    monkeypatch.setattr(jobs, "get_service", lambda: JobService(store))
     monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
     proxy.fail_next(1000)
-    import azure.functions as func
-
+    # when a job is read
     started = time.monotonic()
-    response = get_job.main(func.HttpRequest("GET", "http://x", params={"api-version": "2021-01-01"},
-                                             route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"}, body=b""))
+    request = func.HttpRequest(
+        "GET", "http://x", params={"api-version": "2021-01-01"},
+        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"}, body=b"",
+    )
+    response = get_job.main(request)
+    # then azure-core tried four times and the caller got a 503 in bounded time
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert time.monotonic() - started < ANSWER_BOUND_SECONDS
