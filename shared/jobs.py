@@ -62,6 +62,12 @@ class JobService:
     def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> tuple[StoredJob, bool]:
         """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new."""
         for _ in range(MAX_ATTEMPTS):
+            if preconditions.if_match is None:
+                # Most PUTs create: try that first, and read only when the job turns out to exist.
+                try:
+                    return self._store.insert(state_machine.new_job(key, request, self._clock.now())), True
+                except ResourceExistsError:
+                    pass
             current = self._store.get(key)
             preconditions.check(current)
             now = self._clock.now()

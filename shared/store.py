@@ -66,7 +66,11 @@ class JobStore:
         """Adds a new job; raises `ResourceExistsError` when one with its key exists."""
         entity = job_entity(job)
         self.index.write_ahead(job, previous=None)
-        metadata = self._table.create_entity(entity)
+        try:
+            metadata = self._table.create_entity(entity)
+        except ResourceExistsError:
+            self.index.forget(job)  # the entry written ahead announced a job that was never written
+            raise
         self.index.settle(job, metadata["etag"], previous=None)
         return StoredJob(job, metadata["etag"])
 

@@ -14,3 +14,12 @@ def test_purge_benchmark_runs_and_checks_itself():
     assert result.returncode == 0, result.stderr
     assert "| 600 | 100 |" in result.stdout
     assert "entities read per purged job at 1.00" in result.stdout
+
+
+def test_operations_benchmark_runs_and_counts_round_trips():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.ops", "--repeat", "3", "--no-write"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| get | 1 | GET 1 |" in result.stdout
+    assert "| cancel (in Shipping) | 2 | GET 1, PUT 1 |" in result.stdout

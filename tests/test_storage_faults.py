@@ -15,6 +15,7 @@ import requests
 
 import get_job
 from scripts.azurite import AzuriteTable, connection_string, free_port, wait_for_port
+from scripts.storage_proxy import StorageProxy
 from shared.errors import PreconditionFailed
 from shared.expiry_index import IndexEntry
 from shared.jobs import JobService, Preconditions
@@ -23,7 +24,6 @@ from shared.names import JobKey
 from shared.store import JobStore
 
 from .conftest import ROOT, Api, shippable_body
-from .storage_proxy import StorageProxy
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
 # azure-core's policy as configured in shared.store: 3 retries with backoff, 3 s to connect, 10 s to read.
