@@ -33,9 +33,12 @@ from devhost.server import DevHost, Keys  # noqa: E402
 from scripts.azurite import ROOT, AzuriteTable, connection_string  # noqa: E402
 from scripts.storage_proxy import StorageProxy  # noqa: E402
 from shared import jobs, settings, store  # noqa: E402
+from shared.clock import SystemClock  # noqa: E402
 from shared.expiry_index import IndexEntry  # noqa: E402
+from shared.models import JobCreateRequest  # noqa: E402
 from shared.names import JobKey  # noqa: E402
-from shared.store import job_entity  # noqa: E402
+from shared.state_machine import new_job  # noqa: E402
+from shared.store import job_entity, job_from_entity  # noqa: E402
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b0"
 API = {"api-version": "2021-01-01"}
@@ -117,12 +120,8 @@ def raw_calls(service: TableServiceClient, table: str):
     """The same storage calls each operation makes, straight from the SDK (keys and bodies prepared in advance)."""
     jobs_table = service.get_table_client(table)
     index = service.get_table_client(table + "Expiry")
-    from shared.models import JobCreateRequest
-    from shared.state_machine import new_job
 
     def job(name):
-        from shared.clock import SystemClock
-
         return new_job(JobKey(SUBSCRIPTION, "rg", name), JobCreateRequest.model_validate(BODY), SystemClock().now())
 
     def create(name):
@@ -142,6 +141,7 @@ def raw_calls(service: TableServiceClient, table: str):
     def delete(name):
         entity = jobs_table.get_entity(SUBSCRIPTION, f"rg:{name}")
         jobs_table.delete_entity(SUBSCRIPTION, f"rg:{name}", etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        index.delete_entity(*IndexEntry.for_job(job_from_entity(entity)).address)
 
     return {"get": get, "create": create, "cancel (in Shipping)": cancel_shipping, "delete (in Creating)": delete}
 
@@ -214,7 +214,14 @@ Machine: {machine()}
 
 {trips}
 
-{overhead}""",
+{overhead}
+
+The floor the rules allow: get 1; cancel 2 (read, conditional write); create 1
+and delete 2, plus the expiry index's writes (create: the entry written ahead
+and its ETag; delete: the entry's removal). A cancel in Creating moves the job
+to Completed, so its entry moves too (written ahead, then the old one goes).
+The raw-SDK column makes exactly our storage calls, with bodies prepared in
+advance; the ratio is what the dev host, HTTP and the app add.""",
     )
 
 
