@@ -17,7 +17,7 @@ from shared.errors import BadRequest, Conflict
 from shared.jobs import JobService, Preconditions
 from shared.models import JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
-from shared.purge import Purge
+from shared.purge import Purge, PurgeReport
 from shared.state_machine import Retention, is_expired
 from shared.store import JobStore
 
@@ -75,7 +75,7 @@ class ChangedBeforeFirstDelete(JobStore):
         return super().delete_versions(versions)
 
 
-def purge(store: JobStore, as_of: datetime, **options) -> "PurgeReport":  # noqa: F821
+def purge(store: JobStore, as_of: datetime, **options) -> PurgeReport:
     return Purge(store, RETENTION, FixedClock(as_of), options.pop("budget", timedelta(minutes=5)), **options).run()
 
 
