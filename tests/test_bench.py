@@ -23,3 +23,11 @@ def test_operations_benchmark_runs_and_counts_round_trips():
     assert result.returncode == 0, result.stderr
     assert "| get | 1 | GET 1 |" in result.stdout
     assert "| cancel (in Shipping) | 2 | GET 1, PUT 1 |" in result.stdout
+
+
+def test_cold_start_benchmark_splits_our_import_time_from_dependencies():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.coldstart", "--repeat", "1", "--no-write"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| get_job |" in result.stdout and "| purge_timer |" in result.stdout
