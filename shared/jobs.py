@@ -70,13 +70,12 @@ class JobService:
                     pass
             current = self._store.get(key)
             preconditions.check(current)
-            now = self._clock.now()
+            if current is None:
+                continue  # deleted since the insert failed (If-Match would have stopped at the check): insert again
             try:
-                if current is None:
-                    return self._store.insert(state_machine.new_job(key, request, now)), True
-                replacement = state_machine.replace_job(current.job, request, now)
+                replacement = state_machine.replace_job(current.job, request, self._clock.now())
                 return self._store.replace(replacement, current), False
-            except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions)
         raise _too_contended(key)
 
