@@ -12,6 +12,7 @@ import base64
 import binascii
 import functools
 import json
+import urllib.request
 from dataclasses import dataclass
 
 from azure.core import MatchConditions
@@ -34,6 +35,9 @@ CLIENT_OPTIONS = {
     "retry_backoff_max": 2,
     "connection_timeout": 3,
     "read_timeout": 10,
+    # With env settings on, requests re-reads the proxy variables and ~/.netrc on every storage request
+    # (a scan of os.environ and two stat calls). Read them once here instead: a proxy set at start is honoured.
+    "use_env_settings": bool(urllib.request.getproxies()),
 }
 
 
