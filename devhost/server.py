@@ -44,6 +44,8 @@ class Keys:
 class DevHost(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a burst of new connections overflows it and some are reset.
+    request_queue_size = 128
 
     def __init__(self, app: FunctionApp, address: tuple[str, int], keys: Keys) -> None:
         self.app = app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import importlib
 import json
 import os
@@ -59,6 +60,37 @@ def test_route_templates(template, path, expected):
 def test_unknown_route_is_404_and_wrong_method_405(api):
     assert api.request("GET", "/nothing/here").status_code == 404
     assert api.request("POST", JOB).status_code == 405
+
+
+def test_a_burst_of_new_connections_is_served(app_settings):
+    # given a dev host and 128 clients that connect at the same moment (a load test's start, a retry storm)
+    server, thread = serve(Keys())
+    clients = 128
+    start = threading.Barrier(clients)
+    answers: list[int | str] = []
+
+    def connect_and_get() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        start.wait()
+        try:
+            connection.request("GET", "/nothing")
+            answers.append(connection.getresponse().status)
+        except OSError as error:
+            answers.append(repr(error))
+        finally:
+            connection.close()
+
+    # when each sends a request on its new connection
+    threads = [threading.Thread(target=connect_and_get) for _ in range(clients)]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join()
+    server.shutdown()
+    server.server_close()
+    thread.join()
+    # then every one is answered: none is left in a full accept queue (socketserver's default holds 5)
+    assert answers == [404] * clients
 
 
 @pytest.fixture(scope="module")
