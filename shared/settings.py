@@ -37,6 +37,7 @@ class Settings(BaseModel):
     retention_days: int = Field(default=90, ge=1, le=3650)
     creating_expiry_days: int = Field(default=14, ge=1, le=3650)
     purge_time_budget_seconds: int = Field(default=240, ge=1, le=3600)
+    log_storage_requests: bool = False
 
     @property
     def retention(self) -> Retention:
@@ -49,6 +50,7 @@ SETTING_NAMES = {
     "IMPORTEXPORT_RETENTION_DAYS": "retention_days",
     "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "creating_expiry_days",
     "IMPORTEXPORT_PURGE_TIME_BUDGET_SECONDS": "purge_time_budget_seconds",
+    "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "log_storage_requests",
 }
 
 

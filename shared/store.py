@@ -12,6 +12,7 @@ import base64
 import binascii
 import functools
 import json
+import logging
 import urllib.request
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ from .expiry_index import ExpiryIndex, chunks_by_partition
 from .models import Job, JobProperties
 from .names import JobKey, Scope
 from .settings import load_settings
+
+# azure-core logs every storage request's and response's headers here at INFO: some 25 lines per
+# request, a real share of each request's CPU and, in Azure, of the log bill.
+STORAGE_REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
 
 # A string property of a table entity holds at most 64 KiB of UTF-16, i.e. 32K characters.
 MAX_PROPERTY_CHARS = 32_000
@@ -231,7 +236,14 @@ def _store_for(connection: str, table_name: str) -> JobStore:
     return JobStore.connect(connection, table_name)
 
 
+@functools.cache
+def _log_storage_requests(enabled: bool) -> None:
+    """Failures are logged either way; per-request lines only when the setting asks for them."""
+    logging.getLogger(STORAGE_REQUEST_LOGGER).setLevel(logging.NOTSET if enabled else logging.WARNING)
+
+
 def get_store() -> JobStore:
     """The process's one store (one client, one connection pool; the table is created once)."""
     settings = load_settings()
+    _log_storage_requests(settings.log_storage_requests)
     return _store_for(settings.storage_connection, settings.table_name)

@@ -52,6 +52,7 @@ def app_settings(azurite: str) -> Iterator[settings.Settings]:
 def reset_app_caches() -> None:
     settings.load_settings.cache_clear()
     store._store_for.cache_clear()
+    store._log_storage_requests.cache_clear()
     jobs.get_service.cache_clear()
 
 

@@ -32,11 +32,22 @@ def test_missing_connection_names_the_setting():
 
 
 @pytest.mark.parametrize(
-    "name,value", [("IMPORTEXPORT_RETENTION_DAYS", "soon"), ("IMPORTEXPORT_RETENTION_DAYS", "0"), ("IMPORTEXPORT_TABLE_NAME", "bad-name")]
+    "name,value",
+    [
+        ("IMPORTEXPORT_RETENTION_DAYS", "soon"),
+        ("IMPORTEXPORT_RETENTION_DAYS", "0"),
+        ("IMPORTEXPORT_TABLE_NAME", "bad-name"),
+        ("IMPORTEXPORT_LOG_STORAGE_REQUESTS", "sometimes"),
+    ],
 )
 def test_invalid_values_name_the_setting(name, value):
     with pytest.raises(SettingsError, match=name):
         resolve_settings({"AzureWebJobsStorage": "x", name: value}, {})
+
+
+def test_storage_request_logging_is_off_unless_asked_for():
+    assert resolve_settings({"AzureWebJobsStorage": "x"}, {}).log_storage_requests is False
+    assert resolve_settings({"AzureWebJobsStorage": "x", "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "true"}, {}).log_storage_requests is True
 
 
 def test_local_settings_file_is_read(tmp_path):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import uuid
 
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from shared import state_machine
+from shared import state_machine, store
 from shared.clock import SystemClock
 from shared.errors import BadRequest
 from shared.models import JobCreateRequest
 from shared.names import JobKey, Scope
 
-from .conftest import job_body
+from .conftest import job_body, reset_app_caches
 
 
 def make_job(key: JobKey, **properties):
@@ -85,3 +87,21 @@ def test_listing_pages_through_one_group_only(job_store, subscription_id):
     assert pages >= 3
     everything, _ = job_store.list(Scope(subscription_id), 100, None)
     assert len(everything) == 8
+
+
+@pytest.mark.parametrize("setting,logged", [(None, False), ("true", True)])
+def test_storage_requests_are_logged_only_when_the_setting_asks(app_settings, key, caplog, monkeypatch, setting, logged):
+    # given the app's store, with IMPORTEXPORT_LOG_STORAGE_REQUESTS unset or true
+    if setting is not None:
+        monkeypatch.setitem(os.environ, "IMPORTEXPORT_LOG_STORAGE_REQUESTS", setting)
+    reset_app_caches()
+    try:
+        caplog.set_level(logging.INFO)
+        # when it reads a job
+        store.get_store().get(key)
+        # then azure-core's per-request header lines appear only when asked for
+        lines = [r for r in caplog.records if r.name == store.STORAGE_REQUEST_LOGGER]
+        assert bool(lines) is logged
+    finally:
+        monkeypatch.undo()
+        reset_app_caches()
