@@ -4,7 +4,7 @@ VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test lint deps clean
+.PHONY: run test lint bench deps clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -28,6 +28,13 @@ lint: deps
 
 test: lint
 	$(VENV_PYTHON) -m pytest
+
+# Every benchmark; each prints its tables and rewrites its section of docs/benchmarks.md (about 10 minutes).
+bench: deps
+	$(VENV_PYTHON) -m bench.ops
+	$(VENV_PYTHON) -m bench.load
+	$(VENV_PYTHON) -m bench.coldstart
+	$(VENV_PYTHON) -m bench.purge
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .pytest_cache .hypothesis

@@ -29,3 +29,9 @@ def test_operations_benchmark_runs_and_counts_round_trips():
 def test_cold_start_benchmark_splits_our_import_time_from_dependencies():
     output = run_bench("bench.coldstart", "--repeat", "1")
     assert "| get_job |" in output and "| purge_timer |" in output
+
+
+def test_load_benchmark_runs_each_level_without_errors():
+    output = run_bench("bench.load", "--clients", "1,2", "--seconds", "1")
+    assert "| 1 |" in output and "| 2 |" in output
+    assert " 0 errors in " in output
