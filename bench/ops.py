@@ -38,7 +38,7 @@ from shared.expiry_index import IndexEntry  # noqa: E402
 from shared.models import JobCreateRequest  # noqa: E402
 from shared.names import JobKey  # noqa: E402
 from shared.state_machine import new_job  # noqa: E402
-from shared.store import CLIENT_OPTIONS, index_table_name, job_entity, job_from_entity  # noqa: E402
+from shared.store import CLIENT_OPTIONS, index_table_name, job_entity, job_from_entity, storage_transport  # noqa: E402
 
 TARGET_RATIO = 1.3
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b0"
@@ -149,7 +149,7 @@ def timed(call) -> float:
 def time_operations(connection: str, repeat: int) -> tuple[dict[str, dict[str, list[float]]], list[float]]:
     """Per operation, the times of: the raw SDK calls, the app in process, the app over HTTP; and of a bare HTTP hop."""
     table = "OpsTime" + uuid.uuid4().hex[:8]
-    service = TableServiceClient.from_connection_string(connection, **CLIENT_OPTIONS)  # the app's own client options
+    service = TableServiceClient.from_connection_string(connection, transport=storage_transport(), **CLIENT_OPTIONS)  # as the app
     raw = raw_calls(service, table)
     with DevHostProcess(connection, table) as host:
         client = JobsClient(host.port, SUBSCRIPTION)

@@ -16,9 +16,13 @@ import logging
 import urllib.request
 from dataclasses import dataclass
 
+import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from .errors import BadRequest
 from .expiry_index import ExpiryIndex, chunks_by_partition
@@ -33,17 +37,32 @@ STORAGE_REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
 # A string property of a table entity holds at most 64 KiB of UTF-16, i.e. 32K characters.
 MAX_PROPERTY_CHARS = 32_000
 
-# azure-core's retry policy and transport timeouts: a storage outage answers in seconds, not minutes.
+# azure-core's retry policy: a storage outage answers in seconds, not minutes (with the timeouts below).
 CLIENT_OPTIONS = {
     "retry_total": 3,
     "retry_backoff_factor": 0.3,
     "retry_backoff_max": 2,
-    "connection_timeout": 3,
-    "read_timeout": 10,
-    # With env settings on, requests re-reads the proxy variables and ~/.netrc on every storage request
-    # (a scan of os.environ and two stat calls). Read them once here instead: a proxy set at start is honoured.
-    "use_env_settings": bool(urllib.request.getproxies()),
 }
+CONNECTION_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 10
+# A Python worker runs up to 32 functions at once (PYTHON_THREADPOOL_THREAD_COUNT). With requests' default
+# pool of 10, connections past the tenth are dropped after each request, and each new one costs a handshake.
+CONNECTION_POOL_SIZE = 32
+
+
+def storage_transport() -> RequestsTransport:
+    """azure-core's requests transport, with a pool for the worker's concurrency and proxy settings read once."""
+    session = requests.Session()
+    # Trusting the environment makes requests re-read the proxy variables and ~/.netrc on every request
+    # (a scan of os.environ and two stat calls): only worth it when a proxy is set.
+    session.trust_env = bool(urllib.request.getproxies())
+    # azure-core's retry policy does the retrying; the adapter must not retry underneath it.
+    adapter = HTTPAdapter(pool_maxsize=CONNECTION_POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return RequestsTransport(
+        session=session, session_owner=True, connection_timeout=CONNECTION_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS
+    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +79,9 @@ class JobStore:
     @classmethod
     def connect(cls, connection: str, table_name: str, **client_options) -> "JobStore":
         """A store over the jobs table and its index table, both created if missing."""
-        service = TableServiceClient.from_connection_string(connection, **{**CLIENT_OPTIONS, **client_options})
+        options = {**CLIENT_OPTIONS, **client_options}
+        options.setdefault("transport", storage_transport())
+        service = TableServiceClient.from_connection_string(connection, **options)
         for name in (table_name, index_table_name(table_name)):
             try:
                 service.create_table(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -12,10 +13,13 @@ import uuid
 import azure.functions as func
 import pytest
 import requests
+from azure.core.exceptions import AzureError, ServiceResponseError
+from azure.data.tables import TableServiceClient
 
 import get_job
 from scripts.azurite import AzuriteTable, connection_string, free_port, wait_for_port
 from scripts.storage_proxy import StorageProxy
+from shared import store as store_module
 from shared.errors import PreconditionFailed
 from shared.expiry_index import IndexEntry
 from shared.jobs import JobService, Preconditions
@@ -175,3 +179,34 @@ def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
     assert response.headers["Retry-After"] == "5"
     assert time.monotonic() - started < ANSWER_BOUND_SECONDS
     assert proxy.seen[("GET", 503)] == 4  # the first try and azure-core's 3 retries
+
+
+def test_storage_that_accepts_but_never_answers_fails_after_the_read_timeout(monkeypatch):
+    # given a "storage service" that takes connections and never says a word, and a short read timeout
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: [held.append(silent.accept()[0]) for _ in range(10)], daemon=True).start()
+    monkeypatch.setattr(store_module, "READ_TIMEOUT_SECONDS", 0.3)
+    store = JobStore(
+        TableServiceClient.from_connection_string(
+            connection_string(silent.getsockname()[1]), transport=store_module.storage_transport(), **store_module.CLIENT_OPTIONS
+        ).get_table_client("Silent"),
+        index=None,
+    )
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            store.get(JobKey(SUBSCRIPTION, "rg", "silent"))
+            outcome.append(None)
+        except AzureError as error:
+            outcome.append(error)
+
+    # when a job is read
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    # then the read gives up with a timeout error after azure-core's tries, instead of hanging
+    assert outcome and isinstance(outcome[0], ServiceResponseError)
+    assert len(held) == 4  # the first try and 3 retries, each on a new connection
+    silent.close()

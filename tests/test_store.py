@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 
 import pytest
@@ -105,3 +106,24 @@ def test_storage_requests_are_logged_only_when_the_setting_asks(app_settings, ke
     finally:
         monkeypatch.undo()
         reset_app_caches()
+
+
+def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store, key, caplog):
+    # given the app's store and as many concurrent calls as a Python worker runs (32 threads)
+    job_store.insert(make_job(key))
+    start = threading.Barrier(32)
+
+    def read_a_few_times() -> None:
+        start.wait()
+        for _ in range(5):
+            assert job_store.get(key) is not None
+
+    # when they all read at once
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
+    threads = [threading.Thread(target=read_a_few_times) for _ in range(32)]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join()
+    # then no connection was thrown away for want of room in the pool (requests' default holds 10)
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
