@@ -58,6 +58,10 @@ def operations(client: JobsClient):
             lambda job: client.create(GROUP, job), lambda job: client.update(GROUP, job, {"cancelRequested": True})
         ),
         "delete (in Creating)": (lambda job: client.create(GROUP, job), lambda job: client.delete(GROUP, job)),
+        "ship (Creating to Shipping)": (
+            lambda job: client.create(GROUP, job, SHIPPABLE_JOB_BODY), lambda job: client.update(GROUP, job, {"state": "Shipping"})
+        ),
+        "list a resource group": (lambda job: client.create(GROUP, job), lambda job: client.list(GROUP, top=20)),
     }
 
 
@@ -240,7 +244,8 @@ Machine: {machine()}
 The floor the rules allow: get 1; cancel 2 (read, conditional write); create 1
 and delete 2, plus the expiry index's writes (create: the entry written ahead
 and its ETag; delete: the entry's removal). A cancel in Creating moves the job
-to Completed, so its entry moves too (written ahead, then the old one goes).
+to Completed, so its entry moves too (written ahead, then the old one goes);
+shipping ends the Creating clock, so its entry goes. A listing reads one page.
 
 Reading the ratios: in process, our code costs a few per cent over the raw
 SDK calls (rows under 1.00x are noise). Over HTTP, the extra is one more
