@@ -42,6 +42,7 @@ from shared.state_machine import new_job  # noqa: E402
 from shared.store import CLIENT_OPTIONS, index_table_name, job_entity, job_from_entity, storage_transport  # noqa: E402
 
 TARGET_RATIO = 1.3
+APP_CLIENT_OPTIONS = dict(CLIENT_OPTIONS)
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b0"
 GROUP = "rg"
 
@@ -67,20 +68,35 @@ def operations(client: JobsClient):
 
 
 def count_round_trips(azurite_port: int) -> dict[str, Counter]:
+    """Storage requests per operation, counted twice: by an azure-core policy in the app (called in process) and on
+    the wire by a proxy in front of Azurite (the app behind the dev host). The two must agree."""
     proxy = StorageProxy(azurite_port)
+    by_policy: Counter = Counter()
     counts = {}
-    with DevHostProcess(connection_string(proxy.port), "OpsCount" + uuid.uuid4().hex[:8]) as host:
+    table = "OpsCount" + uuid.uuid4().hex[:8]
+    with DevHostProcess(connection_string(proxy.port), table) as host:
         client = JobsClient(host.port, SUBSCRIPTION)
+        in_process = JobsClient(host.port, SUBSCRIPTION)
+
+        def count_request(request) -> None:  # azure-core's CustomHookPolicy calls this on every try sent, retries included
+            by_policy[request.http_request.method] += 1
+
+        in_process.send = InProcessApp(connection_string(azurite_port), table, raw_request_hook=count_request).send
         for name, (prepare, operate) in operations(client).items():
-            job = "count-" + uuid.uuid4().hex[:8]
-            prepare(job)
-            client.get(GROUP, job)  # warm: the table exists, the client is built
-            proxy.fail_next(0)
-            reply = operate(job)
-            assert reply.status < 300, (name, reply.status, reply.body)
-            counts[name] = Counter()
-            for (method, _status), n in proxy.seen.items():
-                counts[name][method] += n
+            on_the_wire, counted = Counter(), Counter()
+            for caller, operation, count in ((client, operate, on_the_wire), (in_process, operations(in_process)[name][1], counted)):
+                job = "count-" + uuid.uuid4().hex[:8]
+                prepare(job)
+                caller.get(GROUP, job)  # warm: the table exists, the client is built
+                proxy.fail_next(0)
+                by_policy.clear()
+                reply = operation(job)
+                if not 200 <= reply.status < 300:
+                    raise SystemExit(f"{name} failed while counted: {reply.status} {reply.body[:300]!r}")
+                count.update(by_policy if caller is in_process else {m: n for (m, _), n in proxy.seen.items()})
+            if on_the_wire != counted:
+                raise SystemExit(f"{name}: the policy counted {dict(counted)}, the wire {dict(on_the_wire)}")
+            counts[name] = counted
     proxy.close()
     return counts
 
@@ -124,8 +140,10 @@ def raw_calls(service: TableServiceClient, table: str):
 class InProcessApp:
     """The function app called in this process, no HTTP: what our code adds to the storage calls, and nothing else."""
 
-    def __init__(self, connection: str, table: str) -> None:
+    def __init__(self, connection: str, table: str, **client_options) -> None:
         os.environ.update(IMPORTEXPORT_STORAGE_CONNECTION=connection, IMPORTEXPORT_TABLE_NAME=table)
+        # The store the app builds gets these options too (a request-counting hook, say).
+        store.CLIENT_OPTIONS = {**APP_CLIENT_OPTIONS, **client_options}
         # The app reads its settings and builds its store once per process: forget the last round's.
         settings.load_settings.cache_clear()
         store._store_for.cache_clear()
@@ -219,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         azurite.stop()
     trips = markdown_table(
-        ["operation", "storage requests", "by method"],
+        ["operation", "storage requests (policy = wire)", "by method"],
         [[name, str(sum(c.values())), ", ".join(f"{m} {n}" for m, n in sorted(c.items()))] for name, c in counts.items()],
     )
     median, p95 = statistics.median, lambda values: percentile(values, 0.95)
@@ -263,8 +281,11 @@ def main(argv: list[str] | None = None) -> None:
         "ops",
         f"""## Operations (`python -m bench.ops`)
 
-Storage requests per HTTP operation, counted by a proxy in front of Azurite
-(what storage received; the table and client already warm). Then each
+Storage requests per HTTP operation, the table and client already warm,
+counted twice, and the counts must agree: by an azure-core policy (the
+`raw_request_hook` of its CustomHookPolicy, which sees every try) in the app
+called in process, and on the wire by a proxy in front of Azurite, with the
+app behind the dev host. Then each
 operation three ways, {args.repeat} tries each way in each of {args.rounds} rounds
 (a fresh table and dev host each), alternating, every job prepared before the
 timing starts: the same storage calls made straight from
