@@ -8,8 +8,8 @@ PORT="${PORT:-7071}"
 children=()
 
 stop_children() {
-  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in ${children[@]+"${children[@]}"}; do kill "$pid" 2>/dev/null || true; done
+  for pid in ${children[@]+"${children[@]}"}; do wait "$pid" 2>/dev/null || true; done
 }
 trap stop_children EXIT
 trap 'exit 143' TERM HUP
@@ -36,4 +36,4 @@ else
   .venv/bin/python -m devhost --port "$PORT" &
 fi
 children+=($!)
-wait "${children[-1]}"
+wait "$!"
