@@ -13,7 +13,9 @@ import binascii
 import functools
 import json
 import logging
+import os
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import requests
@@ -50,12 +52,17 @@ READ_TIMEOUT_SECONDS = 10
 CONNECTION_POOL_SIZE = 32
 
 
+def environment_matters(environ: Mapping[str, str]) -> bool:
+    """Whether requests must read the environment: a proxy, or a CA bundle (for TLS inspected on the way)."""
+    return bool(urllib.request.getproxies()) or any(environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))
+
+
 def storage_transport() -> RequestsTransport:
-    """azure-core's requests transport, with a pool for the worker's concurrency and proxy settings read once."""
+    """azure-core's requests transport, with a pool for the worker's concurrency and the environment read once."""
     session = requests.Session()
     # Trusting the environment makes requests re-read the proxy variables and ~/.netrc on every request
-    # (a scan of os.environ and two stat calls): only worth it when a proxy is set.
-    session.trust_env = bool(urllib.request.getproxies())
+    # (a scan of os.environ and two stat calls): only worth it when something there applies.
+    session.trust_env = environment_matters(os.environ)
     # azure-core's retry policy does the retrying; the adapter must not retry underneath it.
     adapter = HTTPAdapter(pool_maxsize=CONNECTION_POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False))
     for scheme in ("http://", "https://"):

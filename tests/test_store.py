@@ -127,3 +127,26 @@ def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store,
         each.join()
     # then no connection was thrown away for want of room in the pool (requests' default holds 10)
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    "environ,trusted",
+    [
+        ({}, False),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+        ({"https_proxy": "http://proxy:3128"}, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, True),
+        ({"CURL_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, True),
+        ({"REQUESTS_CA_BUNDLE": ""}, False),
+    ],
+)
+def test_the_storage_transport_reads_the_environment_only_when_it_says_something(monkeypatch, environ, trusted):
+    # given an environment with or without a proxy or a CA bundle
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    # when the store's transport is built
+    transport = store.storage_transport()
+    # then requests trusts the environment exactly when something there applies
+    assert transport.session.trust_env is trusted
