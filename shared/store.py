@@ -12,64 +12,21 @@ import base64
 import binascii
 import functools
 import json
-import logging
-import os
-import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import TableClient, TableServiceClient, TableTransactionError, UpdateMode
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from .errors import BadRequest
 from .expiry_index import ExpiryIndex, chunks_by_partition
 from .models import Job, JobProperties
 from .names import JobKey, Scope
 from .settings import load_settings
-
-# azure-core logs every storage request's and response's headers here at INFO: some 25 lines per
-# request, a real share of each request's CPU and, in Azure, of the log bill.
-STORAGE_REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+from .storage_client import log_requests, table_service
 
 # A string property of a table entity holds at most 64 KiB of UTF-16, i.e. 32K characters.
 MAX_PROPERTY_CHARS = 32_000
-
-# azure-core's retry policy: a storage outage answers in seconds, not minutes (with the timeouts below).
-CLIENT_OPTIONS = {
-    "retry_total": 3,
-    "retry_backoff_factor": 0.3,
-    "retry_backoff_max": 2,
-}
-CONNECTION_TIMEOUT_SECONDS = 3
-READ_TIMEOUT_SECONDS = 10
-# A Python worker runs up to 32 functions at once (PYTHON_THREADPOOL_THREAD_COUNT). With requests' default
-# pool of 10, connections past the tenth are dropped after each request, and each new one costs a handshake.
-CONNECTION_POOL_SIZE = 32
-
-
-def environment_matters(environ: Mapping[str, str]) -> bool:
-    """Whether requests must read the environment: a proxy, or a CA bundle (for TLS inspected on the way)."""
-    return bool(urllib.request.getproxies()) or any(environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))
-
-
-def storage_transport() -> RequestsTransport:
-    """azure-core's requests transport, with a pool for the worker's concurrency and the environment read once."""
-    session = requests.Session()
-    # Trusting the environment makes requests re-read the proxy variables and ~/.netrc on every request
-    # (a scan of os.environ and two stat calls): only worth it when something there applies.
-    session.trust_env = environment_matters(os.environ)
-    # azure-core's retry policy does the retrying; the adapter must not retry underneath it.
-    adapter = HTTPAdapter(pool_maxsize=CONNECTION_POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False))
-    for scheme in ("http://", "https://"):
-        session.mount(scheme, adapter)
-    return RequestsTransport(
-        session=session, session_owner=True, connection_timeout=CONNECTION_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS
-    )
 
 
 @dataclass(frozen=True)
@@ -86,9 +43,7 @@ class JobStore:
     @classmethod
     def connect(cls, connection: str, table_name: str, **client_options) -> "JobStore":
         """A store over the jobs table and its index table, both created if missing."""
-        options = {**CLIENT_OPTIONS, **client_options}
-        options.setdefault("transport", storage_transport())
-        service = TableServiceClient.from_connection_string(connection, **options)
+        service = table_service(connection, **client_options)
         for name in (table_name, index_table_name(table_name)):
             try:
                 service.create_table(name)
@@ -264,14 +219,8 @@ def _store_for(connection: str, table_name: str) -> JobStore:
     return JobStore.connect(connection, table_name)
 
 
-@functools.cache
-def _log_storage_requests(enabled: bool) -> None:
-    """Failures are logged either way; per-request lines only when the setting asks for them."""
-    logging.getLogger(STORAGE_REQUEST_LOGGER).setLevel(logging.NOTSET if enabled else logging.WARNING)
-
-
 def get_store() -> JobStore:
     """The process's one store (one client, one connection pool; the table is created once)."""
     settings = load_settings()
-    _log_storage_requests(settings.log_storage_requests)
+    log_requests(settings.log_storage_requests)
     return _store_for(settings.storage_connection, settings.table_name)

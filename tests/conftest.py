@@ -14,7 +14,7 @@ import requests
 from devhost.functions import load_app
 from devhost.server import DevHost, Keys
 from scripts.azurite import ROOT, connection_string, free_port, running_azurite, wait_for_port  # noqa: F401 - tests use these
-from shared import jobs, settings, store
+from shared import jobs, settings, storage_client, store
 from shared.models import JobState
 from shared.names import JobKey
 
@@ -52,7 +52,7 @@ def app_settings(azurite: str) -> Iterator[settings.Settings]:
 def reset_app_caches() -> None:
     settings.load_settings.cache_clear()
     store._store_for.cache_clear()
-    store._log_storage_requests.cache_clear()
+    storage_client.log_requests.cache_clear()
     jobs.get_service.cache_clear()
 
 

@@ -14,12 +14,11 @@ import azure.functions as func
 import pytest
 import requests
 from azure.core.exceptions import AzureError, ServiceResponseError
-from azure.data.tables import TableServiceClient
 
 import get_job
 from scripts.azurite import AzuriteTable, connection_string, free_port, wait_for_port
 from scripts.storage_proxy import StorageProxy
-from shared import store as store_module
+from shared import storage_client
 from shared.errors import PreconditionFailed
 from shared.expiry_index import IndexEntry
 from shared.jobs import JobService, Preconditions
@@ -186,13 +185,8 @@ def test_storage_that_accepts_but_never_answers_fails_after_the_read_timeout(mon
     silent = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
     threading.Thread(target=lambda: [held.append(silent.accept()[0]) for _ in range(10)], daemon=True).start()
-    monkeypatch.setattr(store_module, "READ_TIMEOUT_SECONDS", 0.3)
-    store = JobStore(
-        TableServiceClient.from_connection_string(
-            connection_string(silent.getsockname()[1]), transport=store_module.storage_transport(), **store_module.CLIENT_OPTIONS
-        ).get_table_client("Silent"),
-        index=None,
-    )
+    monkeypatch.setattr(storage_client, "READ_TIMEOUT_SECONDS", 0.3)
+    store = JobStore(storage_client.table_service(connection_string(silent.getsockname()[1])).get_table_client("Silent"), index=None)
     outcome: list[BaseException | None] = []
 
     def read() -> None:

@@ -1,0 +1,83 @@
+"""The storage client's configuration: connection pool, environment, request log; against Azurite where it matters."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+
+import pytest
+
+from shared import storage_client, store
+from shared.names import JobKey
+
+from .conftest import reset_app_caches
+from .test_store import make_job
+
+
+@pytest.fixture
+def key(subscription_id) -> JobKey:
+    return JobKey(subscription_id, "Client-RG", f"Job-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.mark.parametrize("setting,logged", [(None, False), ("true", True)])
+def test_storage_requests_are_logged_only_when_the_setting_asks(app_settings, key, caplog, monkeypatch, setting, logged):
+    # given the app's store, with IMPORTEXPORT_LOG_STORAGE_REQUESTS unset or true
+    if setting is not None:
+        monkeypatch.setitem(os.environ, "IMPORTEXPORT_LOG_STORAGE_REQUESTS", setting)
+    reset_app_caches()
+    try:
+        caplog.set_level(logging.INFO)
+        # when it reads a job
+        store.get_store().get(key)
+        # then azure-core's per-request header lines appear only when asked for
+        lines = [r for r in caplog.records if r.name == storage_client.REQUEST_LOGGER]
+        assert bool(lines) is logged
+    finally:
+        monkeypatch.undo()
+        reset_app_caches()
+
+
+def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store, key, caplog):
+    # given the app's store and as many concurrent calls as a Python worker runs (32 threads)
+    job_store.insert(make_job(key))
+    start = threading.Barrier(32)
+
+    def read_a_few_times() -> None:
+        start.wait()
+        for _ in range(5):
+            assert job_store.get(key) is not None
+
+    # when they all read at once
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
+    threads = [threading.Thread(target=read_a_few_times) for _ in range(32)]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join()
+    # then no connection was thrown away for want of room in the pool (requests' default holds 10)
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    "environ,trusted",
+    [
+        ({}, False),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+        ({"https_proxy": "http://proxy:3128"}, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, True),
+        ({"CURL_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, True),
+        ({"REQUESTS_CA_BUNDLE": ""}, False),
+    ],
+)
+def test_the_storage_transport_reads_the_environment_only_when_it_says_something(monkeypatch, environ, trusted):
+    # given an environment with or without a proxy or a CA bundle
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    # when the app's storage transport is built
+    transport = storage_client.storage_transport()
+    # then requests trusts the environment exactly when something there applies
+    assert transport.session.trust_env is trusted
