@@ -54,3 +54,16 @@ def test_local_settings_file_is_read(tmp_path):
     (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"IMPORTEXPORT_TABLE_NAME": "Local"}}))
     assert read_local_settings(tmp_path) == {"IMPORTEXPORT_TABLE_NAME": "Local"}
     assert read_local_settings(tmp_path / "absent") == {}
+
+
+def test_every_app_setting_is_documented_and_in_the_example_file():
+    # given the settings the app reads, and the README and example settings a user starts from
+    from shared.settings import APP_ROOT, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, SETTING_NAMES
+
+    names = {*SETTING_NAMES, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, "IMPORTEXPORT_PURGE_SCHEDULE"}
+    readme = (APP_ROOT / "README.md").read_text()
+    example = json.loads((APP_ROOT / "local.settings.example.json").read_text())["Values"]
+    # then each is in the README's configuration table and in the example file, whose values are valid
+    assert [name for name in sorted(names) if f"| `{name}` |" not in readme] == []
+    assert sorted(names - set(example)) == []
+    resolve_settings({}, example)
