@@ -36,9 +36,9 @@ from scripts.storage_proxy import StorageProxy  # noqa: E402
 from shared import jobs, settings, storage_client, store  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
 from shared.expiry_index import IndexEntry  # noqa: E402
-from shared.models import JobCreateRequest  # noqa: E402
+from shared.models import JobCreateRequest, JobUpdateRequest  # noqa: E402
 from shared.names import JobKey  # noqa: E402
-from shared.state_machine import new_job  # noqa: E402
+from shared.state_machine import new_job, update_job  # noqa: E402
 from shared.storage_client import CLIENT_OPTIONS, table_service  # noqa: E402
 from shared.store import index_table_name, job_entity, job_from_entity  # noqa: E402
 
@@ -136,7 +136,39 @@ def raw_calls(service: TableServiceClient, table: str):
             index.delete_entity(*address)
         return call
 
-    return {"get": get, "create": create, "cancel (in Shipping)": cancel_shipping, "delete (in Creating)": delete}
+    def changed_by(patch: dict):
+        """Read, then a conditional replace with the job as the patch leaves it, and the index kept as the app keeps it."""
+        def prepare(name):
+            current = job_from_entity(jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}"))
+            changed = update_job(current, JobUpdateRequest.model_validate({"properties": patch}), SystemClock().now())
+            old, new, entity = IndexEntry.for_job(current), IndexEntry.for_job(changed), job_entity(changed)
+
+            def call():
+                stored = jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}")
+                if new is not None:
+                    index.upsert_entity(new.to_entity(), mode=UpdateMode.REPLACE)
+                etag = jobs_table.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=stored.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                )["etag"]
+                if new is not None:
+                    index.update_entity({"PartitionKey": new.partition_key, "RowKey": new.row_key, "JobEtag": etag}, mode=UpdateMode.MERGE)
+                if old is not None and (new is None or old.address != new.address):
+                    index.delete_entity(*old.address)
+            return call
+        return prepare
+
+    def list_group(name):
+        def call():
+            query = "PartitionKey eq @partition and RowKey ge @low and RowKey lt @high"
+            parameters = {"partition": SUBSCRIPTION, "low": f"{GROUP}:", "high": f"{GROUP};"}
+            next(jobs_table.query_entities(query, parameters=parameters, results_per_page=20).by_page(), [])
+        return call
+
+    return {
+        "get": get, "create": create, "cancel (in Shipping)": cancel_shipping,
+        "cancel (in Creating)": changed_by({"cancelRequested": True}), "delete (in Creating)": delete,
+        "ship (Creating to Shipping)": changed_by({"state": "Shipping"}), "list a resource group": list_group,
+    }
 
 
 class InProcessApp:

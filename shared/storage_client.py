@@ -43,23 +43,28 @@ def table_service(connection: str, **options) -> TableServiceClient:
     return TableServiceClient.from_connection_string(connection, **options)
 
 
-def environment_matters() -> bool:
-    """Whether requests must read the environment: a proxy, or a CA bundle (for TLS inspected on the way)."""
-    return bool(urllib.request.getproxies()) or any(os.environ.get(name) for name in CA_BUNDLE_VARIABLES)
+def ca_bundle() -> str | None:
+    """The CA bundle the environment names (say, for TLS inspected on the way), as requests would find it."""
+    return next((os.environ[name] for name in CA_BUNDLE_VARIABLES if os.environ.get(name)), None)
 
 
 def storage_transport() -> RequestsTransport:
     """azure-core's requests transport, with a pool for the worker's concurrency and the environment read once."""
     session = requests.Session()
-    # Trusting the environment makes requests re-read the proxy variables and ~/.netrc on every request
-    # (a scan of os.environ and two stat calls): only worth it when something there applies.
-    session.trust_env = environment_matters()
+    # Trusting the environment makes requests re-read the proxy variables, the CA variables and ~/.netrc on
+    # every request (a scan of os.environ and two stat calls). The CA bundle is read here, once; the trust
+    # stays on only for a proxy, whose NO_PROXY rules apply host by host.
+    session.trust_env = bool(urllib.request.getproxies())
     # azure-core's retry policy does the retrying; the adapter must not retry underneath it.
     adapter = HTTPAdapter(pool_maxsize=CONNECTION_POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False))
     for scheme in ("http://", "https://"):
         session.mount(scheme, adapter)
     return RequestsTransport(
-        session=session, session_owner=True, connection_timeout=CONNECTION_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS
+        session=session,
+        session_owner=True,
+        connection_timeout=CONNECTION_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        connection_verify=ca_bundle() or True,
     )
 
 

@@ -61,17 +61,17 @@ def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store,
 
 
 @pytest.mark.parametrize(
-    "environ,trusted",
+    "environ,trusted,verify",
     [
-        ({}, False),
-        ({"HTTPS_PROXY": "http://proxy:3128"}, True),
-        ({"https_proxy": "http://proxy:3128"}, True),
-        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, True),
-        ({"CURL_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, True),
-        ({"REQUESTS_CA_BUNDLE": ""}, False),
+        ({}, False, True),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, True, True),
+        ({"https_proxy": "http://proxy:3128"}, True, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, False, "/etc/ssl/inspecting-ca.pem"),
+        ({"CURL_CA_BUNDLE": "/etc/ssl/inspecting-ca.pem"}, False, "/etc/ssl/inspecting-ca.pem"),
+        ({"REQUESTS_CA_BUNDLE": ""}, False, True),
     ],
 )
-def test_the_storage_transport_reads_the_environment_only_when_it_says_something(monkeypatch, environ, trusted):
+def test_the_storage_transport_reads_the_environment_once(monkeypatch, environ, trusted, verify):
     # given an environment with or without a proxy or a CA bundle
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
@@ -79,5 +79,6 @@ def test_the_storage_transport_reads_the_environment_only_when_it_says_something
         monkeypatch.setenv(name, value)
     # when the app's storage transport is built
     transport = storage_client.storage_transport()
-    # then requests trusts the environment exactly when something there applies
+    # then requests re-reads the environment per request only for a proxy, and a CA bundle is taken once
     assert transport.session.trust_env is trusted
+    assert transport.connection_config.verify == verify
