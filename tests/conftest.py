@@ -14,8 +14,9 @@ import requests
 from devhost.functions import load_app
 from devhost.server import DevHost, Keys
 from scripts.azurite import ROOT, connection_string, free_port, running_azurite, wait_for_port  # noqa: F401 - tests use these
-from shared import jobs, settings, storage_client, store
-from shared.models import JobState
+from shared import jobs, settings, state_machine, storage_client, store
+from shared.clock import SystemClock
+from shared.models import Job, JobCreateRequest, JobState
 from shared.names import JobKey
 
 API_VERSION = "2021-01-01"
@@ -138,6 +139,11 @@ def job_body(**properties) -> dict:
             **properties,
         },
     }
+
+
+def make_job(key: JobKey, **properties) -> Job:
+    """A new job as the state machine makes it from a create request, not yet stored."""
+    return state_machine.new_job(key, JobCreateRequest.model_validate(job_body(**properties)), SystemClock().now())
 
 
 RETURN_ADDRESS = {

@@ -12,8 +12,7 @@ import pytest
 from shared import storage_client, store
 from shared.names import JobKey
 
-from .conftest import reset_app_caches
-from .test_store import make_job
+from .conftest import make_job, reset_app_caches
 
 
 @pytest.fixture

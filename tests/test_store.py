@@ -7,17 +7,10 @@ import uuid
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from shared import state_machine
-from shared.clock import SystemClock
 from shared.errors import BadRequest
-from shared.models import JobCreateRequest
 from shared.names import JobKey, Scope
 
-from .conftest import job_body
-
-
-def make_job(key: JobKey, **properties):
-    return state_machine.new_job(key, JobCreateRequest.model_validate(job_body(**properties)), SystemClock().now())
+from .conftest import make_job
 
 
 @pytest.fixture
