@@ -1,4 +1,4 @@
-"""What the benchmarks drive: the dev host in its own process, and a lean HTTP client for it.
+"""What the benchmarks drive the dev host with: a lean HTTP client.
 
 The client is `http.client` on one kept-alive connection: it adds about as
 little as an HTTP client can, so the figures show the server side. (With
@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
-
-from scripts.azurite import ROOT, free_port, wait_for_port
 
 API_VERSION = "2021-01-01"
 JOB_BODY = {
@@ -33,32 +28,6 @@ SHIPPABLE_JOB_BODY = {
     **JOB_BODY,
     "properties": {**JOB_BODY["properties"], "returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE},
 }
-
-
-class DevHostProcess:
-    """`python -m devhost` on a free port, over the given storage, as a user runs it; a context manager."""
-
-    def __init__(self, connection: str, table: str) -> None:
-        self.port = free_port()
-        self.environment = {
-            **os.environ,
-            "IMPORTEXPORT_STORAGE_CONNECTION": connection,
-            "IMPORTEXPORT_TABLE_NAME": table,
-            "IMPORTEXPORT_PURGE_SCHEDULE": "0 0 0 1 1 *",  # the timer stays out of the way
-        }
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "DevHostProcess":
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devhost", "--port", str(self.port), "--root", str(ROOT)],
-            cwd=ROOT, env=self.environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, 30)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 @dataclass

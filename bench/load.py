@@ -25,9 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/load.py` works too
 
-from bench.client import SHIPPABLE_JOB_BODY, DevHostProcess, JobsClient, Reply  # noqa: E402
-from bench.report import DOCS, machine, markdown_table, write_section  # noqa: E402
+from bench.client import SHIPPABLE_JOB_BODY, JobsClient, Reply  # noqa: E402
+from bench.report import DOCS, machine, markdown_table, percentile, pyplot, write_section  # noqa: E402
 from scripts.azurite import AzuriteTable  # noqa: E402
+from scripts.devhost_process import DevHostProcess  # noqa: E402
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000c0"
 SHIP = {"state": "Shipping"}
@@ -68,16 +69,11 @@ class Level:
 
     @property
     def requests(self) -> int:
-        return len(self.all_latencies)
+        return sum(len(values) for values in self.latencies.values())
 
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -143,11 +139,7 @@ def run_level(azurite: AzuriteTable, clients: int, seconds: float) -> Level:
 
 
 def plot(levels: list[Level], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     clients = [level.clients for level in levels]
     figure, latency_axes = plt.subplots(figsize=(7, 4.2))
     for share, style in ((0.50, "o-"), (0.95, "s-"), (0.99, "^-")):
@@ -179,12 +171,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
 
-    azurite = AzuriteTable()
-    azurite.start()
-    try:
+    with AzuriteTable() as azurite:
         levels = [run_level(azurite, int(clients), args.seconds) for clients in args.clients.split(",")]
-    finally:
-        azurite.stop()
 
     def ms(values: list[float], share: float) -> str:
         return f"{percentile(values, share) * 1000:.1f}"

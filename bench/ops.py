@@ -28,12 +28,13 @@ import azure.functions as func  # noqa: E402
 from azure.core import MatchConditions  # noqa: E402
 from azure.data.tables import TableServiceClient, UpdateMode  # noqa: E402
 
-from bench.client import JOB_BODY, SHIPPABLE_JOB_BODY, DevHostProcess, JobsClient, Reply  # noqa: E402
-from bench.report import machine, markdown_table, write_section  # noqa: E402
+from bench.client import JOB_BODY, SHIPPABLE_JOB_BODY, JobsClient, Reply  # noqa: E402
+from bench.report import machine, markdown_table, percentile, write_section  # noqa: E402
 from devhost.functions import load_app  # noqa: E402
 from scripts.azurite import ROOT, AzuriteTable, connection_string  # noqa: E402
+from scripts.devhost_process import DevHostProcess  # noqa: E402
 from scripts.storage_proxy import StorageProxy  # noqa: E402
-from shared import jobs, settings, storage_client, store  # noqa: E402
+from shared import jobs, storage_client  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
 from shared.expiry_index import IndexEntry  # noqa: E402
 from shared.models import JobCreateRequest, JobUpdateRequest  # noqa: E402
@@ -84,17 +85,21 @@ def count_round_trips(azurite_port: int) -> dict[str, Counter]:
 
         in_process.send = InProcessApp(connection_string(azurite_port), table, raw_request_hook=count_request).send
         for name, (prepare, operate) in operations(client).items():
-            on_the_wire, counted = Counter(), Counter()
-            for caller, operation, count in ((client, operate, on_the_wire), (in_process, operations(in_process)[name][1], counted)):
+
+            def run_once(caller: JobsClient, operation) -> None:
                 job = "count-" + uuid.uuid4().hex[:8]
                 prepare(job)
                 caller.get(GROUP, job)  # warm: the table exists, the client is built
                 proxy.fail_next(0)
                 by_policy.clear()
-                reply = operation(job)
-                if not 200 <= reply.status < 300:
-                    raise SystemExit(f"{name} failed while counted: {reply.status} {reply.body[:300]!r}")
-                count.update(by_policy if caller is in_process else {m: n for (m, _), n in proxy.seen.items()})
+                expect_success(operation(job), f"{name}, counted")
+
+            run_once(client, operate)
+            on_the_wire = Counter()
+            for (method, _status), n in proxy.seen.items():
+                on_the_wire[method] += n
+            run_once(in_process, operations(in_process)[name][1])
+            counted = Counter(by_policy)
             if on_the_wire != counted:
                 raise SystemExit(f"{name}: the policy counted {dict(counted)}, the wire {dict(on_the_wire)}")
             counts[name] = counted
@@ -178,10 +183,7 @@ class InProcessApp:
         os.environ.update(IMPORTEXPORT_STORAGE_CONNECTION=connection, IMPORTEXPORT_TABLE_NAME=table)
         # The store the app builds gets these options too (a request-counting hook, say).
         storage_client.CLIENT_OPTIONS = {**APP_CLIENT_OPTIONS, **client_options}
-        # The app reads its settings and builds its store once per process: forget the last round's.
-        settings.load_settings.cache_clear()
-        store._store_for.cache_clear()
-        jobs.get_service.cache_clear()
+        jobs.reload_settings()  # the app reads its settings once per process: forget the last round's
         self.app = load_app(ROOT)
 
     def send(self, method: str, path: str, body: dict | None = None) -> Reply:
@@ -196,18 +198,19 @@ class InProcessApp:
         return Reply(response.status_code, response.get_body())
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+def expect_success(reply: Reply, what: str) -> None:
+    """A failed operation stops the benchmark: a fast failure is no figure."""
+    if not 200 <= reply.status < 300:
+        raise SystemExit(f"{what}: {reply.status} {reply.body[:300]!r}")
 
 
 def timed(call) -> float:
-    """Seconds `call` took; a reply that is not a success stops the benchmark (a fast failure is no figure)."""
+    """Seconds `call` took; a reply that is not a success stops the benchmark."""
     started = time.perf_counter()
     result = call()
     elapsed = time.perf_counter() - started
-    if isinstance(result, Reply) and not 200 <= result.status < 300:
-        raise SystemExit(f"an operation failed while timed: {result.status} {result.body[:300]!r}")
+    if isinstance(result, Reply):
+        expect_success(result, "an operation failed while timed")
     return elapsed
 
 
@@ -263,13 +266,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="independent rounds, each with a fresh table and dev host")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
-    azurite = AzuriteTable()
-    azurite.start()
-    try:
+    with AzuriteTable() as azurite:
         counts = count_round_trips(azurite.port)
         rounds = [time_operations(azurite.connection_string, args.repeat) for _ in range(args.rounds)]
-    finally:
-        azurite.stop()
     trips = markdown_table(
         ["operation", "storage requests (policy = wire)", "by method"],
         [[name, str(sum(c.values())), ", ".join(f"{m} {n}" for m, n in sorted(c.items()))] for name, c in counts.items()],

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench
 from azure.core import MatchConditions  # noqa: E402
 from azure.data.tables import TableClient  # noqa: E402
 
-from bench.report import DOCS, machine, markdown_table, write_section  # noqa: E402
+from bench.report import DOCS, machine, markdown_table, pyplot, write_section  # noqa: E402
 from scripts.azurite import running_azurite  # noqa: E402
 from shared import state_machine  # noqa: E402
 from shared.clock import FixedClock  # noqa: E402
@@ -160,11 +160,7 @@ def measure(connection: str, total: int, expired: int) -> tuple[Result, Result, 
 
 
 def plot(sizes: list[int], ours: list[Result], naive: list[Result], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(7, 4.2))
     axes.plot(sizes, [r.seconds for r in ours], "o-", label="purge over the expiry index")
     axes.plot(sizes, [r.seconds for r in naive], "s--", label="naive: full-table scan + one delete per job")

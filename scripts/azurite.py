@@ -40,7 +40,7 @@ def connection_string(port: int) -> str:
 
 
 class AzuriteTable:
-    """An Azurite Table service on a fixed free port: in memory, or kept in `location` so it survives a restart."""
+    """An Azurite Table service on a fixed free port: in memory, or kept in `location` so it survives a restart; a context manager."""
 
     def __init__(self, location: Path | None = None) -> None:
         self.executable = ROOT / "node_modules" / ".bin" / "azurite-table"
@@ -70,13 +70,16 @@ class AzuriteTable:
             self.process.wait(timeout=10)
             self.process = None
 
+    def __enter__(self) -> "AzuriteTable":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
 
 @contextmanager
 def running_azurite() -> Iterator[str]:
     """Yields the connection string of an in-memory Azurite Table service that lives as long as the block."""
-    azurite = AzuriteTable()
-    azurite.start()
-    try:
+    with AzuriteTable() as azurite:
         yield azurite.connection_string
-    finally:
-        azurite.stop()

@@ -19,7 +19,7 @@ from .clock import Clock, SystemClock
 from .errors import Conflict, NotFound, PreconditionFailed
 from .models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from .names import JobKey, Scope
-from .store import JobStore, StoredJob, get_store
+from .store import JobStore, StoredJob, forget_store, get_store
 
 # How often an operation re-reads and retries after losing a race before it gives up with 409.
 MAX_ATTEMPTS = 8
@@ -143,3 +143,12 @@ def _too_contended(key: JobKey) -> Conflict:
 @functools.cache
 def get_service() -> JobService:
     return JobService(get_store())
+
+
+def reload_settings() -> None:
+    """Forget the settings and everything built from them, so the next request reads them again.
+
+    The Functions host restarts the app when its settings change; tests and benchmarks change them in process.
+    """
+    forget_store()
+    get_service.cache_clear()

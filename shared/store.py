@@ -219,6 +219,13 @@ def _store_for(connection: str, table_name: str) -> JobStore:
     return JobStore.connect(connection, table_name)
 
 
+def forget_store() -> None:
+    """Forget the settings and the store built from them; the next `get_store` reads the settings again."""
+    load_settings.cache_clear()
+    _store_for.cache_clear()
+    log_requests.cache_clear()
+
+
 def get_store() -> JobStore:
     """The process's one store (one client, one connection pool; the table is created once)."""
     settings = load_settings()

@@ -14,7 +14,7 @@ import requests
 from devhost.functions import load_app
 from devhost.server import DevHost, Keys
 from scripts.azurite import ROOT, connection_string, free_port, running_azurite, wait_for_port  # noqa: F401 - tests use these
-from shared import jobs, settings, state_machine, storage_client, store
+from shared import jobs, settings, state_machine, store
 from shared.clock import SystemClock
 from shared.models import Job, JobCreateRequest, JobState
 from shared.names import JobKey
@@ -40,21 +40,14 @@ def app_settings(azurite: str) -> Iterator[settings.Settings]:
     }
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
-    reset_app_caches()
+    jobs.reload_settings()
     yield settings.load_settings()
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    reset_app_caches()
-
-
-def reset_app_caches() -> None:
-    settings.load_settings.cache_clear()
-    store._store_for.cache_clear()
-    storage_client.log_requests.cache_clear()
-    jobs.get_service.cache_clear()
+    jobs.reload_settings()
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,12 @@ import cancel_job
 import delete_job
 import get_job
 import list_jobs_by_subscription
+from shared import jobs
 from shared.errors import BadRequest
 from shared.http import MAX_JSON_DEPTH, read_body
 from shared.models import JobUpdateRequest
 
-from .conftest import connection_string, free_port, reset_app_caches
+from .conftest import connection_string, free_port
 
 JOB_ROUTE = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroupName": "rg", "jobName": "job"}
 
@@ -38,10 +39,10 @@ def storage_down(app_settings):
     """The app pointed at a port where no storage listens, for this test only."""
     saved = os.environ["IMPORTEXPORT_STORAGE_CONNECTION"]
     os.environ["IMPORTEXPORT_STORAGE_CONNECTION"] = connection_string(free_port())
-    reset_app_caches()
+    jobs.reload_settings()
     yield
     os.environ["IMPORTEXPORT_STORAGE_CONNECTION"] = saved
-    reset_app_caches()
+    jobs.reload_settings()
 
 
 @pytest.mark.parametrize("function,route", [(get_job, JOB_ROUTE), (list_jobs_by_subscription, {"subscriptionId": JOB_ROUTE["subscriptionId"]})])

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from shared import storage_client, store
+from shared import jobs, storage_client, store
 from shared.names import JobKey
 
-from .conftest import make_job, reset_app_caches
+from .conftest import make_job
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_storage_requests_are_logged_only_when_the_setting_asks(app_settings, ke
     # given the app's store, with IMPORTEXPORT_LOG_STORAGE_REQUESTS unset or true
     if setting is not None:
         monkeypatch.setitem(os.environ, "IMPORTEXPORT_LOG_STORAGE_REQUESTS", setting)
-    reset_app_caches()
+    jobs.reload_settings()
     try:
         caplog.set_level(logging.INFO)
         # when it reads a job
@@ -35,7 +35,7 @@ def test_storage_requests_are_logged_only_when_the_setting_asks(app_settings, ke
         assert bool(lines) is logged
     finally:
         monkeypatch.undo()
-        reset_app_caches()
+        jobs.reload_settings()
 
 
 def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store, key, caplog):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -16,7 +13,8 @@ import requests
 from azure.core.exceptions import AzureError, ServiceResponseError
 
 import get_job
-from scripts.azurite import AzuriteTable, connection_string, free_port, wait_for_port
+from scripts.azurite import AzuriteTable, connection_string
+from scripts.devhost_process import DevHostProcess
 from scripts.storage_proxy import StorageProxy
 from shared import storage_client
 from shared.errors import PreconditionFailed
@@ -26,7 +24,7 @@ from shared.models import JobCreateRequest, JobUpdateRequest
 from shared.names import JobKey
 from shared.store import JobStore
 
-from .conftest import ROOT, Api, shippable_body
+from .conftest import Api, shippable_body
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
 # azure-core's policy as configured in shared.store: 3 retries with backoff, 3 s to connect, 10 s to read.
@@ -38,16 +36,8 @@ AZURITE_SAVE_SECONDS = 6
 def outage(tmp_path):
     """An Azurite kept on disk, and the app served against it by `python -m devhost` in its own process."""
     azurite = AzuriteTable(location=tmp_path / "azurite")
-    azurite.start()
-    port = free_port()
-    env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": azurite.connection_string, "IMPORTEXPORT_TABLE_NAME": "FaultJobs"}
-    host = subprocess.Popen([sys.executable, "-m", "devhost", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, 20)
-    yield azurite, Api(f"http://127.0.0.1:{port}")
-    host.terminate()
-    host.wait(timeout=10)
-    azurite.stop()
+    with azurite, DevHostProcess(azurite.connection_string, "FaultJobs") as host:
+        yield azurite, Api(f"http://127.0.0.1:{host.port}")
 
 
 def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
