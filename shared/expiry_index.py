@@ -36,12 +36,20 @@ ENTRIES_PER_PAGE = 1000  # the most one query page holds
 
 
 def day_partition(clock: ExpiryClock, moment: datetime) -> str:
-    return f"{clock.value}-{moment.astimezone(timezone.utc):%Y-%m-%d}"
+    return f"{clock.value}-{format_time(moment)[:10]}"
 
 
 def format_time(moment: datetime) -> str:
-    """Fixed width, UTC, microseconds: row keys sort in time order."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed width, UTC, microseconds, so that keys compared as text sort in time order.
+
+    The year is always four digits: `strftime("%Y")` writes the year 999 as `999`, which sorts after `2026`.
+    """
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ class IndexEntry:
     def from_entity(cls, entity) -> IndexEntry:
         return cls(
             clock=ExpiryClock(entity["PartitionKey"].split("-", 1)[0]),
-            started=datetime.strptime(entity["RowKey"].split("|", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc),
+            started=parse_time(entity["RowKey"].split("|", 1)[0]),
             job_partition_key=entity["JobPartitionKey"],
             job_row_key=entity["JobRowKey"],
             resource_id=entity["ResourceId"],

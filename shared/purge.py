@@ -20,10 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .clock import Clock, FixedClock, SystemClock
+from azure.core.exceptions import AzureError
+
+from .clock import Clock, FixedClock, SystemClock, TimeOutOfRange, to_utc
 from .expiry_index import IndexEntry, chunks_by_partition
 from .models import JobState
-from .settings import load_settings
+from .settings import SettingsError, load_settings
 from .state_machine import ExpiryClock, Retention, is_expired
 from .store import JobStore, get_store
 
@@ -85,9 +87,10 @@ class Purge:
         now = self._clock.now()
         report = PurgeReport(as_of=now, dry_run=self._dry_run)
         for clock in ExpiryClock:
-            for page in self._store.index.expired_entries(clock, self._retention.cutoff(clock, now)):
+            cutoff = self._retention.cutoff(clock, now)
+            for page in self._store.index.expired_entries(clock, cutoff):
                 report.entries_read += len(page)
-                if not self._purge_page(page, now, deadline, report):
+                if not self._purge_page(_expired_only(page, cutoff), now, deadline, report):
                     report.complete = False
                     break
             if not report.complete:
@@ -158,6 +161,15 @@ class Purge:
         self._on_job(state, resource_id)
 
 
+def _expired_only(page: list[IndexEntry], cutoff: datetime) -> list[IndexEntry]:
+    """The entries whose own clock start is before the cutoff: never delete on the index's key order alone."""
+    expired = [entry for entry in page if entry.started < cutoff]
+    for entry in page:
+        if entry.started >= cutoff:
+            log.error("index entry %s (clock started %s) was read as expired before %s; kept", entry.resource_id, entry.started, cutoff)
+    return expired
+
+
 def purge_from_settings(clock: Clock | None = None, dry_run: bool = False, on_job=None) -> PurgeReport:
     """One purge run with the app's settings: what the timer and the command run."""
     settings = load_settings()
@@ -179,7 +191,10 @@ def _utc_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from error
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give the time zone (Z for UTC): {text!r}")
-    return moment.astimezone(timezone.utc)
+    try:
+        return to_utc(moment)
+    except TimeOutOfRange as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,11 +209,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--as-of in the future would delete jobs that have not expired yet; add --dry-run to preview it")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     verb = "would delete" if args.dry_run else "deleted"
-    report = purge_from_settings(
-        clock=FixedClock(args.as_of) if args.as_of else None,
-        dry_run=args.dry_run,
-        on_job=lambda state, resource_id: print(f"{verb} {state.value} {resource_id}", flush=True),
-    )
+    try:
+        report = purge_from_settings(
+            clock=FixedClock(args.as_of) if args.as_of else None,
+            dry_run=args.dry_run,
+            on_job=lambda state, resource_id: print(f"{verb} {state.value} {resource_id}", flush=True),
+        )
+    except SettingsError as error:
+        print(f"{parser.prog}: the app settings are not usable: {error}", file=sys.stderr)
+        return 2
+    except AzureError as error:
+        print(f"{parser.prog}: the storage service did not answer ({type(error).__name__}); nothing more was purged", file=sys.stderr)
+        return 1
     print(report.summary())
     return 0
 

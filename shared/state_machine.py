@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
+from .clock import TimeOutOfRange, to_utc
 from .errors import BadRequest, Conflict
 from .models import SERVICE_OWNED_PROPERTIES, Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest
 from .names import JobKey
@@ -143,7 +144,10 @@ def _cancel(current: JobState, properties: JobProperties, now: datetime) -> JobP
 
 def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> Job:
     """An operator's (datacenter's) move, which happened at `at` (default: now)."""
-    at = now if at is None else at.astimezone(timezone.utc)
+    try:
+        at = now if at is None else to_utc(at)
+    except TimeOutOfRange as error:
+        raise BadRequest("InvalidMoveTime", f"The time of the move, {error}.", "at") from error
     if at > now:
         raise BadRequest("InvalidMoveTime", "The time of the move cannot be in the future.", "at")
     last_move = job.properties.state_changed_at
@@ -209,7 +213,10 @@ class Retention:
 
     def cutoff(self, clock: ExpiryClock, now: datetime) -> datetime:
         """Jobs whose clock started before this are expired at `now`."""
-        return now - self.period(clock)
+        try:
+            return now - self.period(clock)
+        except OverflowError:  # `now` within a period of datetime's first day: nothing can have expired yet
+            return datetime.min.replace(tzinfo=timezone.utc)
 
 
 def expiry_clock(job: Job) -> tuple[ExpiryClock, datetime] | None:

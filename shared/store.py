@@ -40,6 +40,11 @@ class JobStore:
         self._table = table
         self.index = index
 
+    @property
+    def table(self) -> TableClient:
+        """The jobs table."""
+        return self._table
+
     @classmethod
     def connect(cls, connection: str, table_name: str, **client_options) -> "JobStore":
         """A store over the jobs table and its index table, both created if missing."""

@@ -250,11 +250,27 @@ class TestOperatorMovesOverHttp:
         assert response.status_code == 200
         assert response.json()["properties"]["completedAt"] == last
 
-    @pytest.mark.parametrize("at", ["2999-01-01T00:00:00Z", "2000-01-01T00:00:00Z", "2026-01-01T00:00:00", "yesterday"])
-    def test_bad_move_times_are_400(self, api, job_in_state, at):
+    @pytest.mark.parametrize(
+        "at,code",
+        [
+            ("2999-01-01T00:00:00Z", "InvalidMoveTime"),  # in the future
+            ("2000-01-01T00:00:00Z", "InvalidMoveTime"),  # before the job's last move
+            ("0001-01-01T00:00:00+01:00", "InvalidMoveTime"),  # the year 0 in UTC
+            ("9999-12-31T23:59:59-01:00", "InvalidMoveTime"),  # the year 10000 in UTC
+            ("0001-01-01T00:00:00Z", "InvalidMoveTime"),
+            ("9999-12-31T23:59:59.999999Z", "InvalidMoveTime"),
+            ("2026-01-01T00:00:00", "InvalidRequestContent"),  # no time zone
+            ("yesterday", "InvalidRequestContent"),
+        ],
+    )
+    def test_bad_move_times_are_400_and_change_nothing(self, api, job_in_state, at, code):
+        # given a shipped job
         key = job_in_state(S.SHIPPING)
+        # when the operator moves it at a time that cannot be
         response = api.move_job(key, "Received", at=at)
+        # then the answer is 400 with the code for it, and the job stays as it was
         assert response.status_code == 400
+        assert error_of(response)["code"] == code
         assert api.get_job(key).json()["properties"]["state"] == "Shipping"
 
     def test_unknown_state_is_400(self, api, job_in_state):

@@ -7,21 +7,27 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta
+import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.functions.timer import TimerRequest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from shared.clock import FixedClock, SystemClock
+from shared.clock import FixedClock, SystemClock, TimeOutOfRange, to_utc
 from shared.errors import BadRequest, Conflict
-from shared.jobs import JobService, Preconditions
+from shared.expiry_index import ExpiryIndex
+from shared.jobs import JobService, Preconditions, reload_settings
 from shared.models import JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
 from shared.purge import Purge, PurgeReport
+from shared.purge import main as purge_command
+from shared.settings import CONNECTION_SETTING, DEVELOPMENT_STORAGE, FALLBACK_CONNECTION_SETTING
 from shared.state_machine import Retention, is_expired
 from shared.store import JobStore
 
-from .conftest import OPERATOR_PATHS, ROOT, BeforeWrite, CrashBeforeWrite, InjectedCrash, shippable_body
+from .conftest import OPERATOR_PATHS, ROOT, BeforeWrite, CrashBeforeWrite, InjectedCrash, free_port, shippable_body
 
 S = JobState
 NOW = SystemClock().now()
@@ -322,7 +328,7 @@ def run_cli(args, table: str, connection: str):
 
 def test_the_command_line_previews_and_purges(azurite, fresh_store, mixed, store):
     expired, kept = mixed
-    table = store._table.table_name
+    table = store.table.table_name
     # a dry run in the future lists more, deletes nothing
     preview = run_cli(["--dry-run", "--as-of", (NOW + timedelta(days=2)).isoformat()], table, azurite)
     assert preview.returncode == 0, preview.stderr
@@ -394,3 +400,121 @@ def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_sto
     assert report.total_deleted == 150
     assert surviving(healthy, expired) == set()
     assert surviving(healthy, set(busy)) == set(busy)
+
+
+def test_a_purge_as_of_a_year_before_1000_deletes_nothing(store, mixed):
+    # given jobs on both sides of every expiry line today
+    expired, kept = mixed
+    # when the purge judges them as of the year 999, when none of them had even been created
+    report = purge(store, datetime(999, 1, 1, tzinfo=timezone.utc))
+    # then it deletes nothing (index keys written with a three-digit year once sorted after 2026's)
+    assert report.total_deleted == 0
+    assert surviving(store, expired | kept) == expired | kept
+
+
+class IndexIgnoringTheCutoff(ExpiryIndex):
+    """An index whose key ranges reach past the cutoff, as keys that sort wrongly would."""
+
+    def expired_entries(self, clock, cutoff):
+        return super().expired_entries(clock, datetime(8999, 1, 1, tzinfo=timezone.utc))
+
+
+def test_the_purge_never_deletes_an_entry_whose_own_clock_is_not_past_the_cutoff(store, mixed):
+    # given an index that hands the purge every entry, expired or not
+    expired, kept = mixed
+    misled = JobStore(store.table, IndexIgnoringTheCutoff(store.index.table))
+    # when the purge runs now
+    report = purge(misled, NOW)
+    # then it checks each entry's own clock start and deletes only the expired jobs
+    assert report.total_deleted == len(expired)
+    assert surviving(store, expired | kept) == kept
+
+
+def test_the_command_refuses_a_time_outside_the_accepted_range(azurite, store):
+    # given a time whose UTC form would be in the year 0
+    # when the command is asked to purge as of it
+    refused = run_cli(["--dry-run", "--as-of", "0001-01-01T00:00:00+01:00"], store.table.table_name, azurite)
+    # then it answers as argparse does: a usage line, the reason, exit 2, no traceback
+    assert refused.returncode == 2
+    assert "error: argument --as-of:" in refused.stderr and "outside the times" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_the_command_says_in_one_line_when_storage_is_down(store):
+    # given a connection string to a port where nothing listens
+    nowhere = DEVELOPMENT_STORAGE.replace("127.0.0.1:10002", f"127.0.0.1:{free_port()}")
+    # when the command runs
+    result = run_cli(["--dry-run"], store.table.table_name, nowhere)
+    # then it says so in one line and exits non-zero
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "python -m shared.purge: the storage service did not answer (ServiceRequestError); nothing more was purged"
+    ]
+
+
+def test_the_command_says_in_one_line_when_no_storage_is_configured(tmp_path):
+    # given no storage setting in the environment
+    env = {name: value for name, value in os.environ.items() if name not in (CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING)}
+    # when the command runs
+    result = subprocess.run([sys.executable, "-m", "shared.purge", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    # then it names the setting in one line and exits 2
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert CONNECTION_SETTING in result.stderr
+
+
+# Any time `datetime` can hold, in any UTC offset, and many near today, where the expiry lines are.
+offsets = st.integers(min_value=-1439, max_value=1439).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+as_of_times = st.one_of(
+    st.datetimes(timezones=offsets),
+    st.timedeltas(min_value=timedelta(days=-400), max_value=timedelta(days=400)).map(lambda delta: NOW + delta),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(as_of=as_of_times)
+def test_the_command_deletes_exactly_what_its_dry_run_lists_and_only_expired_jobs(azurite, app_settings, capsys, as_of):
+    # given a table of its own with jobs on both sides of every expiry line today
+    table = "Cli" + uuid.uuid4().hex[:12]
+    store = JobStore.connect(azurite, table)
+    history = History(store)
+    keys = [
+        history.job(JobKey(SUBSCRIPTIONS[0], "rg", f"job-{index}"), state, NOW - timedelta(days=days))
+        for index, (state, days) in enumerate(
+            [(S.COMPLETED, 91), (S.COMPLETED, 89), (S.CLOSED, 120), (S.CREATING, 15), (S.CREATING, 13), (S.SHIPPING, 400)]
+        )
+    ]
+    jobs_before = {key: store.get(key).job for key in keys}
+    text = as_of.isoformat()
+    os.environ["IMPORTEXPORT_TABLE_NAME"] = table
+    reload_settings()
+    try:
+        try:
+            to_utc(as_of)
+        except TimeOutOfRange:
+            # when the time is outside the accepted range, then the command refuses it and deletes nothing
+            with pytest.raises(SystemExit) as refused:
+                purge_command(["--as-of", text])
+            assert refused.value.code == 2 and "outside the times" in capsys.readouterr().err
+            assert surviving(store, keys) == set(keys)
+            return
+        # when it previews, then it lists exactly the jobs expired at that time
+        expected = {key.resource_id for key, job in jobs_before.items() if is_expired(job, as_of, RETENTION)}
+        assert purge_command(["--dry-run", "--as-of", text]) == 0
+        assert listed(capsys.readouterr().out, "would delete ") == expected
+        if as_of > SystemClock().now():
+            return  # a real run in the future is refused (tested above)
+        # and when it purges for real, then it deletes exactly what the preview listed, nothing else
+        assert purge_command(["--as-of", text]) == 0
+        assert listed(capsys.readouterr().out, "deleted ") == expected
+        assert {key.resource_id for key in keys} - {key.resource_id for key in surviving(store, keys)} == expected
+    finally:
+        os.environ["IMPORTEXPORT_TABLE_NAME"] = app_settings.table_name
+        reload_settings()
+        store.table.delete_table()
+        store.index.table.delete_table()
+
+
+def listed(output: str, prefix: str) -> set[str]:
+    """The resource ids of the command's per-job lines."""
+    return {line.split()[-1] for line in output.splitlines() if line.startswith(prefix)}
