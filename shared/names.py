@@ -18,6 +18,42 @@ _JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", re.ASCII)
 ROW_KEY_SEPARATOR = ":"
 
 
+def _simple_upper(char: str) -> str:
+    # str.upper() is Unicode's full mapping ('ß' -> 'SS'); ARM uses the one-character simple mapping, which is the
+    # title case where the full upper case has several characters ('ᾳ' -> 'ᾼ'), and otherwise the character itself.
+    upper = char.upper()
+    if len(upper) == 1:
+        return upper
+    title = char.title()
+    return title if len(title) == 1 else char
+
+
+def _simple_lower(char: str) -> str:
+    lower = char.lower()
+    return lower if len(lower) == 1 else char
+
+
+def case_key(name: str) -> str:
+    """The form under which two names are equal exactly when ARM's ordinal, case-insensitive comparison says so.
+
+    ARM upper-cases each character by Unicode's simple mapping and compares code points; like .NET, no
+    character outside ASCII folds onto an ASCII one (the Kelvin sign is not 'k', the dotless 'ı' not 'I').
+    The key is each character's class written in lower case where that is one character of the same
+    class (so ASCII names keep the lower-case keys they always had), else in upper case.
+    """
+    key = []
+    for char in name:
+        if char.isascii():
+            key.append(char.lower())
+            continue
+        upper = _simple_upper(char)
+        if upper.isascii():
+            upper = char
+        lower = _simple_lower(upper)
+        key.append(lower if not lower.isascii() and _simple_upper(lower) == upper else upper)
+    return "".join(key)
+
+
 @dataclass(frozen=True)
 class NameRule:
     pattern: re.Pattern
@@ -67,13 +103,13 @@ class Scope:
 
     @property
     def partition_key(self) -> str:
-        return self.subscription_id.lower()
+        return case_key(self.subscription_id)
 
     @property
     def row_key_prefix(self) -> str | None:
         if self.resource_group is None:
             return None
-        return self.resource_group.lower() + ROW_KEY_SEPARATOR
+        return case_key(self.resource_group) + ROW_KEY_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -93,11 +129,11 @@ class JobKey:
 
     @property
     def partition_key(self) -> str:
-        return self.subscription_id.lower()
+        return case_key(self.subscription_id)
 
     @property
     def row_key(self) -> str:
-        return f"{self.resource_group.lower()}{ROW_KEY_SEPARATOR}{self.job_name.lower()}"
+        return f"{case_key(self.resource_group)}{ROW_KEY_SEPARATOR}{case_key(self.job_name)}"
 
     @property
     def resource_id(self) -> str:

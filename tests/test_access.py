@@ -108,3 +108,29 @@ def test_no_secret_is_tracked_in_the_repository():
             continue
         for match in pattern.finditer(path.read_text(errors="ignore")):
             assert match.group(2) == well_known_dev_key, f"{name} holds what looks like a secret"
+
+
+@pytest.mark.parametrize(
+    "created,asked,same",
+    [
+        ("k-rg", "K-RG", True),
+        ("grå", "GRÅ", True),
+        ("\u212a", "k", False),  # KELVIN SIGN: Python's lower() made it 'k'
+        ("\u212b-rg", "å-rg", False),  # ANGSTROM SIGN
+        ("straße", "STRASSE", False),
+        ("straße", "straẞe", False),
+        ("İzmir", "izmir", False),
+        ("ılık", "ILIK", False),
+    ],
+)
+def test_resource_groups_are_the_same_exactly_when_arm_says_so(api, new_key, created, asked, same):
+    # given a job in a resource group
+    owner = new_key(created)
+    assert api.put_job(owner, shippable_body()).status_code == 201
+    other = JobKey(owner.subscription_id, asked, owner.job_name)
+    # when it is read through another spelling of the group
+    response = api.get_job(other)
+    # then it is found exactly when ARM's comparison calls the names equal
+    assert response.status_code == (200 if same else 404)
+    listed = api.list_jobs(other.subscription_id, other.resource_group).json()["value"]
+    assert [job["name"] for job in listed] == ([owner.job_name] if same else [])

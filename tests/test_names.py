@@ -1,9 +1,11 @@
 """Route names: validation, case-insensitive keys, and key ranges that never overlap."""
 
+import re
+
 import pytest
 
 from shared.errors import BadRequest
-from shared.names import JobKey, Scope
+from shared.names import JobKey, Scope, case_key
 
 SUB = "6a2B5c3d-0000-4000-8000-00000000000A"
 
@@ -52,3 +54,54 @@ def test_a_resource_group_range_holds_only_that_group():
     assert low <= JobKey.parse(SUB, "rg", "a").row_key < high
     assert not (low <= JobKey.parse(SUB, "rg1", "a").row_key < high)
     assert not (low <= JobKey.parse(SUB, "rg-", "a").row_key < high)
+
+
+def arm_upper(char: str) -> str:
+    """ARM's per-character comparison form, as the contract states it: simple upper case, never folding onto ASCII."""
+    if char.isascii():
+        return char.upper()
+    upper = char.upper() if len(char.upper()) == 1 else char.title() if len(char.title()) == 1 else char
+    return char if upper.isascii() else upper
+
+
+@pytest.mark.parametrize(
+    "first,second,same",
+    [
+        ("k", "K", True),
+        ("Rg-Data", "rg-data", True),
+        ("å", "Å", True),
+        ("σ", "Σ", True),
+        ("ς", "Σ", True),
+        ("\u212a", "k", False),  # KELVIN SIGN
+        ("\u212a", "K", False),
+        ("\u212b", "å", False),  # ANGSTROM SIGN
+        ("\u212b", "Å", False),
+        ("ß", "ẞ", False),
+        ("ß", "ss", False),
+        ("İ", "i", False),  # dotted capital I
+        ("İ", "I", False),
+        ("ı", "I", False),  # dotless small i
+        ("ı", "i", False),
+        ("ſ", "s", False),  # long s
+    ],
+)
+def test_names_share_a_key_exactly_when_arm_calls_them_equal(first, second, same):
+    # given two resource group names
+    # when both are turned into table keys
+    # then the keys are equal exactly when ARM's ordinal, case-insensitive comparison says the names are
+    assert (case_key(first) == case_key(second)) is same
+    assert ([arm_upper(c) for c in first] == [arm_upper(c) for c in second]) is same
+
+
+def test_every_character_a_resource_group_allows_has_one_key_per_arm_class():
+    # given every character the resource group rule allows, grouped by ARM's comparison form
+    classes: dict[str, set[str]] = {}
+    for point in range(0x110000):
+        char = chr(point)
+        if re.fullmatch(r"[-\w.()]", char):
+            classes.setdefault(arm_upper(char), set()).add(char)
+    # when each is turned into a key
+    keys = {form: {case_key(char) for char in chars} for form, chars in classes.items()}
+    # then each class has one key, and no two classes share one
+    assert all(len(class_keys) == 1 for class_keys in keys.values())
+    assert len({next(iter(class_keys)) for class_keys in keys.values()}) == len(classes)
