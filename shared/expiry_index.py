@@ -29,6 +29,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from .models import Job, JobState
 from .state_machine import ExpiryClock, expiry_clock
+from .storage_client import SCAN_READ_TIMEOUT_SECONDS
 
 log = logging.getLogger("importexport.index")
 
@@ -164,7 +165,9 @@ class ExpiryIndex:
             ("PartitionKey eq @cutoff_day and RowKey lt @cutoff", {"cutoff_day": cutoff_day, "cutoff": format_time(cutoff)}),
         ]
         for query, parameters in queries:
-            pages = self._table.query_entities(query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE).by_page()
+            pages = self._table.query_entities(
+                query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE, read_timeout=SCAN_READ_TIMEOUT_SECONDS
+            ).by_page()
             for page in pages:
                 entries = [IndexEntry.from_entity(entity) for entity in page]
                 if entries:

@@ -19,6 +19,7 @@ from .jobs import Preconditions
 from .models import Job
 from .names import JobKey, Scope
 from .settings import SettingsError
+from .storage_client import storage_deadline
 from .store import StoredJob
 
 API_VERSIONS = ("2016-11-01", "2020-08-01", "2021-01-01")
@@ -37,7 +38,8 @@ def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Ca
     def main(req: func.HttpRequest) -> func.HttpResponse:
         try:
             check_api_version(req)
-            return handler(req)
+            with storage_deadline():
+                return handler(req)
         except ApiError as error:
             return error_response(error)
         except HttpResponseError as error:

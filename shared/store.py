@@ -23,7 +23,7 @@ from .expiry_index import ExpiryIndex, chunks_by_partition
 from .models import Job, JobProperties
 from .names import JobKey, Scope
 from .settings import load_settings
-from .storage_client import log_requests, table_service
+from .storage_client import log_requests, storage_transport, table_client, table_service
 
 # A string property of a table entity holds at most 64 KiB of UTF-16, i.e. 32K characters.
 MAX_PROPERTY_CHARS = 32_000
@@ -48,13 +48,17 @@ class JobStore:
     @classmethod
     def connect(cls, connection: str, table_name: str, **client_options) -> "JobStore":
         """A store over the jobs table and its index table, both created if missing."""
-        service = table_service(connection, **client_options)
+        options = {"transport": storage_transport(), **client_options}  # one connection pool for the three clients
+        service = table_service(connection, **options)
         for name in (table_name, index_table_name(table_name)):
             try:
                 service.create_table(name)
             except ResourceExistsError:
                 pass
-        return cls(service.get_table_client(table_name), ExpiryIndex(service.get_table_client(index_table_name(table_name))))
+        return cls(
+            table_client(connection, table_name, **options),
+            ExpiryIndex(table_client(connection, index_table_name(table_name), **options)),
+        )
 
     def get(self, key: JobKey) -> StoredJob | None:
         return self.get_version(key.partition_key, key.row_key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -10,7 +11,7 @@ import uuid
 import azure.functions as func
 import pytest
 import requests
-from azure.core.exceptions import AzureError, ServiceResponseError
+from azure.core.exceptions import ServiceResponseError
 
 import get_job
 from scripts.azurite import AzuriteTable, connection_string
@@ -18,7 +19,7 @@ from scripts.devhost_process import DevHostProcess
 from scripts.storage_proxy import StorageProxy
 from shared import storage_client
 from shared.errors import PreconditionFailed
-from shared.expiry_index import IndexEntry
+from shared.expiry_index import ExpiryIndex, IndexEntry
 from shared.jobs import JobService, Preconditions
 from shared.models import JobCreateRequest, JobUpdateRequest
 from shared.names import JobKey
@@ -27,7 +28,7 @@ from shared.store import JobStore
 from .conftest import Api, shippable_body
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
-# azure-core's policy as configured in shared.store: 3 retries with backoff, 3 s to connect, 10 s to read.
+# azure-core's policy as configured in shared.storage_client: 3 retries with backoff, 3 s to connect, 4 s to read.
 ANSWER_BOUND_SECONDS = 20
 AZURITE_SAVE_SECONDS = 6
 
@@ -170,27 +171,53 @@ def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
     assert proxy.seen[("GET", 503)] == 4  # the first try and azure-core's 3 retries
 
 
-def test_storage_that_accepts_but_never_answers_fails_after_the_read_timeout(monkeypatch):
-    # given a "storage service" that takes connections and never says a word, and a short read timeout
+@pytest.fixture
+def silent_storage():
+    """A "storage service" that takes connections and never says a word; yields its connection string and the sockets."""
     silent = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
-    threading.Thread(target=lambda: [held.append(silent.accept()[0]) for _ in range(10)], daemon=True).start()
-    monkeypatch.setattr(storage_client, "READ_TIMEOUT_SECONDS", 0.3)
-    store = JobStore(storage_client.table_service(connection_string(silent.getsockname()[1])).get_table_client("Silent"), index=None)
-    outcome: list[BaseException | None] = []
 
-    def read() -> None:
-        try:
-            store.get(JobKey(SUBSCRIPTION, "rg", "silent"))
-            outcome.append(None)
-        except AzureError as error:
-            outcome.append(error)
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                held.append(silent.accept()[0])
 
-    # when a job is read
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout=60)
-    # then the read gives up with a timeout error after azure-core's tries, instead of hanging
-    assert outcome and isinstance(outcome[0], ServiceResponseError)
-    assert len(held) == 4  # the first try and 3 retries, each on a new connection
+    threading.Thread(target=accept, daemon=True).start()
+    yield connection_string(silent.getsockname()[1]), held
     silent.close()
+    for connection in held:
+        connection.close()
+
+
+def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_settings(silent_storage, monkeypatch):
+    # given the get_job function over storage that accepts connections and never answers (its tables made),
+    # with the production timeouts: a GET is retried, so without a deadline it would take 4 tries x 4 s and backoff
+    connection, _ = silent_storage
+    store = JobStore(storage_client.table_client(connection, "Silent"), ExpiryIndex(storage_client.table_client(connection, "SilentExpiry")))
+    monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
+    request = func.HttpRequest(
+        "GET", "http://x", params={"api-version": "2021-01-01"},
+        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"}, body=b"",
+    )
+    # when a job is read
+    started = time.monotonic()
+    response = get_job.main(request)
+    elapsed = time.monotonic() - started
+    # then the caller gets a 503 with Retry-After when the request's storage budget (8 s) runs out, within 10 s
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert storage_client.REQUEST_STORAGE_BUDGET_SECONDS <= elapsed < 10
+
+
+def test_without_a_request_deadline_a_silent_storage_fails_after_the_tries(silent_storage, monkeypatch):
+    # given a store on silent storage outside any HTTP request (as the purge runs), with a short read timeout
+    connection, held = silent_storage
+    monkeypatch.setattr(storage_client, "READ_TIMEOUT_SECONDS", 0.3)
+    store = JobStore(storage_client.table_client(connection, "Silent"), index=None)
+    # when a job is read
+    started = time.monotonic()
+    with pytest.raises(ServiceResponseError):
+        store.get(JobKey(SUBSCRIPTION, "rg", "silent"))
+    # then it gave up with a timeout error after azure-core's four tries, each on a new connection
+    assert len(held) == 4
+    assert time.monotonic() - started < 10
