@@ -8,12 +8,16 @@ class ApiError(Exception):
 
     status = 500
 
-    def __init__(self, code: str, message: str, target: str | None = None, details: list[dict] | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, target: str | None = None, details: list[dict] | None = None, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.target = target
         self.details = details
+        # Seconds for the Retry-After header: the client may send the same request again after that long.
+        self.retry_after = retry_after
 
     def to_body(self) -> dict:
         error = {"code": self.code, "message": self.message}

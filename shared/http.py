@@ -61,11 +61,11 @@ def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Ca
 
 def _storage_unavailable(error: Exception) -> func.HttpResponse:
     log.warning("storage unavailable: %s", type(error).__name__)
-    response = error_response(
-        ServiceUnavailable("ServiceUnavailable", "The job store is unavailable right now; retry after a short wait.")
+    return error_response(
+        ServiceUnavailable(
+            "ServiceUnavailable", "The job store is unavailable right now; retry after a short wait.", retry_after=RETRY_AFTER_SECONDS
+        )
     )
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
 
 
 def check_api_version(req: func.HttpRequest) -> str:
@@ -209,4 +209,5 @@ def empty_response(status: int) -> func.HttpResponse:
 
 
 def error_response(error: ApiError) -> func.HttpResponse:
-    return json_response(error.to_body(), error.status)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return json_response(error.to_body(), error.status, headers)

@@ -8,6 +8,8 @@ unless the caller pinned a version with If-Match: then the answer is 412.
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,13 +18,20 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 
 from . import state_machine
 from .clock import Clock, SystemClock
-from .errors import Conflict, NotFound, PreconditionFailed
+from .errors import NotFound, PreconditionFailed, ServiceUnavailable
 from .models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from .names import JobKey, Scope
 from .store import JobStore, StoredJob, forget_store, get_store
 
-# How often an operation re-reads and retries after losing a race before it gives up with 409.
-MAX_ATTEMPTS = 8
+# How often an operation re-reads and retries after losing a race before it gives up with a retryable 503.
+MAX_ATTEMPTS = 12
+# Before each retry it waits a random time up to a bound that doubles from the first (full jitter), so writers
+# that collided spread out instead of colliding again; the waits add up to at most about 3 s, within the
+# request's storage budget.
+RETRY_BACKOFF_FIRST_SECONDS = 0.01
+RETRY_BACKOFF_MAX_SECONDS = 0.5
+# What the 503 asks the client to wait; every official client's retry policy retries a 503 after Retry-After.
+CONTENDED_RETRY_AFTER_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class JobService:
 
     def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> tuple[StoredJob, bool]:
         """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new."""
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             if preconditions.if_match is None:
                 # Most PUTs create: try that first, and read only when the job turns out to exist.
                 try:
@@ -76,7 +85,7 @@ class JobService:
                 replacement = state_machine.replace_job(current.job, request, self._clock.now())
                 return self._store.replace(replacement, current), False
             except (ResourceModifiedError, ResourceNotFoundError):
-                self._lost_race(preconditions)
+                self._lost_race(preconditions, attempt)
         raise _too_contended(key)
 
     def update_job(self, key: JobKey, request: JobUpdateRequest, preconditions: Preconditions) -> StoredJob:
@@ -89,7 +98,7 @@ class JobService:
 
     def delete_job(self, key: JobKey, preconditions: Preconditions) -> bool:
         """DELETE: True when the job was deleted, False when there was none."""
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             current = self._store.get(key)
             preconditions.check(current)
             if current is None:
@@ -100,14 +109,14 @@ class JobService:
                     return True
                 # Deleted by someone else meanwhile: the next read says so.
             except ResourceModifiedError:
-                self._lost_race(preconditions)
+                self._lost_race(preconditions, attempt)
         raise _too_contended(key)
 
     def list_jobs(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
         return self._store.list(scope, top, skip_token)
 
     def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job]) -> StoredJob:
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             current = self._store.get(key)
             preconditions.check(current)
             if current is None:
@@ -118,14 +127,15 @@ class JobService:
             try:
                 return self._store.replace(changed, current)
             except (ResourceModifiedError, ResourceNotFoundError):
-                self._lost_race(preconditions)
+                self._lost_race(preconditions, attempt)
         raise _too_contended(key)
 
     @staticmethod
-    def _lost_race(preconditions: Preconditions) -> None:
+    def _lost_race(preconditions: Preconditions, attempt: int) -> None:
         # The version the caller pinned is gone; retrying would act on one they never saw.
         if preconditions.if_match is not None or preconditions.if_none_match is not None:
             raise PreconditionFailed("PreconditionFailed", "The job changed while the request was being processed.")
+        time.sleep(random.uniform(0, min(RETRY_BACKOFF_MAX_SECONDS, RETRY_BACKOFF_FIRST_SECONDS * 2**attempt)))
 
 
 def _not_found(key: JobKey) -> NotFound:
@@ -136,8 +146,12 @@ def _not_found(key: JobKey) -> NotFound:
     )
 
 
-def _too_contended(key: JobKey) -> Conflict:
-    return Conflict("ConcurrentUpdate", f"The job '{key.job_name}' is being changed by other requests; try again.")
+def _too_contended(key: JobKey) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "ConcurrentUpdate",
+        f"The job '{key.job_name}' is being changed by too many requests at once; retry after Retry-After seconds.",
+        retry_after=CONTENDED_RETRY_AFTER_SECONDS,
+    )
 
 
 @functools.cache

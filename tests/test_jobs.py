@@ -5,9 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from azure.core.exceptions import ResourceModifiedError
 
-from shared.errors import Conflict, PreconditionFailed
-from shared.jobs import JobService, Preconditions
+from shared.errors import Conflict, PreconditionFailed, ServiceUnavailable
+from shared.jobs import CONTENDED_RETRY_AFTER_SECONDS, MAX_ATTEMPTS, JobService, Preconditions
 from shared.models import JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
 from shared.store import JobStore
@@ -137,3 +138,28 @@ def test_concurrent_deletes_answer_200_once_and_204_after(api, new_key):
         statuses = list(pool.map(lambda _: api.delete_job(key).status_code, range(16)))
     assert statuses.count(200) == 1
     assert statuses.count(204) == 15
+
+
+class AlwaysOvertakenStore(JobStore):
+    """The real store, but another writer always gets there first."""
+
+    def __init__(self, inner: JobStore) -> None:
+        super().__init__(inner.table, inner.index)
+        self.attempts = 0
+
+    def replace(self, job, current):
+        self.attempts += 1
+        raise ResourceModifiedError("another writer changed the job")
+
+
+def test_contention_that_outlasts_the_retries_is_a_retryable_503(job_store, created):
+    # given a job that another writer changes before every one of our writes
+    key = created()
+    store = AlwaysOvertakenStore(job_store)
+    # when a tag update keeps losing the race
+    with pytest.raises(ServiceUnavailable) as raised:
+        JobService(store).update_job(key, JobUpdateRequest.model_validate({"tags": {"a": "b"}}), Preconditions())
+    # then it tried every attempt and answers 503 ConcurrentUpdate with a Retry-After the clients honour
+    assert store.attempts == MAX_ATTEMPTS
+    assert raised.value.status == 503 and raised.value.code == "ConcurrentUpdate"
+    assert raised.value.retry_after == CONTENDED_RETRY_AFTER_SECONDS
