@@ -14,7 +14,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
 from pydantic import BaseModel, ValidationError
 
-from .errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
+from .errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from .jobs import Preconditions
 from .models import Job
 from .names import JobKey, Scope
@@ -26,6 +26,8 @@ API_VERSIONS = ("2016-11-01", "2020-08-01", "2021-01-01")
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 RETRY_AFTER_SECONDS = 5
+# The Functions host takes a function key from this query parameter; it is never echoed back.
+FUNCTION_KEY_PARAMETER = "code"
 
 log = logging.getLogger("importexport")
 Model = TypeVar("Model", bound=BaseModel)
@@ -68,8 +70,25 @@ def _storage_unavailable(error: Exception) -> func.HttpResponse:
     )
 
 
+def query_parameters(req: func.HttpRequest) -> dict[str, str]:
+    """The query's parameters by lower-case name, as ARM reads names (`$FILTER` is `$filter`); a repeated one is a 400.
+
+    Read from the URL, where the host keeps every occurrence; `params` is the fallback for a request built without one.
+    """
+    query = urlsplit(req.url).query
+    pairs = parse_qsl(query, keep_blank_values=True) if query else list(req.params.items())
+    parameters: dict[str, str] = {}
+    for name, value in pairs:
+        lowered = name.lower()
+        if lowered in parameters and lowered != FUNCTION_KEY_PARAMETER:
+            code = "InvalidApiVersionParameter" if lowered == "api-version" else "InvalidQueryParameter"
+            raise BadRequest(code, f"The query parameter '{name[:40]}' is given more than once; give it once.", name[:40])
+        parameters[lowered] = value
+    return parameters
+
+
 def check_api_version(req: func.HttpRequest) -> str:
-    version = req.params.get("api-version")
+    version = query_parameters(req).get("api-version")
     if not version:
         raise BadRequest(
             "MissingApiVersionParameter",
@@ -91,19 +110,19 @@ def job_key(req: func.HttpRequest) -> JobKey:
 
 def list_query(req: func.HttpRequest) -> tuple[Scope, int, str | None]:
     """The scope (from the route), page size and continuation of a list request."""
-    if "$filter" in req.params:
+    parameters = query_parameters(req)
+    if "$filter" in parameters:
         raise BadRequest("InvalidFilter", "$filter is not supported; list the scope and filter on the client.", "$filter")
     route = req.route_params
     scope = Scope.parse(route.get("subscriptionId", ""), route.get("resourceGroupName"))
-    return scope, parse_top(req), req.params.get("$skipToken")
+    return scope, parse_top(parameters.get("$top")), parameters.get("$skiptoken")
 
 
 def preconditions(req: func.HttpRequest) -> Preconditions:
     return Preconditions(if_match=req.headers.get("If-Match"), if_none_match=req.headers.get("If-None-Match"))
 
 
-def parse_top(req: func.HttpRequest, maximum: int = 100) -> int:
-    raw = req.params.get("$top")
+def parse_top(raw: str | None, maximum: int = 100) -> int:
     if raw is None:
         return maximum
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
@@ -118,11 +137,14 @@ def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
         raise UnsupportedMediaType(
             "UnsupportedMediaType", f"The content type '{content_type[:100]}' is not supported; send application/json."
         )
+    encoding = (req.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(
+            "UnsupportedContentEncoding", f"The content encoding '{encoding[:40]}' is not supported; send the body uncompressed."
+        )
     body = req.get_body()
     if len(body) > MAX_BODY_BYTES:
-        raise BadRequest(
-            "RequestTooLarge", f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}."
-        )
+        raise PayloadTooLarge("RequestTooLarge", f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
     if not body.strip():
         raise BadRequest("InvalidRequestContent", "The request body is empty; send a JSON object.")
     try:
@@ -197,11 +219,27 @@ def list_response(req: func.HttpRequest, jobs: list[Job], skip_token: str | None
     """An ARM list page; `nextLink` is this request's absolute URL continued at `skip_token`."""
     body: dict[str, Any] = {"value": [job.to_arm() for job in jobs]}
     if skip_token is not None:
-        url = urlsplit(req.url)
-        query = [(name, value) for name, value in parse_qsl(url.query, keep_blank_values=True) if name != "$skipToken"]
-        query.append(("$skipToken", skip_token))
-        body["nextLink"] = urlunsplit(url._replace(query=urlencode(query, safe="$")))
+        body["nextLink"] = next_link(req, skip_token)
     return json_response(body)
+
+
+def next_link(req: func.HttpRequest, skip_token: str) -> str:
+    """The request's URL as the client addressed it, continued at `skip_token`; never with the function key.
+
+    Behind a front end (a proxy, App Service's), the forwarded headers say what the client used.
+    """
+    url = urlsplit(req.url)
+    scheme = _first_forwarded(req, "X-Forwarded-Proto") or url.scheme
+    host = _first_forwarded(req, "X-Forwarded-Host") or url.netloc
+    dropped = {"$skiptoken", FUNCTION_KEY_PARAMETER}
+    query = [(name, value) for name, value in parse_qsl(url.query, keep_blank_values=True) if name.lower() not in dropped]
+    query.append(("$skipToken", skip_token))
+    return urlunsplit((scheme, host, url.path, urlencode(query, safe="$"), ""))
+
+
+def _first_forwarded(req: func.HttpRequest, header: str) -> str | None:
+    value = (req.headers.get(header) or "").split(",")[0].strip()
+    return value or None
 
 
 def empty_response(status: int) -> func.HttpResponse:

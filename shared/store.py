@@ -18,7 +18,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from .errors import BadRequest
+from .errors import BadRequest, PayloadTooLarge
 from .expiry_index import ExpiryIndex, chunks_by_partition
 from .models import Job, JobProperties
 from .names import JobKey, Scope
@@ -155,7 +155,7 @@ class JobStore:
         ).by_page(continuation_token=_decode_skip_token(skip_token, scope))
         page = next(pages, [])
         jobs = [job_from_entity(entity) for entity in page]
-        return jobs, _encode_skip_token(pages.continuation_token)
+        return jobs, _encode_skip_token(pages.continuation_token, scope)
 
 
 def job_entity(job: Job) -> dict:
@@ -172,7 +172,7 @@ def job_entity(job: Job) -> dict:
     }
     for column in ("Tags", "Properties"):
         if len(entity[column]) > MAX_PROPERTY_CHARS:
-            raise BadRequest(
+            raise PayloadTooLarge(
                 "RequestTooLarge",
                 f"The job's {column.lower()} take {len(entity[column])} characters; the limit is {MAX_PROPERTY_CHARS}.",
             )
@@ -190,28 +190,34 @@ def job_from_entity(entity: dict) -> Job:
     )
 
 
-def _encode_skip_token(continuation: dict | None) -> str | None:
+def _scope_id(scope: Scope) -> str:
+    return f"{scope.partition_key}/{scope.row_key_prefix or ''}"
+
+
+def _encode_skip_token(continuation: dict | None, scope: Scope) -> str | None:
+    """The storage continuation, bound to the scope it continues, as an opaque URL-safe token."""
     if not continuation:
         return None
-    raw = json.dumps(continuation, separators=(",", ":")).encode()
+    raw = json.dumps({**continuation, "Scope": _scope_id(scope)}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _decode_skip_token(token: str | None, scope: Scope) -> dict | None:
     if token is None:
         return None
-    invalid = BadRequest("InvalidSkipToken", "The $skipToken is not one this API gave out; start the listing again.", "$skipToken")
+    invalid = BadRequest("InvalidSkipToken", "The $skipToken is not one this listing gave out; start the listing again.", "$skipToken")
     try:
         continuation = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:
         raise invalid from error
     if (
         not isinstance(continuation, dict)
-        or set(continuation) != {"PartitionKey", "RowKey"}
+        or set(continuation) != {"PartitionKey", "RowKey", "Scope"}
+        or continuation["Scope"] != _scope_id(scope)
         or not all(value is None or (isinstance(value, str) and len(value) <= 2048) for value in continuation.values())
     ):
         raise invalid
-    return continuation
+    return {"PartitionKey": continuation["PartitionKey"], "RowKey": continuation["RowKey"]}
 
 
 def index_table_name(table_name: str) -> str:

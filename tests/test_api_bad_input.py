@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -92,11 +93,25 @@ def test_unknown_state_names_get_400(api, new_key):
     assert error["target"] == "properties.state"
 
 
-def test_oversize_body_is_400(api, new_key):
+def test_oversize_body_is_413(api, new_key):
+    # given a body one byte over the 64 KiB limit
     key = new_key()
-    body = job_body(diagnosticsPath="x" * (70 * 1024))
-    error = assert_arm_error(api.put_job(key, body), 400, "RequestTooLarge")
+    data = json.dumps(job_body(diagnosticsPath="x")).encode()
+    data = data.replace(b'"x"', b'"' + b"x" * (64 * 1024 + 1 - len(data) + 1) + b'"')
+    assert len(data) == 64 * 1024 + 1
+    # when it is sent, then the answer is 413 naming the limit, and nothing is created
+    error = assert_arm_error(raw_put(api, key, data), 413, "RequestTooLarge")
     assert "limit is 65536" in error["message"]
+    assert api.get_job(key).status_code == 404
+
+
+def test_a_compressed_body_is_415(api, new_key):
+    # given a gzip-compressed body
+    key = new_key()
+    data = gzip.compress(json.dumps(job_body()).encode())
+    # when it is sent with Content-Encoding: gzip, then the answer is 415 and nothing is created
+    response = api.request("PUT", api.job_path(key), data=data, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert_arm_error(response, 415, "UnsupportedContentEncoding")
     assert api.get_job(key).status_code == 404
 
 
@@ -114,7 +129,7 @@ def test_deeply_nested_json_is_400(api, new_key):
     key = new_key()
     deep = b'{"location": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     assert_arm_error(raw_put(api, key, deep), 400, "InvalidRequestContent")
-    deeper = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    deeper = b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
     assert_arm_error(raw_put(api, key, deeper), 400)
 
 

@@ -107,11 +107,52 @@ def test_bad_scope_names_are_400(api):
     assert api.list_jobs("00000000-0000-0000-0000-000000000001", "bad'group").status_code == 400
 
 
-def test_a_skip_token_from_another_subscription_reveals_nothing(api, populated, subscription_id):
+def skip_token_of(response) -> str:
+    return parse_qs(urlsplit(response.json()["nextLink"]).query)["$skipToken"][0]
+
+
+def test_a_skip_token_from_another_subscription_is_400(api, populated, subscription_id):
     # given a continuation token issued while listing this subscription
-    token = parse_qs(urlsplit(api.list_jobs(subscription_id, **{"$top": 1}).json()["nextLink"]).query)["$skipToken"][0]
+    token = skip_token_of(api.list_jobs(subscription_id, **{"$top": 1}))
     # when another subscription's listing is sent that token
-    other = "00000000-0000-0000-0000-00000000abcd"
-    response = api.list_jobs(other, **{"$skipToken": token})
-    # then it still lists only that subscription's (no) jobs
-    assert names(response) == []
+    response = api.list_jobs("00000000-0000-0000-0000-00000000abcd", **{"$skipToken": token})
+    # then it is refused as a token this listing never gave out
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "InvalidSkipToken"
+
+
+def test_a_skip_token_from_another_resource_group_is_400(api, populated, subscription_id):
+    # given a continuation token issued while listing one resource group
+    token = skip_token_of(api.list_jobs(subscription_id, "rg", **{"$top": 1}))
+    # when the listing of another group, or of the whole subscription, is sent that token
+    for scope in ([subscription_id, "other"], [subscription_id, "rg1"], [subscription_id]):
+        response = api.list_jobs(*scope, **{"$skipToken": token})
+        # then it is refused
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "InvalidSkipToken"
+
+
+def test_query_parameter_names_are_case_insensitive(api, populated, subscription_id):
+    # given parameter names spelt in other cases, as ARM accepts them
+    # when the listing is asked for $FILTER, then it is refused as $filter is
+    filtered = api.list_jobs(subscription_id, **{"$FILTER": "state eq 'Creating'"})
+    assert filtered.status_code == 400 and filtered.json()["error"]["code"] == "InvalidFilter"
+    # and $TOP is honoured as $top
+    assert len(api.list_jobs(subscription_id, "rg", **{"$TOP": 2}).json()["value"]) == 2
+
+
+def test_next_link_never_carries_the_function_key(api, populated, subscription_id):
+    # given a listing called with its key in the query, as the Functions host allows
+    response = api.list_jobs(subscription_id, "rg", **{"$top": 3, "code": "SECRETKEY"})
+    # then the nextLink leaves it out (the client sends its key again, as it did on the first call)
+    assert "SECRETKEY" not in response.text
+    assert "code" not in parse_qs(urlsplit(response.json()["nextLink"]).query)
+
+
+def test_next_link_follows_the_forwarded_headers_of_a_front_end(api, populated, subscription_id):
+    # given a listing that reached the app through a front end
+    headers = {"X-Forwarded-Host": "jobs.example.com", "X-Forwarded-Proto": "https"}
+    path = f"/subscriptions/{subscription_id}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs"
+    response = api.request("GET", path, params={"$top": 3}, headers=headers)
+    # then the nextLink addresses the front end, as the client did
+    assert response.json()["nextLink"].startswith(f"https://jobs.example.com{path}?")

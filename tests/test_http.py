@@ -70,3 +70,13 @@ def test_read_body_names_the_problem():
         read_body(request("PATCH", body=deep), JobUpdateRequest)
     update = read_body(request("PATCH", body=b'{"properties": {"cancelRequested": true}}', headers={"Content-Type": "application/json; charset=utf-8"}), JobUpdateRequest)
     assert update.properties.cancel_requested is True
+
+
+@pytest.mark.parametrize("query", ["api-version=bogus&api-version=2021-01-01", "api-version=2021-01-01&api-version=bogus", "api-version=2021-01-01&API-VERSION=2021-01-01"])
+def test_a_repeated_api_version_is_400_whichever_comes_last(query):
+    # given a request whose URL names api-version twice
+    req = func.HttpRequest("GET", f"http://localhost/x?{query}", headers={}, params={}, route_params=JOB_ROUTE, body=b"")
+    # when it reaches a function, then it is refused before anything is read
+    response = get_job.main(req)
+    assert response.status_code == 400
+    assert json.loads(response.get_body())["error"]["code"] == "InvalidApiVersionParameter"
