@@ -51,9 +51,10 @@ def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Ca
             return _storage_unavailable(error)
         except AzureError as error:  # no answer from storage: connection refused, timed out, reset
             return _storage_unavailable(error)
-        except SettingsError:
-            log.exception("the app is misconfigured")
-            return error_response(ApiError("InternalServerError", "The app is misconfigured; its log says how."))
+        except SettingsError as error:
+            # Not an outage: no Retry-After, since trying again cannot help until the settings are fixed.
+            log.error("the app is misconfigured: %s", error)
+            return error_response(ApiError("InvalidConfiguration", "The app is misconfigured; its log says how."))
         except Exception:  # the boundary: log it, never send a stack trace
             log.exception("unexpected failure in %s", handler.__module__)
             return error_response(ApiError("InternalServerError", "The server met an unexpected error."))

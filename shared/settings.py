@@ -1,14 +1,22 @@
-"""App settings: environment variables first, then `local.settings.json`, as the Functions host reads them."""
+"""App settings: environment variables first, then `local.settings.json`, as the Functions host reads them.
+
+Also a command, `python -m shared.settings`: checks the settings as the app will read them and says what is wrong.
+"""
 
 from __future__ import annotations
 
+import argparse
+import base64
+import binascii
 import functools
 import json
 import os
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from azure.data.tables import TableServiceClient
 from pydantic import BaseModel, Field, ValidationError
 
 from .state_machine import Retention
@@ -72,14 +80,31 @@ def expand_connection_string(connection: str) -> str:
     return connection
 
 
+def check_connection_string(connection: str, setting: str) -> None:
+    """Refuses a connection string the storage client could never sign with; it would look like an outage."""
+    try:
+        TableServiceClient.from_connection_string(connection)
+    except ValueError as error:
+        raise SettingsError(f"{setting} is not a storage connection string: {error}") from error
+    parts = dict(part.split("=", 1) for part in connection.split(";") if "=" in part)
+    key = next((value for name, value in parts.items() if name.strip().lower() == "accountkey"), None)
+    if key is not None:
+        try:
+            base64.b64decode(key.strip(), validate=True)
+        except binascii.Error as error:
+            raise SettingsError(f"{setting}: its AccountKey is not base64 ({error}); copy the key again") from error
+
+
 def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]) -> Settings:
     def lookup(name: str) -> str | None:
         value = environ.get(name) or local_values.get(name)
         return value or None
 
-    connection = lookup(CONNECTION_SETTING) or lookup(FALLBACK_CONNECTION_SETTING)
+    setting = CONNECTION_SETTING if lookup(CONNECTION_SETTING) else FALLBACK_CONNECTION_SETTING
+    connection = lookup(setting)
     if not connection:
         raise SettingsError(f"set {CONNECTION_SETTING} (or {FALLBACK_CONNECTION_SETTING}) to a storage connection string")
+    check_connection_string(expand_connection_string(connection), setting)
     fields = {field: value for name, field in SETTING_NAMES.items() if (value := lookup(name)) is not None}
     try:
         return Settings(storage_connection=expand_connection_string(connection), **fields)
@@ -98,3 +123,20 @@ def _setting_name(field: str) -> str:
 def load_settings() -> Settings:
     """The settings of this process, read once (the host restarts the app when they change)."""
     return resolve_settings(os.environ, read_local_settings())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.settings", description="Check the app settings as the app reads them.")
+    parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
+    account = TableServiceClient.from_connection_string(settings.storage_connection).url
+    print(f"settings OK: jobs table {settings.table_name} at {account}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -80,3 +80,20 @@ def test_a_repeated_api_version_is_400_whichever_comes_last(query):
     response = get_job.main(req)
     assert response.status_code == 400
     assert json.loads(response.get_body())["error"]["code"] == "InvalidApiVersionParameter"
+
+
+def test_a_key_that_is_not_base64_is_a_configuration_error_not_an_outage(app_settings, monkeypatch, caplog):
+    # given the app pointed at storage with a key that cannot be base64
+    monkeypatch.setenv("IMPORTEXPORT_STORAGE_CONNECTION", connection_string(free_port()).replace("AccountKey=", "AccountKey=%%"))
+    jobs.reload_settings()
+    try:
+        # when a job is read
+        response = get_job.main(request())
+    finally:
+        monkeypatch.undo()
+        jobs.reload_settings()
+    # then the answer is a configuration error with no Retry-After (retrying cannot help), and the log says why
+    assert response.status_code == 500
+    assert json.loads(response.get_body())["error"]["code"] == "InvalidConfiguration"
+    assert "Retry-After" not in response.headers
+    assert "AccountKey is not base64" in caplog.text

@@ -1,25 +1,31 @@
 """Settings: environment first, then local.settings.json, with clear errors."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from shared.settings import DEVELOPMENT_STORAGE, SettingsError, read_local_settings, resolve_settings
+from shared.settings import APP_ROOT, DEVELOPMENT_STORAGE, SettingsError, read_local_settings, resolve_settings
+
+ENV_ACCOUNT = "DefaultEndpointsProtocol=https;AccountName=envacct;AccountKey=ZW52LWtleQ==;EndpointSuffix=core.windows.net"
+FILE_ACCOUNT = "DefaultEndpointsProtocol=https;AccountName=fileacct;AccountKey=ZmlsZS1rZXk=;EndpointSuffix=core.windows.net"
 
 
 def test_environment_wins_over_local_settings():
     settings = resolve_settings(
-        {"IMPORTEXPORT_STORAGE_CONNECTION": "env-conn", "IMPORTEXPORT_RETENTION_DAYS": "30"},
-        {"IMPORTEXPORT_STORAGE_CONNECTION": "file-conn", "IMPORTEXPORT_TABLE_NAME": "FromFile"},
+        {"IMPORTEXPORT_STORAGE_CONNECTION": ENV_ACCOUNT, "IMPORTEXPORT_RETENTION_DAYS": "30"},
+        {"IMPORTEXPORT_STORAGE_CONNECTION": FILE_ACCOUNT, "IMPORTEXPORT_TABLE_NAME": "FromFile"},
     )
-    assert settings.storage_connection == "env-conn"
+    assert settings.storage_connection == ENV_ACCOUNT
     assert settings.retention_days == 30
     assert settings.table_name == "FromFile"
     assert settings.creating_expiry_days == 14
 
 
 def test_jobs_connection_falls_back_to_azure_web_jobs_storage():
-    assert resolve_settings({}, {"AzureWebJobsStorage": "jobs-host-conn"}).storage_connection == "jobs-host-conn"
+    assert resolve_settings({}, {"AzureWebJobsStorage": FILE_ACCOUNT}).storage_connection == FILE_ACCOUNT
 
 
 def test_development_storage_means_azurite():
@@ -42,12 +48,27 @@ def test_missing_connection_names_the_setting():
 )
 def test_invalid_values_name_the_setting(name, value):
     with pytest.raises(SettingsError, match=name):
-        resolve_settings({"AzureWebJobsStorage": "x", name: value}, {})
+        resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT, name: value}, {})
+
+
+@pytest.mark.parametrize(
+    "connection,problem",
+    [
+        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=not base64!;EndpointSuffix=core.windows.net", "AccountKey is not base64"),
+        ("garbage", "not a storage connection string"),
+        ("DefaultEndpointsProtocol=https;AccountName=a", "not a storage connection string"),
+    ],
+)
+def test_an_unusable_connection_string_is_a_settings_error_naming_the_setting(connection, problem):
+    # given a connection string storage could never accept
+    # when the settings are read, then they are refused with the setting's name and the reason
+    with pytest.raises(SettingsError, match=f"IMPORTEXPORT_STORAGE_CONNECTION.*{problem}"):
+        resolve_settings({"IMPORTEXPORT_STORAGE_CONNECTION": connection}, {})
 
 
 def test_storage_request_logging_is_off_unless_asked_for():
-    assert resolve_settings({"AzureWebJobsStorage": "x"}, {}).log_storage_requests is False
-    assert resolve_settings({"AzureWebJobsStorage": "x", "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "true"}, {}).log_storage_requests is True
+    assert resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT}, {}).log_storage_requests is False
+    assert resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "true"}, {}).log_storage_requests is True
 
 
 def test_local_settings_file_is_read(tmp_path):
@@ -67,3 +88,15 @@ def test_every_app_setting_is_documented_and_in_the_example_file():
     assert [name for name in sorted(names) if f"| `{name}` |" not in readme] == []
     assert sorted(names - set(example)) == []
     resolve_settings({}, example)
+
+
+def test_the_check_command_says_in_one_line_what_is_wrong():
+    # given a connection string whose key is not base64
+    env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": "AccountName=a;AccountKey=%%;TableEndpoint=http://127.0.0.1:1/a"}
+    # when the settings are checked
+    result = subprocess.run([sys.executable, "-m", "shared.settings"], cwd=APP_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    # then one line names the setting and the problem, and the exit code is 2
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m shared.settings: IMPORTEXPORT_STORAGE_CONNECTION: its AccountKey is not base64 (Only base64 data is allowed); copy the key again"
+    ]
