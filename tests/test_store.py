@@ -7,7 +7,7 @@ import uuid
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from shared.errors import BadRequest
+from shared.errors import PayloadTooLarge
 from shared.names import JobKey, Scope
 
 from .conftest import make_job
@@ -56,9 +56,9 @@ def test_delete_needs_the_current_etag(job_store, key):
     assert job_store.get(key) is not None
 
 
-def test_a_job_too_large_for_an_entity_is_refused_before_writing(job_store, key):
+def test_a_job_too_large_for_an_entity_is_413_before_writing(job_store, key):
     job = make_job(key, driveList=[{"manifestFile": "m" * 1000, "verboseLogUri": "v" * 1000, "errorLogUri": "e" * 1000, "manifestUri": "u" * 1000} for _ in range(10)])
-    with pytest.raises(BadRequest, match="limit is 32000"):
+    with pytest.raises(PayloadTooLarge, match="limit is 32000"):
         job_store.insert(job)
     assert job_store.get(key) is None
 
