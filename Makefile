@@ -4,7 +4,7 @@ VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 PORT ?= 7071
 
-.PHONY: run test lint bench deps clean
+.PHONY: run test lint fuzz bench deps clean
 
 deps: $(VENV)/.installed node_modules/.installed
 
@@ -28,6 +28,10 @@ lint: deps
 
 test: lint
 	$(VENV_PYTHON) -m pytest
+
+# The hostile-input fuzzer alone, ten times longer than in `make test` (about ten minutes).
+fuzz: deps
+	FUZZ_REQUESTS=50000 $(VENV_PYTHON) -m pytest tests/test_fuzz.py
 
 # Every benchmark; each prints its tables and rewrites its section of docs/benchmarks.md (about 10 minutes).
 bench: deps
