@@ -157,6 +157,36 @@ def job_url(run: RunLocal, key: JobKey) -> str:
     return f"{run.base_url}{key.resource_id}?api-version={API_VERSION}"
 
 
+def test_ctrl_c_stops_everything_and_keeps_a_job_created_just_before(run_local):
+    # given make run's script serving, and a job it has just created
+    run = run_local()
+    run.start()
+    run.serving()
+    key = JobKey(str(uuid.uuid4()), "rg", "kept")
+    created = requests.put(job_url(run, key), json=job_body(), timeout=30)
+    assert created.status_code == 201, created.text
+    # when Ctrl-C is pressed: the terminal sends SIGINT to the whole foreground process group
+    os.killpg(run.process.pid, signal.SIGINT)
+    # then everything stops, Azurite having saved the job
+    assert run.finished() != 0
+    assert not run.strays()
+    run.start()
+    run.serving()
+    assert requests.get(job_url(run, key), timeout=30).status_code == 200
+
+
+def test_term_to_the_script_alone_stops_azurite_and_the_app(run_local):
+    # given make run's script serving
+    run = run_local()
+    run.start()
+    run.serving()
+    # when only the script gets TERM (as from kill or a process manager)
+    run.process.terminate()
+    # then it stops the app and Azurite before exiting
+    assert run.finished() != 0
+    assert not run.strays()
+
+
 def test_a_taken_app_port_is_named_with_the_variable_that_moves_it(run_local):
     # given the app's port held by a socket of another program (here, the test's)
     with listening_socket() as port:
