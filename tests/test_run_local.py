@@ -170,6 +170,7 @@ def test_ctrl_c_stops_everything_and_keeps_a_job_created_just_before(run_local):
     # then everything stops, Azurite having saved the job
     assert run.finished() != 0
     assert not run.strays()
+    assert "Azurite stopped; its data is saved" in run.text()
     run.start()
     run.serving()
     assert requests.get(job_url(run, key), timeout=30).status_code == 200
@@ -252,3 +253,13 @@ def test_every_variable_of_the_script_is_in_the_readme_configuration():
     # then the README's Configuration section names each
     assert "AZURITE_TABLE_PORT" in variables and "AZURITE_LOCATION" in variables
     assert [name for name in variables if f"`{name}`" not in configuration] == []
+
+
+def test_a_data_folder_that_cannot_be_made_is_refused_in_one_line(run_local, tmp_path):
+    # given a data folder whose path is taken by a file
+    (tmp_path / "a-file").write_text("")
+    run = run_local(AZURITE_LOCATION=str(tmp_path / "a-file" / "azurite"))
+    # when the script starts
+    run.start()
+    # then it names the variable and the path
+    assert_refused_in_one_line(run, "AZURITE_LOCATION=", "a-file")
