@@ -1,39 +1,125 @@
 #!/usr/bin/env bash
-# Starts Azurite (data kept under .azurite/) and serves the app on $PORT:
+# `make run`: starts Azurite (data kept in $AZURITE_LOCATION, default .azurite/) and serves the app on $PORT:
 # with `func start` when Azure Functions Core Tools is installed, else with the dev host.
-# Ctrl-C, or a TERM or HUP to this script, stops both.
+# Ctrl-C, or a TERM or HUP to this script, stops the app, then Azurite, and waits until Azurite has saved its data.
+# Its own variables: PORT, AZURITE_PORT_BASE, AZURITE_BLOB_PORT, AZURITE_QUEUE_PORT, AZURITE_TABLE_PORT, AZURITE_LOCATION.
+# Runs on macOS's bash 3.2: no negative array indexes, empty arrays guarded under set -u.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT="${PORT:-7071}"
-children=()
 
-stop_children() {
-  for pid in ${children[@]+"${children[@]}"}; do kill "$pid" 2>/dev/null || true; done
-  for pid in ${children[@]+"${children[@]}"}; do wait "$pid" 2>/dev/null || true; done
+fail() { echo "$*" >&2; exit 1; }
+is_port() { case "$1" in '' | *[!0-9]*) return 1 ;; esac; [ "$((10#$1))" -ge 1 ] && [ "$((10#$1))" -le 65535 ]; }
+require_port() { is_port "$2" || fail "$1=$2 is not a port number (1-65535)."; }
+
+PORT="${PORT:-7071}"
+AZURITE_PORT_BASE="${AZURITE_PORT_BASE:-10000}"
+require_port AZURITE_PORT_BASE "$AZURITE_PORT_BASE"
+AZURITE_BLOB_PORT="${AZURITE_BLOB_PORT:-$((10#$AZURITE_PORT_BASE))}"
+AZURITE_QUEUE_PORT="${AZURITE_QUEUE_PORT:-$((10#$AZURITE_PORT_BASE + 1))}"
+AZURITE_TABLE_PORT="${AZURITE_TABLE_PORT:-$((10#$AZURITE_PORT_BASE + 2))}"
+for name in PORT AZURITE_BLOB_PORT AZURITE_QUEUE_PORT AZURITE_TABLE_PORT; do require_port "$name" "${!name}"; done
+AZURITE_LOCATION="${AZURITE_LOCATION:-.azurite}"
+
+# The app's storage is the Azurite of this run (the app reads the environment before local.settings.json),
+# unless the environment already names one. Azurite's well-known development account, as in shared/settings.py.
+if [ -z "${AzureWebJobsStorage:-}" ]; then
+  account=devstoreaccount1
+  export AzureWebJobsStorage="DefaultEndpointsProtocol=http;AccountName=$account;\
+AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;\
+BlobEndpoint=http://127.0.0.1:$AZURITE_BLOB_PORT/$account;QueueEndpoint=http://127.0.0.1:$AZURITE_QUEUE_PORT/$account;\
+TableEndpoint=http://127.0.0.1:$AZURITE_TABLE_PORT/$account;"
+fi
+
+# Azurite and the app each run in a process group of their own (`set -m` around their start), so that the
+# terminal's Ctrl-C reaches only this script, which then sends each of them one TERM. Azurite must get one signal:
+# it handles SIGINT and SIGTERM once each, and a second one closes its servers again, throws "Cannot close server
+# in status Closed" and exits before its loki store (autosaved every 5 s) is written. On one TERM it closes its
+# servers, saves the store and exits 0, so waiting for it to exit is waiting for the data to be on disk.
+azurite_pid=""
+azurite_ready=0
+app_pid=""
+signalled=0
+
+# TERM to the process group led by $1, up to $2 seconds for it to go, then KILL; returns the leader's exit status.
+stop_group() {
+  local leader=$1 deadline=$((SECONDS + $2))
+  kill -TERM -- "-$leader" 2>/dev/null
+  while kill -0 -- "-$leader" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kill -KILL -- "-$leader" 2>/dev/null
+      wait "$leader" 2>/dev/null
+      return 137
+    fi
+    sleep 0.1
+  done
+  wait "$leader" 2>/dev/null
 }
-trap stop_children EXIT
-trap 'exit 143' TERM HUP
-trap 'exit 130' INT
+
+stop_all() {
+  set +e
+  # Further Ctrl-Cs must not cut Azurite's save short; every wait below is bounded.
+  trap '' INT TERM HUP
+  if [ -n "$app_pid" ]; then stop_group "$app_pid" 10; fi
+  if [ -n "$azurite_pid" ]; then
+    stop_group "$azurite_pid" 30
+    local status=$?
+    # Its log says so too: a shell that no longer knows the status (127) must not cry wolf.
+    if [ "$status" -ne 0 ] && grep -q "Table service successfully closed" "$azurite_log" 2>/dev/null; then status=0; fi
+    if [ "$status" -ne 0 ] && [ "$azurite_ready" = 1 ]; then
+      echo "Azurite exited with status $status while stopping: writes of its last 5 s may be lost (log: $azurite_log)." >&2
+    elif [ "$signalled" = 1 ]; then
+      echo "Azurite stopped; its data is saved in $AZURITE_LOCATION/."
+    fi
+  fi
+}
+trap stop_all EXIT
+trap 'signalled=1; exit 130' INT
+trap 'signalled=1; exit 143' TERM
+trap 'signalled=1; exit 129' HUP
+
+[ -x .venv/bin/python ] && [ -x node_modules/.bin/azurite ] || fail "Not set up: run make run (or make deps) rather than the script alone."
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-if port_open 10002; then
-  echo "Azurite (or another Table service) already listens on 10002; using it."
-else
-  mkdir -p .azurite
-  node_modules/.bin/azurite --silent --location .azurite --skipApiVersionCheck --disableTelemetry &
-  children+=($!)
-  for _ in $(seq 1 100); do port_open 10002 && break; sleep 0.1; done
-  port_open 10002 || { echo "Azurite did not start" >&2; exit 1; }
-  echo "Azurite: blob 10000, queue 10001, table 10002 (data in .azurite/)"
-fi
+# The app's settings as the app will read them: a malformed local.settings.json or connection string is one line here.
+.venv/bin/python -m shared.settings >/dev/null || exit 1
+.venv/bin/python -m scripts.port_check app "$PORT"
+azurite_ports=0
+.venv/bin/python -m scripts.port_check azurite "$AZURITE_BLOB_PORT" "$AZURITE_QUEUE_PORT" "$AZURITE_TABLE_PORT" \
+  || azurite_ports=$?
+case "$azurite_ports" in
+  3) ;; # a Table service already answers there, and the check said so
+  0)
+    mkdir -p "$AZURITE_LOCATION" 2>/dev/null || fail "Cannot create the Azurite data folder AZURITE_LOCATION=$AZURITE_LOCATION."
+    azurite_log="$AZURITE_LOCATION/azurite.log"
+    set -m
+    node_modules/.bin/azurite --silent --location "$AZURITE_LOCATION" --skipApiVersionCheck --disableTelemetry \
+      --blobPort "$AZURITE_BLOB_PORT" --queuePort "$AZURITE_QUEUE_PORT" --tablePort "$AZURITE_TABLE_PORT" \
+      </dev/null >"$azurite_log" 2>&1 &
+    azurite_pid=$!
+    set +m
+    started_by=$((SECONDS + 60))
+    until port_open "$AZURITE_TABLE_PORT"; do
+      kill -0 "$azurite_pid" 2>/dev/null || fail "Azurite did not start: $(tail -n 1 "$azurite_log") (log: $azurite_log)"
+      [ "$SECONDS" -lt "$started_by" ] || fail "Azurite did not open port $AZURITE_TABLE_PORT within 60 s (log: $azurite_log)"
+      sleep 0.1
+    done
+    azurite_ready=1
+    echo "Azurite: blob $AZURITE_BLOB_PORT, queue $AZURITE_QUEUE_PORT, table $AZURITE_TABLE_PORT (data in $AZURITE_LOCATION/, log in $azurite_log)"
+    ;;
+  *) exit 1 ;; # a port is taken; the check printed which
+esac
 
-# In the background and waited for, so that a signal to this script is handled at once.
+# Waited for in the background, so that a signal to this script is handled at once.
+set -m
 if command -v func >/dev/null 2>&1; then
-  func start --port "$PORT" &
+  func start --port "$PORT" </dev/null &
 else
   echo "Core Tools (func) not found: serving with the dev host instead."
-  .venv/bin/python -m devhost --port "$PORT" &
+  .venv/bin/python -m devhost --port "$PORT" </dev/null &
 fi
-children+=($!)
-wait "$!"
+app_pid=$!
+set +m
+app_status=0
+wait "$app_pid" || app_status=$?
+exit "$app_status"
