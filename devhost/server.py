@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
 import time
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
+from .config import Keys
 from .functions import FunctionApp
 
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
 log = logging.getLogger("devhost")
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Function and master (admin) keys; with neither set, no key is checked, as under `func start`."""
-
-    function_key: str | None = None
-    master_key: str | None = None
-
-    @classmethod
-    def from_environment(cls) -> "Keys":
-        return cls(os.environ.get("DEVHOST_FUNCTION_KEY") or None, os.environ.get("DEVHOST_MASTER_KEY") or None)
-
-    @property
-    def enforced(self) -> bool:
-        return bool(self.function_key or self.master_key)
-
-    def allows(self, auth_level: str, presented: str | None) -> bool:
-        if not self.enforced or auth_level == "anonymous":
-            return True
-        accepted = [self.master_key] if auth_level == "admin" else [self.function_key, self.master_key]
-        return presented is not None and any(key and hmac.compare_digest(presented, key) for key in accepted)
 
 
 class DevHost(ThreadingHTTPServer):

@@ -6,6 +6,7 @@ import http.client
 import importlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -220,3 +221,72 @@ def test_bad_or_missing_schedules_leave_the_timer_out(tmp_path, schedule, caplog
     with pytest.raises(ValueError):
         resolve_schedule(function)
     assert TimerScheduler([function])._timers == []
+
+
+def start_devhost(root, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m devhost` on an app folder, run until it exits (these tests expect it to refuse to start)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DEVHOST_")}
+    command = [sys.executable, "-m", "devhost", "--root", str(root), *args]
+    return subprocess.run(command, cwd=ROOT, env={**environment, **(env or {})}, capture_output=True, text=True, timeout=30)
+
+
+def app_folder(tmp_path, local_settings: str | None = None):
+    """An app folder with no functions: all the dev host needs to start."""
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    if local_settings is not None:
+        (tmp_path / "local.settings.json").write_text(local_settings)
+    return tmp_path
+
+
+def assert_one_line_refusal(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_port_in_use_is_one_line_naming_it_and_what_to_do(tmp_path):
+    # given a port something else listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # when the dev host is started on it
+        result = start_devhost(app_folder(tmp_path), "--port", str(port))
+    # then it says so in one line, naming the address and how to pick another
+    line = assert_one_line_refusal(result)
+    assert f"127.0.0.1:{port}" in line and "--port" in line and "PORT=" in line
+
+
+def test_a_malformed_local_settings_file_is_one_line_naming_it(tmp_path):
+    # given a local.settings.json with a syntax error
+    root = app_folder(tmp_path, local_settings='{"Values": {"A": "1",}}')
+    # when the dev host is started on that folder
+    result = start_devhost(root, "--port", str(free_port()))
+    # then it refuses in one line naming the file and the error
+    line = assert_one_line_refusal(result)
+    assert str(root / "local.settings.json") in line and "line 1 column" in line
+
+
+def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_path):
+    # given a timer whose schedule setting holds no schedule
+    package, _ = timer_app(tmp_path, "%TICK_SCHEDULE%")
+    sys.path.remove(str(tmp_path))
+    port = free_port()
+    environment = {**os.environ, "TICK_SCHEDULE": "every minute"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--root", str(tmp_path), "--port", str(port)],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        # when it starts
+        wait_for_port(port, 20)
+        answer = requests.get(f"http://127.0.0.1:{port}/nothing", timeout=10)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    # then the timer is reported and left out, and the rest is served
+    assert f"timer not scheduled: {package}" in output
+    assert "Traceback" not in output
+    assert answer.status_code == 404
