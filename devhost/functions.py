@@ -66,6 +66,10 @@ class FunctionApp:
                 return function, {k: v for k, v in found.groupdict().items() if v is not None}
         return False if path_matched else None
 
+    def methods_at(self, path: str) -> set[str]:
+        """The methods the functions whose routes match `path` take (for a 405's Allow header)."""
+        return {method for function in self.http_functions() if function.route.fullmatch(path) for method in function.methods}
+
 
 def compile_route(prefix: str, template: str) -> re.Pattern:
     """An ASP.NET-style route template (`a/{b}/{c?}/{*rest}`) as a case-insensitive regex."""
