@@ -9,6 +9,7 @@ as the host does.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -21,6 +22,8 @@ from .errors import JSON_CONTENT_TYPE, error_body
 from .functions import FunctionApp
 
 log = logging.getLogger("devhost")
+# host[:port] as RFC 3986 allows it in a Host header: a name or IPv4 address, or an IPv6 address in brackets.
+_AUTHORITY = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]*)?")
 # Headers that describe one hop's connection: the server writes its own.
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
                          "transfer-encoding", "upgrade", "content-length"})
@@ -53,7 +56,19 @@ class IncomingRequest:
 
     @property
     def params(self) -> dict[str, str]:
-        return dict(parse_qsl(self.query, keep_blank_values=True))
+        return query_parameters(self.query)
+
+
+def query_parameters(query: str) -> dict[str, str]:
+    """The query as the Functions host hands it to a Python function (`req.params`): names compare
+    case-insensitively, the first spelling kept (ASP.NET's query collection), and a repeated name's values are
+    joined with "," (StringValues.ToString()). Unlike the host, a name with an empty value is kept: the host
+    leaves it out for Python workers, and the app's own tests rely on seeing `$top=`."""
+    values: dict[str, list[str]] = {}
+    spelling: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        values.setdefault(spelling.setdefault(name.lower(), name), []).append(value)
+    return {name: ",".join(each) for name, each in values.items()}
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -70,10 +85,10 @@ def split_target(target: str) -> tuple[str, str]:
 class Dispatcher:
     """Serves a function app's HTTP functions and admin endpoint, one request at a time per caller (thread-safe)."""
 
-    def __init__(self, app: FunctionApp, keys: Keys, base_url: str) -> None:
+    def __init__(self, app: FunctionApp, keys: Keys, served_at: str) -> None:
         self.app = app
         self.keys = keys
-        self.base_url = base_url
+        self.served_at = served_at  # host:port listened on, for a request without a Host header
 
     def __call__(self, request: IncomingRequest) -> Answer:
         started = time.perf_counter()
@@ -83,7 +98,8 @@ class Dispatcher:
 
     def answer(self, request: IncomingRequest) -> Answer:
         params = request.params
-        presented_key = request.headers.get("x-functions-key") or params.get("code")
+        code = next((value for name, value in params.items() if name.lower() == "code"), None)
+        presented_key = request.headers.get("x-functions-key") or code
         if request.path.lower().startswith("/admin/"):
             return self._admin(request, presented_key)
         return self._http_function(request, params, presented_key)
@@ -99,9 +115,13 @@ class Dispatcher:
         if not self.keys.allows(function.auth_level, presented_key):
             return Answer.error(401, f"This route needs a {'master' if function.auth_level == 'admin' else 'function'} key "
                                      "(x-functions-key header or code query parameter).")
+        # The URL the client called, as the Functions host builds it: scheme, Host header, path and query as sent.
+        host = request.headers.get("host") or self.served_at
+        if not _AUTHORITY.fullmatch(host):
+            return Answer.error(400, "The Host header is not a host name or address with an optional port.")
         http_request = func.HttpRequest(
             method=request.method,
-            url=self.base_url + request.path + (f"?{request.query}" if request.query else ""),
+            url=f"http://{host}{request.path}" + (f"?{request.query}" if request.query else ""),
             headers=request.headers,
             params=params,
             route_params={name: unquote(value) for name, value in raw_route.items()},

@@ -48,7 +48,7 @@ class DevHost(socketserver.ThreadingTCPServer):
         self.read_timeout = read_timeout
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Connection)
-        self.dispatch = Dispatcher(app, keys, self.base_url)
+        self.dispatch = Dispatcher(app, keys, self.base_url.removeprefix("http://"))
 
     @property
     def base_url(self) -> str:

@@ -517,3 +517,51 @@ def test_32_requests_run_at_once(echo_host):
         each.join()
     # then all ran concurrently, none waited for a free thread
     assert statuses == [200] * 32
+
+
+# --- What the function is given: the URL the client called, the query as the Functions host passes it ---
+
+
+def echoed(server: DevHost, request: bytes) -> dict:
+    [(status, _, body)] = exchange(server, request)[:1]
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_the_function_gets_the_url_the_client_called(echo_host):
+    # when a client calls the dev host by a name of its own (a proxy, a container's port mapping, --host 0.0.0.0)
+    seen = echoed(echo_host, b"GET /echo/a%20b?x=1&y=%2F HTTP/1.1\r\nHost: jobs.example:8443\r\n\r\n")
+    # then the function's URL is scheme, that Host, and the path and query as sent, as the Functions host builds it
+    assert seen["url"] == "http://jobs.example:8443/echo/a%20b?x=1&y=%2F"
+
+
+def test_without_a_host_header_the_url_names_the_address_served(echo_host):
+    # when an HTTP/1.0 client sends no Host header
+    seen = echoed(echo_host, b"GET /echo/x?y=1 HTTP/1.0\r\n\r\n")
+    # then the URL falls back to the address the dev host listens on
+    assert seen["url"] == f"{echo_host.base_url}/echo/x?y=1"
+
+
+@pytest.mark.parametrize("host", [b"a b", b"evil.example/path", b"x@y"])
+def test_a_host_header_that_names_no_host_is_a_400(echo_host, host):
+    answers = exchange(echo_host, b"GET /echo/x HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert assert_arm_error(answers[0], 400)["code"] == "BadRequest"
+
+
+def test_a_repeated_query_name_reaches_the_function_joined_with_commas(echo_host):
+    # when a query repeats a name, in any casing (ASP.NET's query names are case-insensitive)
+    seen = echoed(echo_host, b"GET /echo/x?tag=a&TAG=b&tag=c%2Cd&one=1&blank= HTTP/1.1\r\nHost: h\r\n\r\n")
+    # then the function gets one value, the values joined with "," under the first spelling, as the Functions host
+    # passes a query to a Python function (StringValues.ToString())
+    assert seen["params"] == {"tag": "a,b,c,d", "one": "1", "blank": ""}
+
+
+def test_the_apps_next_link_names_the_host_the_client_called(api, subscription_id, new_key):
+    # given two jobs, so that a listing one at a time has a next page
+    for _ in range(2):
+        assert api.put_job(new_key()).status_code == 201
+    # when the listing is called through a name other than the address served
+    path = f"/subscriptions/{subscription_id}/providers/Microsoft.ImportExport/jobs"
+    response = api.request("GET", path, params={"$top": 1}, headers={"Host": "importexport.example:7071"})
+    # then its nextLink points there, not at the bind address
+    assert response.json()["nextLink"].startswith(f"http://importexport.example:7071{path}?")
