@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the function app folder (holds host.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # A line per request is on every request's path: skip gathering what this format never shows (the logging
+    # HOWTO's "Optimization": caller's file and line, thread, process).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
     root = args.root.resolve()
     # What the user must fix before anything can be served: one line on stderr and exit 1, no traceback.
