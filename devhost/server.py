@@ -21,7 +21,9 @@ from .dispatch import Answer, Dispatcher, IncomingRequest
 from .functions import FunctionApp
 
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit; larger is 413
-MAX_HEADER_BYTES = 32 * 1024  # request line and headers, as Kestrel (the Functions host's server) allows; larger is 431
+# A request line and headers still incomplete after this many bytes are a 431 (Kestrel, the Functions host's server,
+# allows 32 KiB); h11 checks what it holds unparsed, so a larger block that arrives whole can still pass.
+MAX_HEADER_BYTES = 32 * 1024
 # A connection that sends nothing for this long is closed: a stalled request (a body shorter than its
 # Content-Length) or an idle kept-alive connection, which clients reopen.
 DEFAULT_READ_TIMEOUT_SECONDS = 30
