@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import logging
-import os
 import sys
 from pathlib import Path
 
+from .config import ConfigError, Keys, load_local_settings
 from .functions import load_app
-from .server import DevHost, Keys
+from .server import DevHost
 from .timers import TimerScheduler
 
 
-def load_local_settings(root: Path) -> None:
-    """Put `local.settings.json` Values into the environment, leaving variables already set alone, as `func` does."""
-    path = root / "local.settings.json"
-    if path.exists():
-        for name, value in json.loads(path.read_text()).get("Values", {}).items():
-            os.environ.setdefault(name, str(value))
+def listen_error(host: str, port: int, error: OSError) -> str:
+    """One line for a socket the dev host cannot listen on; the usual cause, a port in use, says what to do."""
+    if error.errno == errno.EADDRINUSE:
+        return f"{host}:{port} is already in use: pick another port with --port (or PORT= for make run)"
+    return f"cannot listen on {host}:{port}: {error.strerror or error}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,12 +28,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the function app folder (holds host.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # A line per request is on every request's path: skip gathering what this format never shows (the logging
+    # HOWTO's "Optimization": caller's file and line, thread, process).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
     root = args.root.resolve()
-    load_local_settings(root)
+    # What the user must fix before anything can be served: one line on stderr and exit 1, no traceback.
+    try:
+        load_local_settings(root)
+        app = load_app(root)
+        keys = Keys.from_environment()
+    except ConfigError as error:
+        sys.exit(f"devhost: {error}")
     sys.path.insert(0, str(root))
-    app = load_app(root)
-    server = DevHost(app, (args.host, args.port), Keys.from_environment())
+    try:
+        server = DevHost(app, (args.host, args.port), keys)
+    except OSError as error:
+        sys.exit(f"devhost: {listen_error(args.host, args.port, error)}")
     for function in app.functions.values():
         where = (
             f"{','.join(sorted(function.methods)).upper()} /{app.route_prefix.strip('/') + '/' if app.route_prefix.strip('/') else ''}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from .config import read_json
 
 DEFAULT_ROUTE_PREFIX = "api"
 _PARAMETER = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(\?)?(?::[^}]*)?\}")
@@ -33,7 +34,7 @@ class Function:
     def entry_point(self) -> Callable:
         """The function's Python entry point, imported on first use as the worker does."""
         if self._entry is None:
-            spec = json.loads((self.folder / "function.json").read_text())
+            spec = read_json(self.folder / "function.json")
             script = spec.get("scriptFile", "__init__.py")
             module_name = self.folder.name if script == "__init__.py" else f"{self.folder.name}.{Path(script).stem}"
             module = importlib.import_module(module_name)
@@ -65,6 +66,10 @@ class FunctionApp:
                 return function, {k: v for k, v in found.groupdict().items() if v is not None}
         return False if path_matched else None
 
+    def methods_at(self, path: str) -> set[str]:
+        """The methods the functions whose routes match `path` take (for a 405's Allow header)."""
+        return {method for function in self.http_functions() if function.route.fullmatch(path) for method in function.methods}
+
 
 def compile_route(prefix: str, template: str) -> re.Pattern:
     """An ASP.NET-style route template (`a/{b}/{c?}/{*rest}`) as a case-insensitive regex."""
@@ -84,11 +89,12 @@ def compile_route(prefix: str, template: str) -> re.Pattern:
 
 
 def load_app(root: Path) -> FunctionApp:
-    host = json.loads((root / "host.json").read_text())
+    """The app in `root`; a missing or malformed host.json or function.json is a ConfigError naming the file."""
+    host = read_json(root / "host.json")
     prefix = host.get("extensions", {}).get("http", {}).get("routePrefix", DEFAULT_ROUTE_PREFIX)
     functions: dict[str, Function] = {}
     for spec_path in sorted(root.glob("*/function.json")):
-        spec = json.loads(spec_path.read_text())
+        spec = read_json(spec_path)
         if spec.get("disabled"):
             continue
         trigger = next(b for b in spec["bindings"] if b.get("direction") == "in" and b["type"].endswith("Trigger"))

@@ -1,157 +1,171 @@
-"""The HTTP side of the dev host: routes requests to functions, checks keys, runs non-HTTP functions on demand."""
+"""The dev host's HTTP server: one thread per connection (socketserver), HTTP/1.1 framing by h11.
+
+h11 (a maintained HTTP/1.1 protocol library) decides where each request and its body begin and end:
+Content-Length or chunked bodies, malformed framing, pipelined requests, keep-alive, HEAD. This module only
+moves bytes between it and the socket, enforces the Functions host's limits, and answers what cannot be read
+with a JSON ARM error. Thread-per-connection rather than a pooled server (waitress, cheroot): a pool hands
+each request from a polling thread to a worker and back, which doubled a bare request's time here.
+"""
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
-import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
+import socket
+import socketserver
+from http.client import responses
 
-import azure.functions as func
-from azure.functions.timer import TimerRequest
+import h11
 
+from .config import Keys
+from .dispatch import Answer, Dispatcher, IncomingRequest
 from .functions import FunctionApp
 
-MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
+MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit; larger is 413
+# A request line and headers still incomplete after this many bytes are a 431 (Kestrel, the Functions host's server,
+# allows 32 KiB); h11 checks what it holds unparsed, so a larger block that arrives whole can still pass.
+MAX_HEADER_BYTES = 32 * 1024
+# A connection that sends nothing for this long is closed: a stalled request (a body shorter than its
+# Content-Length) or an idle kept-alive connection, which clients reopen.
+DEFAULT_READ_TIMEOUT_SECONDS = 30
+RECEIVE_BYTES = 64 * 1024
 log = logging.getLogger("devhost")
 
 
-@dataclass(frozen=True)
-class Keys:
-    """Function and master (admin) keys; with neither set, no key is checked, as under `func start`."""
-
-    function_key: str | None = None
-    master_key: str | None = None
-
-    @classmethod
-    def from_environment(cls) -> "Keys":
-        return cls(os.environ.get("DEVHOST_FUNCTION_KEY") or None, os.environ.get("DEVHOST_MASTER_KEY") or None)
-
-    @property
-    def enforced(self) -> bool:
-        return bool(self.function_key or self.master_key)
-
-    def allows(self, auth_level: str, presented: str | None) -> bool:
-        if not self.enforced or auth_level == "anonymous":
-            return True
-        accepted = [self.master_key] if auth_level == "admin" else [self.function_key, self.master_key]
-        return presented is not None and any(key and hmac.compare_digest(presented, key) for key in accepted)
+class RequestTooLarge(Exception):
+    """The request's body is over MAX_REQUEST_BYTES (announced, or counted as chunks arrive)."""
 
 
-class DevHost(ThreadingHTTPServer):
+class DevHost(socketserver.ThreadingTCPServer):
+    """Serves a function app over HTTP on `address` (port 0 picks a free one) until `shutdown` or Ctrl-C."""
+
     daemon_threads = True
     allow_reuse_address = True
     # socketserver's default backlog is 5: a burst of new connections overflows it and some are reset.
     request_queue_size = 128
 
-    def __init__(self, app: FunctionApp, address: tuple[str, int], keys: Keys) -> None:
+    def __init__(self, app: FunctionApp, address: tuple[str, int], keys: Keys,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS) -> None:
         self.app = app
         self.keys = keys
-        super().__init__(address, RequestHandler)
+        self.read_timeout = read_timeout
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        super().__init__(address, Connection)
+        self.dispatch = Dispatcher(app, keys, self.base_url.removeprefix("http://"))
 
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def handle_error(self, request, client_address) -> None:
+        log.exception("connection from %s failed", client_address[0])
 
 
-class RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Buffer each response so headers and body leave in one write (the base class flushes after each request),
-    # and send it at once: with Nagle on, a second segment would wait for the client's delayed ACK (~40 ms).
-    wbufsize = 64 * 1024
-    disable_nagle_algorithm = True
+class Connection(socketserver.BaseRequestHandler):
+    """One client connection: its requests in turn, for as long as both sides keep it open."""
+
     server: DevHost
 
-    def do_GET(self) -> None:
-        self._handle()
+    def setup(self) -> None:
+        self.socket: socket.socket = self.request
+        self.socket.settimeout(self.server.read_timeout)
+        # Each answer leaves in one write; with Nagle on, a write after an unacknowledged one waits ~40 ms.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
 
-    do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+    def handle(self) -> None:
+        try:
+            while self._serve_one():
+                self.http.start_next_cycle()
+        except (TimeoutError, ConnectionError):
+            pass  # a stalled or vanished client: there is no one to answer
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
-        log.debug(format, *args)
-
-    def _handle(self) -> None:
-        started = time.perf_counter()
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
-        body = self._read_body()
-        if body is None:
-            return
-        presented_key = self.headers.get("x-functions-key") or query.get("code")
-        if url.path.lower().startswith("/admin/"):
-            status = self._admin(url.path, presented_key, body)
-        else:
-            status = self._http_function(url.path, query, presented_key, body)
-        log.info("%s %s -> %s in %.1f ms", self.command, url.path, status, (time.perf_counter() - started) * 1000)
-
-    def _read_body(self) -> bytes | None:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            self._send(411, b"")
-            return None
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self._send(413, b"")
-            self.close_connection = True
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _http_function(self, path: str, query: dict[str, str], presented_key: str | None, body: bytes) -> int:
-        found = self.server.app.match(self.command, path)
-        if not found:
-            return self._send(405 if found is False else 404, b"")
-        function, raw_route = found
-        if not self.server.keys.allows(function.auth_level, presented_key):
-            return self._send(401, b"")
-        request = func.HttpRequest(
-            method=self.command,
-            url=self.server.base_url + self.path,
-            headers=dict(self.headers.items()),
-            params=query,
-            route_params={name: unquote(value) for name, value in raw_route.items()},
+    def _serve_one(self) -> bool:
+        """Reads and answers one request; whether the connection can carry the next one."""
+        try:
+            request = self._next_request()
+            if request is None:
+                return False
+            body = self._read_body(request)
+        except h11.RemoteProtocolError as error:
+            # Where an unreadable request ends cannot be known, so nothing after it on the connection can be read.
+            status = error.error_status_hint
+            message = "The request's headers are too large." if status == 431 else f"The request cannot be read: {error}"
+            self._send(Answer.error(status, message), head=False, close=True)
+            return False
+        except RequestTooLarge:
+            self._send(Answer.error(413, f"The request body is larger than the limit of {MAX_REQUEST_BYTES // 2**20} MiB."),
+                       head=False, close=True)
+            return False
+        answer = self.server.dispatch(IncomingRequest(
+            method=request.method.decode("ascii"),
+            target=request.target.decode("ascii"),
+            headers=joined_headers(request.headers),
             body=body,
-        )
-        try:
-            response = function.invoke(request)
-        except Exception:  # the host's boundary: an app's unhandled error is a bare 500, as in Azure
-            log.exception("function %s failed", function.name)
-            return self._send(500, b"")
-        headers = dict(response.headers)
-        body = response.get_body() or b""
-        if body and response.mimetype and not any(name.lower() == "content-type" for name in headers):
-            charset = f"; charset={response.charset}" if response.charset else ""
-            headers["Content-Type"] = response.mimetype + charset
-        return self._send(response.status_code, body, headers)
+        ))
+        self._send(answer, head=request.method == b"HEAD")
+        return self.http.our_state is h11.DONE and self.http.their_state is h11.DONE
 
-    def _admin(self, path: str, presented_key: str | None, body: bytes) -> int:
-        """`POST /admin/functions/{name}` runs a non-HTTP function now, as the Functions host does."""
-        if not self.server.keys.allows("admin", presented_key):
-            return self._send(401, b"")
-        parts = path.strip("/").split("/")
-        if self.command != "POST" or len(parts) != 3 or parts[1].lower() != "functions":
-            return self._send(404, b"")
-        function = self.server.app.functions.get(parts[2])
-        if function is None:
-            return self._send(404, b"")
-        if function.trigger_type != "timerTrigger":
-            return self._send(400, b'{"error": "only timer functions can be run from the admin endpoint here"}')
-        try:
-            function.invoke(TimerRequest(past_due=False))
-        except Exception:  # the host's boundary, as above
-            log.exception("function %s failed", function.name)
-            return self._send(500, b"")
-        return self._send(202, b"")
+    def _next_event(self):
+        while (event := self.http.next_event()) is h11.NEED_DATA:
+            if self.http.they_are_waiting_for_100_continue:
+                self.socket.sendall(self.http.send(h11.InformationalResponse(status_code=100, reason=b"Continue", headers=[])))
+            self.http.receive_data(self.socket.recv(RECEIVE_BYTES))
+        return event
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> int:
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        return status
+    def _next_request(self) -> h11.Request | None:
+        """The next request's head, or None when the client closed the connection between requests."""
+        event = self._next_event()
+        return event if isinstance(event, h11.Request) else None
+
+    def _read_body(self, request: h11.Request) -> bytes:
+        announced = next((int(value) for name, value in request.headers if name == b"content-length"), 0)
+        if announced > MAX_REQUEST_BYTES:
+            raise RequestTooLarge()  # refused before any of it is read
+        body = bytearray()
+        while isinstance(event := self._next_event(), h11.Data):
+            body += event.data
+            if len(body) > MAX_REQUEST_BYTES:
+                raise RequestTooLarge()
+        return bytes(body)
+
+    def _send(self, answer: Answer, head: bool, close: bool = False) -> None:
+        """The answer in one write. A HEAD answer has the headers a GET would get, Content-Length included, and no body."""
+        response = self._response(answer, close)
+        if response is None:
+            log.error("an answer with status %s has a header that cannot be sent (not Latin-1, or a line break)", answer.status)
+            answer = Answer.error(500, "The function answered a header that cannot be sent.")
+            response = self._response(answer, close)
+        data = self.http.send(response)
+        if answer.body and not head and self._may_have_body(answer.status):
+            data += self.http.send(h11.Data(data=answer.body))
+        data += self.http.send(h11.EndOfMessage())
+        self.socket.sendall(data)
+
+    @staticmethod
+    def _may_have_body(status: int) -> bool:
+        return status >= 200 and status not in (204, 304)
+
+    def _response(self, answer: Answer, close: bool) -> h11.Response | None:
+        headers = list(answer.headers)
+        if self._may_have_body(answer.status):
+            headers.append(("Content-Length", str(len(answer.body))))
+        if close:
+            headers.append(("Connection", "close"))
+        try:
+            return h11.Response(
+                status_code=answer.status,
+                reason=responses.get(answer.status, "").encode("ascii"),
+                headers=[(name.encode("ascii"), value.encode("latin-1")) for name, value in headers],
+            )
+        except (h11.LocalProtocolError, UnicodeEncodeError):
+            return None
+
+
+def joined_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header names in lower case; a repeated header's values joined with "," as the Functions host joins them."""
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        key, text = name.decode("ascii"), value.decode("latin-1")
+        joined[key] = f"{joined[key]},{text}" if key in joined else text
+    return joined

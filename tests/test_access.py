@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
+import sys
 
 import pytest
 import requests
 
+from devhost.config import ConfigError
 from devhost.functions import load_app
 from devhost.server import Keys
 from shared.names import JobKey
 
-from .conftest import ROOT, serve, shippable_body
+from .conftest import ROOT, free_port, serve, shippable_body
 
 SUB = "00000000-0000-0000-0000-00000000acc5"
 VALUES = {"subscriptionId": SUB, "resourceGroupName": "rg", "jobName": "job"}
@@ -56,6 +60,42 @@ def test_every_route_needs_its_key(keyed, name, level, method, path):
     # the function key opens customer routes only; the master key opens everything
     assert (call(keyed, method, path, "the-function-key") == 401) == (level == "admin")
     assert call(keyed, method, path, "the-master-key", in_query=True) != 401
+
+
+def test_a_key_with_non_ascii_characters_is_refused_not_an_error(keyed):
+    # given a key header that is not ASCII (HTTP allows latin-1 bytes there)
+    headers = {"x-functions-key": "the-function-key\u00e9".encode("latin-1")}
+    # when a customer route is called with it
+    response = requests.get(f"{keyed}/subscriptions/{SUB}/providers/Microsoft.ImportExport/jobs", headers=headers, timeout=30)
+    # then it is a wrong key, like any other
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("given,missing", [("DEVHOST_FUNCTION_KEY", "DEVHOST_MASTER_KEY"), ("DEVHOST_MASTER_KEY", "DEVHOST_FUNCTION_KEY")])
+def test_one_key_without_the_other_is_refused_at_start(tmp_path, given, missing):
+    # given an app folder and only one of the two keys set
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DEVHOST_")}
+    environment[given] = "a-key"
+    # when the dev host is started
+    result = subprocess.run(
+        [sys.executable, "-m", "devhost", "--root", str(tmp_path), "--port", str(free_port())],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30,
+    )
+    # then it refuses in one line that names the missing variable (rather than serving, "keys on", routes no key opens)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert missing in line
+
+
+def test_keys_are_both_set_or_neither():
+    assert not Keys().enforced
+    assert Keys("f", "m").enforced
+    with pytest.raises(ConfigError, match="DEVHOST_MASTER_KEY"):
+        Keys(function_key="f")
+    with pytest.raises(ConfigError, match="DEVHOST_FUNCTION_KEY"):
+        Keys(master_key="m")
 
 
 def test_customer_routes_are_function_level_and_operator_admin():

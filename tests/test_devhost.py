@@ -6,6 +6,7 @@ import http.client
 import importlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -220,3 +221,347 @@ def test_bad_or_missing_schedules_leave_the_timer_out(tmp_path, schedule, caplog
     with pytest.raises(ValueError):
         resolve_schedule(function)
     assert TimerScheduler([function])._timers == []
+
+
+def start_devhost(root, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m devhost` on an app folder, run until it exits (these tests expect it to refuse to start)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DEVHOST_")}
+    command = [sys.executable, "-m", "devhost", "--root", str(root), *args]
+    return subprocess.run(command, cwd=ROOT, env={**environment, **(env or {})}, capture_output=True, text=True, timeout=30)
+
+
+def app_folder(tmp_path, local_settings: str | None = None):
+    """An app folder with no functions: all the dev host needs to start."""
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    if local_settings is not None:
+        (tmp_path / "local.settings.json").write_text(local_settings)
+    return tmp_path
+
+
+def assert_one_line_refusal(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_port_in_use_is_one_line_naming_it_and_what_to_do(tmp_path):
+    # given a port something else listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # when the dev host is started on it
+        result = start_devhost(app_folder(tmp_path), "--port", str(port))
+    # then it says so in one line, naming the address and how to pick another
+    line = assert_one_line_refusal(result)
+    assert f"127.0.0.1:{port}" in line and "--port" in line and "PORT=" in line
+
+
+def test_a_malformed_local_settings_file_is_one_line_naming_it(tmp_path):
+    # given a local.settings.json with a syntax error
+    root = app_folder(tmp_path, local_settings='{"Values": {"A": "1",}}')
+    # when the dev host is started on that folder
+    result = start_devhost(root, "--port", str(free_port()))
+    # then it refuses in one line naming the file and the error
+    line = assert_one_line_refusal(result)
+    assert str(root / "local.settings.json") in line and "line 1 column" in line
+
+
+def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_path):
+    # given a timer whose schedule setting holds no schedule
+    package, _ = timer_app(tmp_path, "%TICK_SCHEDULE%")
+    sys.path.remove(str(tmp_path))
+    port = free_port()
+    environment = {**os.environ, "TICK_SCHEDULE": "every minute"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--root", str(tmp_path), "--port", str(port)],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        # when it starts
+        wait_for_port(port, 20)
+        answer = requests.get(f"http://127.0.0.1:{port}/nothing", timeout=10)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    # then the timer is reported and left out, and the rest is served
+    assert f"timer not scheduled: {package}" in output
+    assert "Traceback" not in output
+    assert answer.status_code == 404
+
+
+# --- HTTP on the wire: framing, the host's own error answers, concurrency; raw sockets where framing is the point ---
+
+READ_TIMEOUT = 1  # second; the production default is checked by value below
+ECHO_FUNCTION = """
+import json
+import threading
+
+import azure.functions as func
+
+all_at_once = threading.Barrier(32)
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    if req.route_params.get("rest") == "boom":
+        raise RuntimeError("the function failed")
+    if req.route_params.get("rest") == "together":
+        all_at_once.wait(timeout=10)  # breaks, so answers 500, unless 32 calls run at once
+    seen = {"method": req.method, "url": req.url, "params": dict(req.params), "route": dict(req.route_params),
+            "body": req.get_body().decode("latin-1"), "headers": dict(req.headers)}
+    return func.HttpResponse(json.dumps(seen), mimetype="application/json")
+"""
+
+
+@pytest.fixture(scope="module")
+def echo_host(tmp_path_factory):
+    """A dev host (short read timeout) over an app of one anonymous function that answers with what it was given."""
+    root = tmp_path_factory.mktemp("echo_app")
+    package = f"echo_{uuid.uuid4().hex[:8]}"
+    (root / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
+    (root / package).mkdir()
+    binding = {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous",
+               "methods": ["get", "head", "put", "post"], "route": "echo/{*rest}"}
+    (root / package / "function.json").write_text(json.dumps({"bindings": [binding, {"type": "http", "direction": "out", "name": "$return"}]}))
+    (root / package / "__init__.py").write_text(ECHO_FUNCTION)
+    sys.path.insert(0, str(root))
+    server = DevHost(load_app(root), ("127.0.0.1", 0), Keys(), read_timeout=READ_TIMEOUT)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+    sys.path.remove(str(root))
+
+
+def connect(server: DevHost) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10)
+    return connection
+
+
+def read_response(stream, head: bool = False) -> tuple[int, dict[str, str], bytes] | None:
+    """One HTTP response from a raw connection's stream; None when the server closed the connection instead."""
+    status_line = stream.readline()
+    if not status_line:
+        return None
+    assert status_line.startswith(b"HTTP/1.1 "), status_line
+    headers = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = 0 if head else int(headers.get("content-length", 0))
+    return int(status_line.split()[1]), headers, stream.read(length)
+
+
+def exchange(server: DevHost, data: bytes, responses: int = 1, head: bool = False) -> list:
+    """Sends raw bytes on a new connection; the responses read back, then None if the server closed it."""
+    with connect(server) as connection, connection.makefile("rb") as stream:
+        connection.sendall(data)
+        answers = [read_response(stream, head) for _ in range(responses)]
+        if answers[-1] is not None and answers[-1][1].get("connection") == "close":
+            answers.append(read_response(stream))
+        return answers
+
+
+def assert_arm_error(answer, status: int) -> dict:
+    """The answer is the dev host's own error: `status`, a JSON ARM error body, never HTML."""
+    got_status, headers, body = answer
+    assert got_status == status, (got_status, body[:200])
+    assert headers["content-type"].startswith("application/json")
+    assert b"<html" not in body.lower() and b"Traceback" not in body
+    error = json.loads(body)["error"]
+    assert set(error) == {"code", "message"} and error["code"] and error["message"]
+    return error
+
+
+def test_a_chunked_put_reaches_the_function_with_its_body(echo_host):
+    # given a PUT whose body is sent in chunks (Transfer-Encoding: chunked, which the Functions host accepts)
+    request = b"PUT /echo/chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    # when it is sent
+    [(status, _, body)] = exchange(echo_host, request)
+    # then the function gets the whole body
+    assert status == 200
+    assert json.loads(body)["body"] == "hello world"
+
+
+def test_a_request_pipelined_after_a_chunked_one_is_answered_as_itself(echo_host):
+    # given a chunked PUT and, on the same connection right behind it, a GET
+    chunked = b"PUT /echo/first HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    following = b"GET /echo/second HTTP/1.1\r\nHost: h\r\n\r\n"
+    # when both are sent at once
+    first, second = exchange(echo_host, chunked + following, responses=2)
+    # then each is answered as what it is: the chunked body was read, not parsed as a request
+    assert (first[0], json.loads(first[2])["route"]) == (200, {"rest": "first"})
+    assert (second[0], json.loads(second[2])["route"]) == (200, {"rest": "second"})
+
+
+@pytest.mark.parametrize("framing", [b"Content-Length: abc", b"Content-Length: -1", b"Content-Length: 3\r\nContent-Length: 4", b"Transfer-Encoding: chunked\r\n\r\nzz"])
+def test_malformed_framing_is_a_400_with_a_json_error(echo_host, framing):
+    # when a request's body framing cannot be read
+    answers = exchange(echo_host, b"PUT /echo/x HTTP/1.1\r\nHost: h\r\n" + framing + b"\r\n\r\nabc")
+    # then the dev host answers 400 with an ARM error body (not HTML, not a dropped connection)
+    assert assert_arm_error(answers[0], 400)["code"] == "BadRequest"
+
+
+def test_after_a_framing_error_the_connection_closes_and_nothing_behind_it_is_misparsed(echo_host):
+    # given a request with a broken Content-Length and a GET pipelined behind it
+    broken = b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n"
+    following = b"GET /echo/next HTTP/1.1\r\nHost: h\r\n\r\n"
+    # when both are sent at once
+    answers = exchange(echo_host, broken + following)
+    # then there is one 400, and the connection closes: where the broken body ends cannot be known
+    assert_arm_error(answers[0], 400)
+    assert answers[1:] == [None]
+
+
+def test_a_stalled_request_times_out_and_the_connection_closes(echo_host):
+    # given a request that promises ten bytes of body and sends three
+    with connect(echo_host) as connection:
+        connection.sendall(b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
+        started = time.monotonic()
+        # when nothing more comes
+        connection.settimeout(READ_TIMEOUT + 5)
+        received = connection.recv(65536)
+        waited = time.monotonic() - started
+    # then the connection was closed, unanswered, once the timeout had passed and not long after
+    assert received == b""
+    assert READ_TIMEOUT - 0.1 <= waited <= READ_TIMEOUT + 3
+
+
+def test_the_read_timeout_is_30_seconds_by_default(app_settings):
+    from devhost.server import DEFAULT_READ_TIMEOUT_SECONDS
+
+    assert DEFAULT_READ_TIMEOUT_SECONDS == 30
+    server = DevHost(load_app(ROOT), ("127.0.0.1", 0), Keys())
+    try:
+        assert server.read_timeout == 30
+    finally:
+        server.server_close()
+
+
+def test_a_body_over_100_mib_is_413_with_a_json_error(echo_host):
+    # when a request announces a body one byte over the Functions host's 100 MiB limit
+    answers = exchange(echo_host, b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (100 * 1024 * 1024 + 1))
+    # then it is refused before the body is read
+    assert_arm_error(answers[0], 413)
+
+
+@pytest.mark.parametrize(
+    "method,path,status,code",
+    [
+        ("GET", "/nothing/here", 404, "NotFound"),
+        ("DELETE", "/echo/x", 405, "MethodNotAllowed"),
+        ("GET", "/echo/boom", 500, "InternalServerError"),
+        ("GET", "/admin/functions/nope", 404, "NotFound"),
+    ],
+)
+def test_the_hosts_own_errors_are_json_arm_errors(echo_host, method, path, status, code):
+    answers = exchange(echo_host, f"{method} {path} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    assert assert_arm_error(answers[0], status)["code"] == code
+
+
+def test_a_wrong_method_lists_the_routes_methods_in_allow(echo_host):
+    response = requests.delete(f"{echo_host.base_url}/echo/x", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, POST, PUT"
+
+
+def test_a_missing_key_is_a_401_json_error(keyed_host):
+    answers = exchange(keyed_host, f"GET {JOB}?api-version=2021-01-01 HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    assert assert_arm_error(answers[0], 401)["code"] == "Unauthorized"
+
+
+def test_head_answers_headers_only_and_the_connection_stays_usable(echo_host):
+    # given a HEAD and, behind it on the same connection, a GET
+    head = b"HEAD /echo/x HTTP/1.1\r\nHost: h\r\n\r\n"
+    get = b"GET /echo/x HTTP/1.1\r\nHost: h\r\n\r\n"
+    with connect(echo_host) as connection, connection.makefile("rb") as stream:
+        connection.sendall(head + get)
+        # when both are answered
+        head_status, head_headers, head_body = read_response(stream, head=True)
+        get_status, get_headers, get_body = read_response(stream)
+    # then the HEAD had its headers (the length of the body a GET would get) and no body, so the GET's answer is intact
+    assert (head_status, head_body) == (200, b"")
+    assert int(head_headers["content-length"]) > 0
+    assert get_status == 200 and json.loads(get_body)["method"] == "GET"
+
+
+def test_requests_on_a_kept_alive_connection_share_it(echo_host):
+    connection = http.client.HTTPConnection("127.0.0.1", echo_host.server_address[1], timeout=10)
+    try:
+        connection.request("GET", "/echo/one")
+        assert connection.getresponse().read() and connection.sock is not None
+        first_socket = connection.sock
+        connection.request("GET", "/echo/two")
+        assert connection.getresponse().status == 200
+        assert connection.sock is first_socket
+    finally:
+        connection.close()
+
+
+def test_32_requests_run_at_once(echo_host):
+    # given 32 clients whose calls each wait until all 32 are running
+    statuses: list[int] = []
+
+    def call() -> None:
+        statuses.append(requests.get(f"{echo_host.base_url}/echo/together", timeout=30).status_code)
+
+    # when they call at the same time
+    threads = [threading.Thread(target=call) for _ in range(32)]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join()
+    # then all ran concurrently, none waited for a free thread
+    assert statuses == [200] * 32
+
+
+# --- What the function is given: the URL the client called, the query as the Functions host passes it ---
+
+
+def echoed(server: DevHost, request: bytes) -> dict:
+    [(status, _, body)] = exchange(server, request)[:1]
+    assert status == 200, body
+    return json.loads(body)
+
+
+def test_the_function_gets_the_url_the_client_called(echo_host):
+    # when a client calls the dev host by a name of its own (a proxy, a container's port mapping, --host 0.0.0.0)
+    seen = echoed(echo_host, b"GET /echo/a%20b?x=1&y=%2F HTTP/1.1\r\nHost: jobs.example:8443\r\n\r\n")
+    # then the function's URL is scheme, that Host, and the path and query as sent, as the Functions host builds it
+    assert seen["url"] == "http://jobs.example:8443/echo/a%20b?x=1&y=%2F"
+
+
+def test_without_a_host_header_the_url_names_the_address_served(echo_host):
+    # when an HTTP/1.0 client sends no Host header
+    seen = echoed(echo_host, b"GET /echo/x?y=1 HTTP/1.0\r\n\r\n")
+    # then the URL falls back to the address the dev host listens on
+    assert seen["url"] == f"{echo_host.base_url}/echo/x?y=1"
+
+
+@pytest.mark.parametrize("host", [b"a b", b"evil.example/path", b"x@y"])
+def test_a_host_header_that_names_no_host_is_a_400(echo_host, host):
+    answers = exchange(echo_host, b"GET /echo/x HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert assert_arm_error(answers[0], 400)["code"] == "BadRequest"
+
+
+def test_a_repeated_query_name_reaches_the_function_joined_with_commas(echo_host):
+    # when a query repeats a name, in any casing (ASP.NET's query names are case-insensitive)
+    seen = echoed(echo_host, b"GET /echo/x?tag=a&TAG=b&tag=c%2Cd&one=1&blank= HTTP/1.1\r\nHost: h\r\n\r\n")
+    # then the function gets one value, the values joined with "," under the first spelling, as the Functions host
+    # passes a query to a Python function (StringValues.ToString())
+    assert seen["params"] == {"tag": "a,b,c,d", "one": "1", "blank": ""}
+
+
+def test_the_apps_next_link_names_the_host_the_client_called(api, subscription_id, new_key):
+    # given two jobs, so that a listing one at a time has a next page
+    for _ in range(2):
+        assert api.put_job(new_key()).status_code == 201
+    # when the listing is called through a name other than the address served
+    path = f"/subscriptions/{subscription_id}/providers/Microsoft.ImportExport/jobs"
+    response = api.request("GET", path, params={"$top": 1}, headers={"Host": "importexport.example:7071"})
+    # then its nextLink points there, not at the bind address
+    assert response.json()["nextLink"].startswith(f"http://importexport.example:7071{path}?")
