@@ -18,7 +18,6 @@ _CODES = {
     413: "RequestEntityTooLarge",
     431: "RequestHeaderFieldsTooLarge",
     500: "InternalServerError",
-    501: "NotImplemented",
 }
 
 

@@ -89,7 +89,9 @@ class Connection(socketserver.BaseRequestHandler):
             body = self._read_body(request)
         except h11.RemoteProtocolError as error:
             # Where an unreadable request ends cannot be known, so nothing after it on the connection can be read.
-            status = error.error_status_hint
+            # h11 hints 501 for a transfer coding it cannot read; the Functions host (Kestrel) answers 400 for a
+            # final coding other than chunked, and a client error it is.
+            status = 400 if error.error_status_hint == 501 else error.error_status_hint
             message = "The request's headers are too large." if status == 431 else f"The request cannot be read: {error}"
             self._send(Answer.error(status, message), head=False, close=True)
             return False

@@ -565,3 +565,11 @@ def test_the_apps_next_link_names_the_host_the_client_called(api, subscription_i
     response = api.request("GET", path, params={"$top": 1}, headers={"Host": "importexport.example:7071"})
     # then its nextLink points there, not at the bind address
     assert response.json()["nextLink"].startswith(f"http://importexport.example:7071{path}?")
+
+
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"identity", b"xchunked"])
+def test_a_transfer_coding_the_host_cannot_read_is_400_like_the_functions_host(echo_host, coding):
+    # given a request whose body is framed by a transfer coding other than chunked alone
+    request = b"PUT /echo/coded HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + coding + b"\r\n\r\n"
+    # when it is sent, then the answer is a 400 ARM error, as Kestrel's for a final coding that is not chunked
+    assert assert_arm_error(exchange(echo_host, request)[0], 400)["code"] == "BadRequest"
