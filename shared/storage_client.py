@@ -10,14 +10,18 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import itertools
 import logging
 import os
+import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 
 import requests
-from azure.core.exceptions import ServiceResponseTimeoutError
+import urllib3
+from azure.core.exceptions import ServiceResponseError, ServiceResponseTimeoutError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from requests.adapters import HTTPAdapter
@@ -65,21 +69,85 @@ def _time_left() -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
+class _Watchdog:
+    """One thread that cuts off the storage responses still arriving when their request's time runs out.
+
+    A read timeout bounds each wait for bytes, not a response that keeps trickling in; shutting the socket
+    down ends the read at once, with an error the retry policy sees (and, out of time, gives up on).
+    """
+
+    def __init__(self) -> None:
+        self._due: dict[int, tuple[float, socket.socket]] = {}
+        self._tickets = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def watch(self, deadline: float, sock: socket.socket | None) -> Iterator[None]:
+        if sock is None:  # already read and given back to the pool: nothing left to wait for
+            yield
+            return
+        ticket = next(self._tickets)
+        with self._changed:
+            earliest = min((due for due, _ in self._due.values()), default=None)
+            self._due[ticket] = (deadline, sock)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="storage-deadline-watchdog", daemon=True)
+                self._thread.start()
+            elif earliest is None or deadline < earliest:
+                self._changed.notify()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._due.pop(ticket, None)
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                for ticket, (deadline, sock) in list(self._due.items()):
+                    if deadline <= now:
+                        del self._due[ticket]
+                        with contextlib.suppress(OSError):  # closed meanwhile
+                            sock.shutdown(socket.SHUT_RDWR)
+                earliest = min((due for due, _ in self._due.values()), default=None)
+                self._changed.wait(None if earliest is None else max(0.0, earliest - now))
+
+
+_WATCHDOG = _Watchdog()
+
+
 class DeadlineTransport(RequestsTransport):
     """azure-core's requests transport, each try's timeouts and each backoff cut to the time the deadline leaves.
 
     azure-core's retry policy caps only the connect timeout by its total timeout, and that total is per call,
-    where an HTTP request makes up to five calls; the transport sees every try and every backoff sleep.
+    where an HTTP request makes up to five calls; the transport sees every try and every backoff sleep. The body
+    of each response is read here under the watchdog, so one that trickles in is cut off at the deadline too.
     """
 
     def send(self, request, **kwargs):
-        left = _time_left()
-        if left is not None:
-            if left <= 0:
-                raise ServiceResponseTimeoutError("the request's time for storage ran out")
-            kwargs["connection_timeout"] = min(kwargs.get("connection_timeout") or self.connection_config.timeout, left)
-            kwargs["read_timeout"] = min(kwargs.get("read_timeout") or self.connection_config.read_timeout, left)
-        return super().send(request, **kwargs)
+        deadline = _deadline.get()
+        if deadline is None or kwargs.get("stream"):
+            return super().send(request, **kwargs)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ServiceResponseTimeoutError("the request's time for storage ran out")
+        kwargs["connection_timeout"] = min(kwargs.get("connection_timeout") or self.connection_config.timeout, left)
+        kwargs["read_timeout"] = min(kwargs.get("read_timeout") or self.connection_config.read_timeout, left)
+        response = super().send(request, **{**kwargs, "stream": True})  # the status line and headers
+        raw = response.internal_response.raw
+        with _WATCHDOG.watch(deadline, getattr(raw.connection, "sock", None)):
+            try:
+                response.internal_response.content  # noqa: B018 - reads and keeps the whole body
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                response.internal_response.close()
+                if time.monotonic() >= deadline:
+                    raise ServiceResponseTimeoutError("the storage response did not arrive in the request's time") from error
+                raise ServiceResponseError(error, error=error) from error
+        if hasattr(response, "read"):
+            response.read()  # azure-core's response takes the body requests holds
+        return response
 
     def sleep(self, duration: float) -> None:
         left = _time_left()

@@ -189,10 +189,43 @@ def silent_storage():
         connection.close()
 
 
-def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_settings(silent_storage, monkeypatch):
-    # given the get_job function over storage that accepts connections and never answers (its tables made),
-    # with the production timeouts: a GET is retried, so without a deadline it would take 4 tries x 4 s and backoff
-    connection, _ = silent_storage
+@pytest.fixture
+def trickling_storage():
+    """A "storage service" that answers every request with headers at once, then its body a byte every 0.5 s."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def answer(connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+            while not stop.wait(0.5):
+                connection.sendall(b" ")
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                threading.Thread(target=answer, args=(server.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield connection_string(server.getsockname()[1])
+    stop.set()
+    server.close()
+
+
+@pytest.fixture(params=["silent", "trickling"])
+def hanging_storage(request) -> str:
+    """Storage that never finishes an answer: silent after accepting, or sending a byte now and then."""
+    if request.param == "silent":
+        return request.getfixturevalue("silent_storage")[0]
+    return request.getfixturevalue("trickling_storage")
+
+
+def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_settings(hanging_storage, monkeypatch):
+    # given the get_job function over storage that never finishes an answer (its tables made), with the
+    # production timeouts: a GET is retried, so without a deadline it would take 4 tries x 4 s and backoff,
+    # and a body that trickles in would never time out at all
+    connection = hanging_storage
     store = JobStore(storage_client.table_client(connection, "Silent"), ExpiryIndex(storage_client.table_client(connection, "SilentExpiry")))
     monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
     request = func.HttpRequest(
