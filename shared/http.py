@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,6 +29,9 @@ MAX_JSON_DEPTH = 32
 RETRY_AFTER_SECONDS = 5
 # The Functions host takes a function key from this query parameter; it is never echoed back.
 FUNCTION_KEY_PARAMETER = "code"
+_SCHEME = re.compile(r"https?", re.IGNORECASE)
+# A DNS name or IPv4 address, or a bracketed IPv6 address, and an optional port.
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?")
 
 log = logging.getLogger("importexport")
 Model = TypeVar("Model", bound=BaseModel)
@@ -230,17 +234,21 @@ def next_link(req: func.HttpRequest, skip_token: str) -> str:
     Behind a front end (a proxy, App Service's), the forwarded headers say what the client used.
     """
     url = urlsplit(req.url)
-    scheme = _first_forwarded(req, "X-Forwarded-Proto") or url.scheme
-    host = _first_forwarded(req, "X-Forwarded-Host") or url.netloc
+    scheme = _first_forwarded(req, "X-Forwarded-Proto", _SCHEME) or url.scheme
+    host = _first_forwarded(req, "X-Forwarded-Host", _HOST) or url.netloc
     dropped = {"$skiptoken", FUNCTION_KEY_PARAMETER}
     query = [(name, value) for name, value in parse_qsl(url.query, keep_blank_values=True) if name.lower() not in dropped]
     query.append(("$skipToken", skip_token))
     return urlunsplit((scheme, host, url.path, urlencode(query, safe="$"), ""))
 
 
-def _first_forwarded(req: func.HttpRequest, header: str) -> str | None:
+def _first_forwarded(req: func.HttpRequest, header: str, shape: re.Pattern) -> str | None:
+    """The first value of a forwarded header, when it has the shape it must; anything else is ignored.
+
+    Any client can send these headers: a value that is not a plain scheme or host[:port] must not make a link.
+    """
     value = (req.headers.get(header) or "").split(",")[0].strip()
-    return value or None
+    return value if shape.fullmatch(value) else None
 
 
 def empty_response(status: int) -> func.HttpResponse:

@@ -156,3 +156,21 @@ def test_next_link_follows_the_forwarded_headers_of_a_front_end(api, populated, 
     response = api.request("GET", path, params={"$top": 3}, headers=headers)
     # then the nextLink addresses the front end, as the client did
     assert response.json()["nextLink"].startswith(f"https://jobs.example.com{path}?")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Forwarded-Proto": "javascript"},
+        {"X-Forwarded-Host": "evil.example/@x#"},
+        {"X-Forwarded-Host": "evil.example:99999"},
+        {"X-Forwarded-Host": "evil example"},
+    ],
+)
+def test_forwarded_headers_that_are_not_a_scheme_or_host_are_ignored(api, populated, subscription_id, headers):
+    # given a listing whose forwarded headers are not a plain scheme or host[:port]
+    path = f"/subscriptions/{subscription_id}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs"
+    # when it is listed
+    response = api.request("GET", path, params={"$top": 3}, headers=headers)
+    # then the nextLink is built from the URL the request came to, as if they were not there
+    assert response.json()["nextLink"].startswith(f"{api.base_url}{path}?")
