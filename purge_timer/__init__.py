@@ -3,8 +3,10 @@
 import logging
 
 import azure.functions as func
+from azure.core.exceptions import AzureError
 
-from shared.purge import purge_from_settings
+from shared.purge import purge_from_settings, storage_failure
+from shared.settings import SettingsError
 
 log = logging.getLogger("importexport.purge")
 
@@ -12,5 +14,13 @@ log = logging.getLogger("importexport.purge")
 def main(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.warning("purge is past due; this run also deletes what expired while it was late")
-    report = purge_from_settings()
+    try:
+        report = purge_from_settings()
+    except SettingsError as error:
+        log.error("purge not run: the app settings are not usable: %s", error)
+        return
+    except AzureError as error:
+        # One line, not a stack trace: what it deleted is gone, and the next run continues from the index.
+        log.error("purge stopped: %s; the next run continues", storage_failure(error))
+        return
     log.info(report.summary())

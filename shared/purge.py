@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError
 
 from .clock import Clock, FixedClock, SystemClock, TimeOutOfRange, to_utc
 from .expiry_index import IndexEntry, chunks_by_partition
@@ -184,7 +184,20 @@ def purge_from_settings(clock: Clock | None = None, dry_run: bool = False, on_jo
     return purge.run()
 
 
+def is_refused_credential(error: AzureError) -> bool:
+    return isinstance(error, HttpResponseError) and error.status_code in (401, 403)
+
+
+def storage_failure(error: AzureError) -> str:
+    """What went wrong with storage, in words: a refused credential is a setting to fix, not an outage to wait out."""
+    if is_refused_credential(error):
+        return f"the storage service refused the credentials ({error.status_code}); check the storage connection string"
+    return f"the storage service did not answer ({type(error).__name__})"
+
+
 def _utc_time(text: str) -> datetime:
+    if text[-1:] == "z":
+        text = text[:-1] + "Z"
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
@@ -219,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: the app settings are not usable: {error}", file=sys.stderr)
         return 2
     except AzureError as error:
-        print(f"{parser.prog}: the storage service did not answer ({type(error).__name__}); nothing more was purged", file=sys.stderr)
-        return 1
+        print(f"{parser.prog}: {storage_failure(error)}; nothing more was purged", file=sys.stderr)
+        return 2 if is_refused_credential(error) else 1
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; nothing more was purged", file=sys.stderr)
+        return 130
     print(report.summary())
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -518,3 +519,37 @@ def test_the_command_deletes_exactly_what_its_dry_run_lists_and_only_expired_job
 def listed(output: str, prefix: str) -> set[str]:
     """The resource ids of the command's per-job lines."""
     return {line.split()[-1] for line in output.splitlines() if line.startswith(prefix)}
+
+
+def test_the_command_says_when_storage_refuses_the_credentials(azurite, store):
+    # given a connection string to the right storage with a wrong (but well-formed) key
+    wrong_key = re.sub(r"AccountKey=[^;]+", "AccountKey=YWJj", azurite)
+    # when the command runs
+    result = run_cli(["--dry-run"], store.table.table_name, wrong_key)
+    # then it says the credentials were refused, a setting to fix, and exits 2 as for other settings
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m shared.purge: the storage service refused the credentials (403); check the storage connection string;"
+        " nothing more was purged"
+    ]
+
+
+def test_the_timer_logs_one_line_when_storage_is_down(app_settings, monkeypatch, caplog):
+    import purge_timer
+
+    # given the app pointed at a port where no storage listens
+    monkeypatch.setenv("IMPORTEXPORT_STORAGE_CONNECTION", DEVELOPMENT_STORAGE.replace("127.0.0.1:10002", f"127.0.0.1:{free_port()}"))
+    reload_settings()
+    try:
+        # when the timer fires
+        with caplog.at_level(logging.INFO, logger="importexport.purge"):
+            purge_timer.main(TimerRequest(past_due=False))
+    finally:
+        monkeypatch.undo()
+        reload_settings()
+    # then the run ends with one error line, no stack trace, for the next run to continue
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == [
+        "purge stopped: the storage service did not answer (ServiceRequestError); the next run continues"
+    ]
+    assert all(record.exc_info is None for record in errors)
