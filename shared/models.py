@@ -9,6 +9,7 @@ from pydantic import (
     AliasChoices,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -216,11 +217,21 @@ class JobUpdateRequest(ArmModel):
     properties: JobUpdateProperties = Field(default_factory=JobUpdateProperties)
 
 
+def _iso_text(value: Any) -> Any:
+    # pydantic would read a number as Unix time (0 is 1970, a large one milliseconds); the contract says ISO-8601.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO-8601 time with a time zone, as text")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
 class OperatorMoveRequest(ArmModel):
     """The body of the operator's state move: the next state and, optionally, when it happened."""
 
     state: JobState
-    at: AwareDatetime | None = None
+    at: IsoTime | None = None
 
 
 class Job(ArmModel):

@@ -66,11 +66,14 @@ def read_local_settings(app_root: Path = APP_ROOT) -> dict[str, str]:
     """The `Values` of `local.settings.json`, or nothing when there is no such file."""
     path = app_root / "local.settings.json"
     try:
-        values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+        document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (ValueError, AttributeError) as error:
-        raise SettingsError(f"{path} is not a valid local.settings.json: {error}") from error
+    except (OSError, ValueError) as error:
+        raise SettingsError(f"{path} is not a readable local.settings.json: {error}") from error
+    values = document.get("Values", {}) if isinstance(document, dict) else None
+    if not isinstance(values, dict):
+        raise SettingsError(f"{path}: its Values must be a JSON object of setting names and values")
     return {str(name): str(value) for name, value in values.items()}
 
 
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     account = TableServiceClient.from_connection_string(settings.storage_connection).url
     print(f"settings OK: jobs table {settings.table_name} at {account}")
     return 0

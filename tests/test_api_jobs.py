@@ -261,6 +261,8 @@ class TestOperatorMovesOverHttp:
             ("9999-12-31T23:59:59.999999Z", "InvalidMoveTime"),
             ("2026-01-01T00:00:00", "InvalidRequestContent"),  # no time zone
             ("yesterday", "InvalidRequestContent"),
+            (0, "InvalidRequestContent"),  # a number, which pydantic would read as Unix time
+            (253402300800, "InvalidRequestContent"),
         ],
     )
     def test_bad_move_times_are_400_and_change_nothing(self, api, job_in_state, at, code):

@@ -100,3 +100,20 @@ def test_the_check_command_says_in_one_line_what_is_wrong():
     assert result.stderr.strip().splitlines() == [
         "python -m shared.settings: IMPORTEXPORT_STORAGE_CONNECTION: its AccountKey is not base64 (Only base64 data is allowed); copy the key again"
     ]
+
+
+@pytest.mark.parametrize("content", ['{"Values": [1]}', "[]", '"text"', '{"Values": "x"}'])
+def test_a_local_settings_file_of_the_wrong_shape_is_a_settings_error(tmp_path, content):
+    # given a local.settings.json that is JSON but not an object with a Values object
+    (tmp_path / "local.settings.json").write_text(content)
+    # when it is read, then the error names the file and what it must hold
+    with pytest.raises(SettingsError, match="Values must be a JSON object"):
+        read_local_settings(tmp_path)
+
+
+def test_a_local_settings_folder_is_a_settings_error(tmp_path):
+    # given a folder where the file should be
+    (tmp_path / "local.settings.json").mkdir()
+    # when it is read, then the error names it
+    with pytest.raises(SettingsError, match="local.settings.json"):
+        read_local_settings(tmp_path)
