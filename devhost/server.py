@@ -50,12 +50,11 @@ class DevHost(socketserver.ThreadingTCPServer):
         self.read_timeout = read_timeout
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Connection)
-        self.dispatch = Dispatcher(app, keys, self.base_url.removeprefix("http://"))
+        self.dispatch = Dispatcher(app, keys)
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return f"http://{authority(self.server_address)}"
 
     def handle_error(self, request, client_address) -> None:
         log.exception("connection from %s failed", client_address[0])
@@ -72,6 +71,8 @@ class Connection(socketserver.BaseRequestHandler):
         # Each answer leaves in one write; with Nagle on, a write after an unacknowledged one waits ~40 ms.
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        # Where this client reached the host: a specific address even when the host listens on 0.0.0.0 or ::.
+        self.served_at = authority(self.socket.getsockname())
 
     def handle(self) -> None:
         try:
@@ -104,6 +105,7 @@ class Connection(socketserver.BaseRequestHandler):
             target=request.target.decode("ascii"),
             headers=joined_headers(request.headers),
             body=body,
+            served_at=self.served_at,
         ))
         self._send(answer, head=request.method == b"HEAD")
         return self.http.our_state is h11.DONE and self.http.their_state is h11.DONE
@@ -162,6 +164,12 @@ class Connection(socketserver.BaseRequestHandler):
             )
         except (h11.LocalProtocolError, UnicodeEncodeError):
             return None
+
+
+def authority(address: tuple) -> str:
+    """host:port of a socket address, an IPv6 host in brackets as in a URL."""
+    host, port = address[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def joined_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -13,6 +13,7 @@ import textwrap
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -316,8 +317,8 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @pytest.fixture(scope="module")
-def echo_host(tmp_path_factory):
-    """A dev host (short read timeout) over an app of one anonymous function that answers with what it was given."""
+def echo_app(tmp_path_factory):
+    """An app of one anonymous function that answers with what it was given."""
     root = tmp_path_factory.mktemp("echo_app")
     package = f"echo_{uuid.uuid4().hex[:8]}"
     (root / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
@@ -327,14 +328,29 @@ def echo_host(tmp_path_factory):
     (root / package / "function.json").write_text(json.dumps({"bindings": [binding, {"type": "http", "direction": "out", "name": "$return"}]}))
     (root / package / "__init__.py").write_text(ECHO_FUNCTION)
     sys.path.insert(0, str(root))
-    server = DevHost(load_app(root), ("127.0.0.1", 0), Keys(), read_timeout=READ_TIMEOUT)
+    yield load_app(root)
+    sys.path.remove(str(root))
+
+
+@contextmanager
+def hosting(app, address: str = "127.0.0.1"):
+    """A dev host serving `app` on a free port of `address` (short read timeout) while the block runs."""
+    server = DevHost(app, (address, 0), Keys(), read_timeout=READ_TIMEOUT)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
-    sys.path.remove(str(root))
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def echo_host(echo_app):
+    """A dev host (short read timeout) over the echo app."""
+    with hosting(echo_app) as server:
+        yield server
 
 
 def connect(server: DevHost) -> socket.socket:
@@ -535,11 +551,41 @@ def test_the_function_gets_the_url_the_client_called(echo_host):
     assert seen["url"] == "http://jobs.example:8443/echo/a%20b?x=1&y=%2F"
 
 
-def test_without_a_host_header_the_url_names_the_address_served(echo_host):
-    # when an HTTP/1.0 client sends no Host header
-    seen = echoed(echo_host, b"GET /echo/x?y=1 HTTP/1.0\r\n\r\n")
-    # then the URL falls back to the address the dev host listens on
-    assert seen["url"] == f"{echo_host.base_url}/echo/x?y=1"
+@pytest.mark.parametrize("request_head", [b"GET /echo/x?y=1 HTTP/1.0\r\n\r\n", b"GET /echo/x?y=1 HTTP/1.1\r\nHost:\r\n\r\n"])
+def test_without_a_host_header_the_url_names_the_address_the_client_reached(echo_app, request_head):
+    # given a dev host listening on every address (--host 0.0.0.0)
+    with hosting(echo_app, "0.0.0.0") as server:
+        # when a client that reached it on 127.0.0.1 sends no Host header (HTTP/1.0) or an empty one
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as connection:
+            connection.sendall(request_head)
+            with connection.makefile("rb") as stream:
+                status, _, body = read_response(stream)
+    # then the URL names that address, not 0.0.0.0, which no client can call
+    assert status == 200, body
+    assert json.loads(body)["url"] == f"http://127.0.0.1:{server.server_address[1]}/echo/x?y=1"
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_without_a_host_header_an_ipv6_address_reached_is_bracketed(echo_app):
+    # given a dev host listening on every IPv6 address
+    with hosting(echo_app, "::") as server:
+        # when a client that reached it on ::1 sends no Host header
+        with socket.create_connection(("::1", server.server_address[1]), timeout=10) as connection:
+            connection.sendall(b"GET /echo/x HTTP/1.0\r\n\r\n")
+            with connection.makefile("rb") as stream:
+                status, _, body = read_response(stream)
+    # then the URL names it in brackets
+    assert status == 200, body
+    assert json.loads(body)["url"] == f"http://[::1]:{server.server_address[1]}/echo/x"
 
 
 @pytest.mark.parametrize("host", [b"a b", b"evil.example/path", b"x@y"])
