@@ -270,6 +270,26 @@ def test_a_malformed_local_settings_file_is_one_line_naming_it(tmp_path):
     assert str(root / "local.settings.json") in line and "line 1 column" in line
 
 
+def test_a_whitespace_only_key_counts_as_unset(tmp_path):
+    # given a function key of only a space beside a real master key
+    environment = {"DEVHOST_FUNCTION_KEY": " ", "DEVHOST_MASTER_KEY": "master"}
+    # when the dev host is started
+    result = start_devhost(app_folder(tmp_path), "--port", str(free_port()), env=environment)
+    # then the blank key is no key: one set without the other is refused in one line
+    line = assert_one_line_refusal(result)
+    assert "DEVHOST_MASTER_KEY is set but DEVHOST_FUNCTION_KEY is not" in line
+
+
+def test_the_same_value_for_both_keys_is_refused_in_one_line(tmp_path):
+    # given a function key equal to the master key (every function key would then open the admin routes)
+    environment = {"DEVHOST_FUNCTION_KEY": "same", "DEVHOST_MASTER_KEY": "same"}
+    # when the dev host is started
+    result = start_devhost(app_folder(tmp_path), "--port", str(free_port()), env=environment)
+    # then it refuses in one line naming both variables
+    line = assert_one_line_refusal(result)
+    assert "DEVHOST_FUNCTION_KEY" in line and "DEVHOST_MASTER_KEY" in line and "same" in line
+
+
 def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_path):
     # given a timer whose schedule setting holds no schedule
     package, _ = timer_app(tmp_path, "%TICK_SCHEDULE%")
