@@ -214,8 +214,9 @@ def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp
     assert runs[0] is False
 
 
-@pytest.mark.parametrize("schedule", ["%MISSING_SCHEDULE%", "0 * * * *", "61 * * * * *"])
+@pytest.mark.parametrize("schedule", ["%MISSING_SCHEDULE%", "0 * * * *", "61 * * * * *", "0 0 0 31 2 *"])
 def test_bad_or_missing_schedules_leave_the_timer_out(tmp_path, schedule, caplog):
+    # "0 0 0 31 2 *" is valid field by field but never fires (no February 31st)
     _, app = timer_app(tmp_path, schedule)
     sys.path.remove(str(tmp_path))
     [function] = app.functions.values()
@@ -290,12 +291,13 @@ def test_the_same_value_for_both_keys_is_refused_in_one_line(tmp_path):
     assert "DEVHOST_FUNCTION_KEY" in line and "DEVHOST_MASTER_KEY" in line and "same" in line
 
 
-def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_path):
-    # given a timer whose schedule setting holds no schedule
+@pytest.mark.parametrize("schedule", ["every minute", "0 0 0 31 2 *"])
+def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_path, schedule):
+    # given a timer whose schedule setting holds no schedule, or one that never fires
     package, _ = timer_app(tmp_path, "%TICK_SCHEDULE%")
     sys.path.remove(str(tmp_path))
     port = free_port()
-    environment = {**os.environ, "TICK_SCHEDULE": "every minute"}
+    environment = {**os.environ, "TICK_SCHEDULE": schedule}
     process = subprocess.Popen(
         [sys.executable, "-m", "devhost", "--root", str(tmp_path), "--port", str(port)],
         cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
