@@ -455,18 +455,61 @@ def test_after_a_framing_error_the_connection_closes_and_nothing_behind_it_is_mi
     assert answers[1:] == [None]
 
 
-def test_a_stalled_request_times_out_and_the_connection_closes(echo_host):
+def test_a_stalled_request_body_is_answered_408_then_the_connection_closes(echo_host):
     # given a request that promises ten bytes of body and sends three
-    with connect(echo_host) as connection:
+    with connect(echo_host) as connection, connection.makefile("rb") as stream:
         connection.sendall(b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
         started = time.monotonic()
         # when nothing more comes
         connection.settimeout(READ_TIMEOUT + 5)
-        received = connection.recv(65536)
+        answer = read_response(stream)
         waited = time.monotonic() - started
-    # then the connection was closed, unanswered, once the timeout had passed and not long after
-    assert received == b""
+        after = read_response(stream)
+    # then, once the timeout has passed and not long after, a 408 ARM error (as Kestrel answers) and the close
+    assert assert_arm_error(answer, 408)["code"] == "RequestTimeout"
+    assert answer[1]["connection"] == "close"
+    assert after is None
     assert READ_TIMEOUT - 0.1 <= waited <= READ_TIMEOUT + 3
+
+
+def test_an_idle_kept_alive_connection_is_closed_without_an_answer(echo_host):
+    # given a connection whose one request has been answered
+    with connect(echo_host) as connection, connection.makefile("rb") as stream:
+        connection.sendall(b"GET /echo/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_response(stream)[0] == 200
+        # when it sends nothing more for longer than the read timeout
+        connection.settimeout(READ_TIMEOUT + 5)
+        data = connection.recv(65536)
+    # then it is closed with nothing sent: no request is waiting for an answer
+    assert data == b""
+
+
+def test_a_chunk_size_over_the_limit_is_413_at_once(echo_host):
+    # given a chunked request whose first chunk announces far more than 100 MiB
+    request = b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nabc"
+    started = time.monotonic()
+    # when it is sent
+    answers = exchange(echo_host, request)
+    # then it is refused before its data is awaited, not left to time out
+    assert_arm_error(answers[0], 413)
+    assert time.monotonic() - started < READ_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    "request_bytes,words",
+    [
+        (b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "hexadecimal"),
+        (b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "CRLF"),
+        (b"GET /echo/x HTTP/1.1\r\nHost: h\r\nno colon here\r\n\r\n", "name: value"),
+        (b"GET /echo/x\r\n\r\n", "request line"),
+    ],
+)
+def test_an_unreadable_request_is_explained_in_words_not_python_reprs(echo_host, request_bytes, words):
+    # when a request cannot be read (a chunk size, a chunk's end, a header line, the request line)
+    error = assert_arm_error(exchange(echo_host, request_bytes)[0], 400)
+    # then the message says what is wrong, without the bytes as Python shows them
+    assert words in error["message"]
+    assert "bytearray(" not in error["message"] and "b'" not in error["message"]
 
 
 def test_the_read_timeout_is_30_seconds_by_default(app_settings):
