@@ -150,11 +150,13 @@ class Dispatcher:
         if not self.keys.allows("admin", presented_key):
             return Answer.error(401, "The admin endpoints need the master key (x-functions-key header or code query parameter).")
         parts = request.path.strip("/").split("/")
-        if request.method != "POST" or len(parts) != 3 or parts[1].lower() != "functions":
+        if len(parts) != 3 or parts[1].lower() != "functions":
             return Answer.error(404, f"No admin endpoint {request.method} {request.path}; this dev host has POST /admin/functions/{{name}}.")
         function = self.app.functions.get(parts[2])
         if function is None:
             return Answer.error(404, f"No function named {parts[2]}.")
+        if request.method != "POST":
+            return Answer.error(405, f"{request.method} is not allowed here; the endpoint takes POST.", [("Allow", "POST")])
         if function.trigger_type != "timerTrigger":
             return Answer.error(400, "Only timer functions can be run from the admin endpoint here.")
         try:

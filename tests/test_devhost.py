@@ -544,6 +544,21 @@ def test_the_hosts_own_errors_are_json_arm_errors(echo_host, method, path, statu
     assert assert_arm_error(answers[0], status)["code"] == code
 
 
+def test_a_wrong_method_on_the_admin_run_endpoint_is_405_allowing_post(app_settings):
+    # given a dev host over the app, which has a timer function
+    server, thread = serve(Keys())
+    try:
+        # when the endpoint that runs it is called with GET
+        answers = exchange(server, b"GET /admin/functions/purge_timer HTTP/1.1\r\nHost: h\r\n\r\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    # then it is a 405 naming the method it takes, like every other wrong method
+    assert assert_arm_error(answers[0], 405)["code"] == "MethodNotAllowed"
+    assert answers[0][1]["allow"] == "POST"
+
+
 def test_a_wrong_method_lists_the_routes_methods_in_allow(echo_host):
     response = requests.delete(f"{echo_host.base_url}/echo/x", timeout=10)
     assert response.status_code == 405
