@@ -84,7 +84,8 @@ class RunLocal:
 
     def strays(self) -> list[str]:
         """This run's Azurite and app processes still alive (found by their data folder and port)."""
-        listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+        # -ww: ps cuts each line at the terminal's (or COLUMNS') width otherwise, before the --location of a long path.
+        listing = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
         ours = re.compile(rf"--location {re.escape(str(self.data))}( |$)|--port {self.variables['PORT']}( |$)")
         return [line for line in listing.splitlines() if ours.search(line)]
 
