@@ -177,6 +177,26 @@ def test_ctrl_c_stops_everything_and_keeps_a_job_created_just_before(run_local):
     assert requests.get(job_url(run, key), timeout=30).status_code == 200
 
 
+def test_a_data_folder_another_running_azurite_uses_is_refused_in_one_line(run_local):
+    # given make run serving on a data folder
+    first = run_local()
+    first.start()
+    first.serving()
+    # when a second run starts on the same data folder, with ports of its own
+    second = run_local()
+    second.start()
+    # then it refuses in one line naming the folder, the Azurite that holds it and the variable that moves it
+    assert second.finished(timeout=30) != 0
+    [line] = second.text().splitlines()
+    holder = re.search(r"pid (\d+)", line)
+    assert str(first.data) in line and "AZURITE_LOCATION=" in line and holder, line
+    assert any(stray.split()[0] == holder.group(1) for stray in first.strays())
+    # and the first run still serves, its data its own
+    key = JobKey(str(uuid.uuid4()), "rg", "first")
+    assert requests.put(job_url(first, key), json=job_body(), timeout=30).status_code == 201
+    assert requests.get(job_url(first, key), timeout=30).status_code == 200
+
+
 def test_term_to_the_script_alone_stops_azurite_and_the_app(run_local):
     # given make run's script serving
     run = run_local()
@@ -184,9 +204,10 @@ def test_term_to_the_script_alone_stops_azurite_and_the_app(run_local):
     run.serving()
     # when only the script gets TERM (as from kill or a process manager)
     run.process.terminate()
-    # then it stops the app and Azurite before exiting
+    # then it stops the app and Azurite before exiting, and leaves the data folder free for the next run
     assert run.finished() != 0
     assert not run.strays()
+    assert not (run.data / "azurite.pid").exists()
 
 
 def test_a_taken_app_port_is_named_with_the_variable_that_moves_it(run_local):
