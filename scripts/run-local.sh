@@ -105,11 +105,16 @@ claim_data_folder() {
   holds_data_folder=1
 }
 
+# A Python step of this script, run with Ctrl-C ignored: Python keeps an inherited SIG_IGN, so a Ctrl-C cannot
+# become a KeyboardInterrupt traceback (even during its imports); this script gets it too and exits, quietly, once
+# the step (bounded: a second or two at most) is done.
+python_step() { (trap '' INT; exec .venv/bin/python "$@"); }
+
 # The app's settings as the app will read them: a malformed local.settings.json or connection string is one line here.
-.venv/bin/python -m shared.settings >/dev/null || exit 1
-.venv/bin/python -m scripts.port_check app "$PORT"
+python_step -m shared.settings >/dev/null || exit 1
+python_step -m scripts.port_check app "$PORT"
 azurite_ports=0
-.venv/bin/python -m scripts.port_check azurite "$AZURITE_BLOB_PORT" "$AZURITE_QUEUE_PORT" "$AZURITE_TABLE_PORT" \
+python_step -m scripts.port_check azurite "$AZURITE_BLOB_PORT" "$AZURITE_QUEUE_PORT" "$AZURITE_TABLE_PORT" \
   || azurite_ports=$?
 case "$azurite_ports" in
   3) ;; # a Table service already answers there, and the check said so

@@ -197,6 +197,31 @@ def test_a_data_folder_another_running_azurite_uses_is_refused_in_one_line(run_l
     assert requests.get(job_url(first, key), timeout=30).status_code == 200
 
 
+def running_in_group(group: int, command: str, timeout: float = 10) -> None:
+    """Waits until a process of the process group runs `command` (e.g. `-m shared.settings`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listing = subprocess.run(["ps", "-ww", "-eo", "pgid=,args="], capture_output=True, text=True).stdout
+        if any(line.split(None, 1)[0] == str(group) and command in line for line in listing.splitlines()):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"no {command} ran in process group {group} within {timeout} s")
+
+
+@pytest.mark.parametrize("step", ["-m shared.settings", "-m scripts.port_check app", "-m scripts.port_check azurite"])
+def test_ctrl_c_during_a_python_step_before_the_services_exits_quietly(run_local, step):
+    # given make run's script running one of the Python steps it takes before starting anything
+    run = run_local()
+    run.start()
+    running_in_group(run.process.pid, step)
+    # when Ctrl-C is pressed then
+    os.killpg(run.process.pid, signal.SIGINT)
+    # then the script stops without a Python traceback, starting nothing
+    assert run.finished(timeout=30) == 130
+    assert "Traceback" not in run.text() and "KeyboardInterrupt" not in run.text(), run.text()
+    assert not run.strays()
+
+
 def test_term_to_the_script_alone_stops_azurite_and_the_app(run_local):
     # given make run's script serving
     run = run_local()
