@@ -22,12 +22,14 @@ AZURITE_LOCATION="${AZURITE_LOCATION:-.azurite}"
 
 # The app's storage is the Azurite of this run (the app reads the environment before local.settings.json),
 # unless the environment already names one. Azurite's well-known development account, as in shared/settings.py.
+storage_set_here=0
 if [ -z "${AzureWebJobsStorage:-}" ]; then
   account=devstoreaccount1
   export AzureWebJobsStorage="DefaultEndpointsProtocol=http;AccountName=$account;\
 AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;\
 BlobEndpoint=http://127.0.0.1:$AZURITE_BLOB_PORT/$account;QueueEndpoint=http://127.0.0.1:$AZURITE_QUEUE_PORT/$account;\
 TableEndpoint=http://127.0.0.1:$AZURITE_TABLE_PORT/$account;"
+  storage_set_here=1
 fi
 
 # Azurite and the app each run in a process group of their own (`set -m` around their start), so that the
@@ -140,6 +142,11 @@ case "$azurite_ports" in
     ;;
   *) exit 1 ;; # a port is taken; the check printed which
 esac
+# Commands run by hand in another shell (python -m shared.purge) read UseDevelopmentStorage=true from
+# local.settings.json, which means port 10002: off the default ports, that is not this Azurite (maybe someone else's).
+if [ "$storage_set_here" = 1 ] && [ "$((10#$AZURITE_BLOB_PORT)).$((10#$AZURITE_QUEUE_PORT)).$((10#$AZURITE_TABLE_PORT))" != 10000.10001.10002 ]; then
+  echo "For commands in another shell: export AzureWebJobsStorage='$AzureWebJobsStorage'"
+fi
 
 # Waited for in the background, so that a signal to this script is handled at once.
 set -m

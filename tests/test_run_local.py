@@ -222,6 +222,20 @@ def test_ctrl_c_during_a_python_step_before_the_services_exits_quietly(run_local
     assert not run.strays()
 
 
+def test_on_other_than_the_default_ports_it_says_how_to_point_other_shells_at_its_azurite(run_local):
+    # given make run on Azurite ports other than 10000-10002
+    run = run_local()
+    # when it is serving
+    run.start()
+    run.serving()
+    # then it prints the export that points by-hand commands (python -m shared.purge) at this Azurite, not at 10002
+    exports = [line for line in run.text().splitlines() if "export AzureWebJobsStorage=" in line]
+    assert len(exports) == 1, run.text()
+    connection = exports[0].split("export AzureWebJobsStorage=", 1)[1].strip("'")
+    assert f"TableEndpoint=http://127.0.0.1:{run.variables['AZURITE_TABLE_PORT']}/devstoreaccount1;" in connection
+    assert f"BlobEndpoint=http://127.0.0.1:{run.variables['AZURITE_BLOB_PORT']}/devstoreaccount1;" in connection
+
+
 def test_term_to_the_script_alone_stops_azurite_and_the_app(run_local):
     # given make run's script serving
     run = run_local()
