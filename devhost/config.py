@@ -46,6 +46,12 @@ def load_local_settings(root: Path) -> None:
         os.environ.setdefault(name, str(value))
 
 
+def _key(variable: str) -> str | None:
+    """A key variable's value; blank or only whitespace is unset (else `?code=%20` would be a key)."""
+    value = os.environ.get(variable, "")
+    return value if value.strip() else None
+
+
 @dataclass(frozen=True)
 class Keys:
     """Function and master (admin) keys: both set, keys are checked like on Azure; neither, no key is checked,
@@ -61,10 +67,13 @@ class Keys:
                 (FUNCTION_KEY_VARIABLE, MASTER_KEY_VARIABLE) if self.function_key else (MASTER_KEY_VARIABLE, FUNCTION_KEY_VARIABLE)
             )
             raise ConfigError(f"{given} is set but {missing} is not: set both to check keys, or neither")
+        if self.function_key and self.function_key == self.master_key:
+            # The function key would open the admin routes: a caller given it for one route could run any.
+            raise ConfigError(f"{FUNCTION_KEY_VARIABLE} and {MASTER_KEY_VARIABLE} are the same: give them different values")
 
     @classmethod
     def from_environment(cls) -> "Keys":
-        return cls(os.environ.get(FUNCTION_KEY_VARIABLE) or None, os.environ.get(MASTER_KEY_VARIABLE) or None)
+        return cls(_key(FUNCTION_KEY_VARIABLE), _key(MASTER_KEY_VARIABLE))
 
     @property
     def enforced(self) -> bool:

@@ -48,6 +48,8 @@ class IncomingRequest:
     target: str  # as sent: path and query, still percent-encoded (route values are decoded once, after matching)
     headers: dict[str, str]  # names in lower case; a repeated header's values joined with ","
     body: bytes
+    # host:port the client connected to (the accepted socket's own address), for a request without a Host header
+    served_at: str = ""
     path: str = field(init=False)
     query: str = field(init=False)
 
@@ -85,10 +87,9 @@ def split_target(target: str) -> tuple[str, str]:
 class Dispatcher:
     """Serves a function app's HTTP functions and admin endpoint, one request at a time per caller (thread-safe)."""
 
-    def __init__(self, app: FunctionApp, keys: Keys, served_at: str) -> None:
+    def __init__(self, app: FunctionApp, keys: Keys) -> None:
         self.app = app
         self.keys = keys
-        self.served_at = served_at  # host:port listened on, for a request without a Host header
 
     def __call__(self, request: IncomingRequest) -> Answer:
         started = time.perf_counter()
@@ -116,7 +117,9 @@ class Dispatcher:
             return Answer.error(401, f"This route needs a {'master' if function.auth_level == 'admin' else 'function'} key "
                                      "(x-functions-key header or code query parameter).")
         # The URL the client called, as the Functions host builds it: scheme, Host header, path and query as sent.
-        host = request.headers.get("host") or self.served_at
+        # Without one (HTTP/1.0, an empty Host), the address the client reached: a host bound to 0.0.0.0 must not
+        # hand the app a URL (and so a nextLink) that names no host the client can call.
+        host = request.headers.get("host") or request.served_at
         if not _AUTHORITY.fullmatch(host):
             return Answer.error(400, "The Host header is not a host name or address with an optional port.")
         http_request = func.HttpRequest(
@@ -147,11 +150,13 @@ class Dispatcher:
         if not self.keys.allows("admin", presented_key):
             return Answer.error(401, "The admin endpoints need the master key (x-functions-key header or code query parameter).")
         parts = request.path.strip("/").split("/")
-        if request.method != "POST" or len(parts) != 3 or parts[1].lower() != "functions":
+        if len(parts) != 3 or parts[1].lower() != "functions":
             return Answer.error(404, f"No admin endpoint {request.method} {request.path}; this dev host has POST /admin/functions/{{name}}.")
         function = self.app.functions.get(parts[2])
         if function is None:
             return Answer.error(404, f"No function named {parts[2]}.")
+        if request.method != "POST":
+            return Answer.error(405, f"{request.method} is not allowed here; the endpoint takes POST.", [("Allow", "POST")])
         if function.trigger_type != "timerTrigger":
             return Answer.error(400, "Only timer functions can be run from the admin endpoint here.")
         try:

@@ -15,6 +15,7 @@ _CODES = {
     401: "Unauthorized",
     404: "NotFound",
     405: "MethodNotAllowed",
+    408: "RequestTimeout",
     413: "RequestEntityTooLarge",
     431: "RequestHeaderFieldsTooLarge",
     500: "InternalServerError",

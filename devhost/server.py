@@ -50,12 +50,11 @@ class DevHost(socketserver.ThreadingTCPServer):
         self.read_timeout = read_timeout
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Connection)
-        self.dispatch = Dispatcher(app, keys, self.base_url.removeprefix("http://"))
+        self.dispatch = Dispatcher(app, keys)
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return f"http://{authority(self.server_address)}"
 
     def handle_error(self, request, client_address) -> None:
         log.exception("connection from %s failed", client_address[0])
@@ -72,6 +71,8 @@ class Connection(socketserver.BaseRequestHandler):
         # Each answer leaves in one write; with Nagle on, a write after an unacknowledged one waits ~40 ms.
         self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+        # Where this client reached the host: a specific address even when the host listens on 0.0.0.0 or ::.
+        self.served_at = authority(self.socket.getsockname())
 
     def handle(self) -> None:
         try:
@@ -86,13 +87,19 @@ class Connection(socketserver.BaseRequestHandler):
             request = self._next_request()
             if request is None:
                 return False
-            body = self._read_body(request)
+            try:
+                body = self._read_body(request)
+            except TimeoutError:
+                # Its head was read, so someone waits for an answer: say why it ends, as Kestrel does, then close.
+                self._send(Answer.error(408, f"The request's body did not arrive within {self.server.read_timeout:g} s."),
+                           head=False, close=True)
+                return False
         except h11.RemoteProtocolError as error:
             # Where an unreadable request ends cannot be known, so nothing after it on the connection can be read.
             # h11 hints 501 for a transfer coding it cannot read; the Functions host (Kestrel) answers 400 for a
             # final coding other than chunked, and a client error it is.
             status = 400 if error.error_status_hint == 501 else error.error_status_hint
-            message = "The request's headers are too large." if status == 431 else f"The request cannot be read: {error}"
+            message = "The request's headers are too large." if status == 431 else f"The request cannot be read: {in_words(error)}."
             self._send(Answer.error(status, message), head=False, close=True)
             return False
         except RequestTooLarge:
@@ -104,16 +111,20 @@ class Connection(socketserver.BaseRequestHandler):
             target=request.target.decode("ascii"),
             headers=joined_headers(request.headers),
             body=body,
+            served_at=self.served_at,
         ))
         self._send(answer, head=request.method == b"HEAD")
         return self.http.our_state is h11.DONE and self.http.their_state is h11.DONE
 
     def _next_event(self):
         while (event := self.http.next_event()) is h11.NEED_DATA:
-            if self.http.they_are_waiting_for_100_continue:
-                self.socket.sendall(self.http.send(h11.InformationalResponse(status_code=100, reason=b"Continue", headers=[])))
-            self.http.receive_data(self.socket.recv(RECEIVE_BYTES))
+            self._receive()
         return event
+
+    def _receive(self) -> None:
+        if self.http.they_are_waiting_for_100_continue:
+            self.socket.sendall(self.http.send(h11.InformationalResponse(status_code=100, reason=b"Continue", headers=[])))
+        self.http.receive_data(self.socket.recv(RECEIVE_BYTES))
 
     def _next_request(self) -> h11.Request | None:
         """The next request's head, or None when the client closed the connection between requests."""
@@ -125,10 +136,14 @@ class Connection(socketserver.BaseRequestHandler):
         if announced > MAX_REQUEST_BYTES:
             raise RequestTooLarge()  # refused before any of it is read
         body = bytearray()
-        while isinstance(event := self._next_event(), h11.Data):
-            body += event.data
-            if len(body) > MAX_REQUEST_BYTES:
+        while (event := self.http.next_event()) is h11.NEED_DATA or isinstance(event, h11.Data):
+            if isinstance(event, h11.Data):
+                body += event.data
+            # A chunk's size line announces its length: one that would pass the limit is refused before its data.
+            if len(body) + chunk_bytes_due(self.http) > MAX_REQUEST_BYTES:
                 raise RequestTooLarge()
+            if event is h11.NEED_DATA:
+                self._receive()
         return bytes(body)
 
     def _send(self, answer: Answer, head: bool, close: bool = False) -> None:
@@ -162,6 +177,37 @@ class Connection(socketserver.BaseRequestHandler):
             )
         except (h11.LocalProtocolError, UnicodeEncodeError):
             return None
+
+
+def chunk_bytes_due(connection: h11.Connection) -> int:
+    """The bytes of the current chunk h11 still expects, as its size line announced them (0 outside a chunked body).
+
+    h11 keeps this in its chunked reader and offers no public way to read it; were the name to change, this gives 0
+    and the limit is still enforced as the data arrives, only later."""
+    return getattr(getattr(connection, "_reader", None), "_bytes_in_chunk", 0)
+
+
+# h11's messages for what it cannot read, some with the offending bytes as a Python repr; a client gets words.
+_IN_WORDS = {
+    "illegal chunk header": "a chunk size line is not a hexadecimal number (of at most 20 digits)",
+    "malformed chunk footer": "a chunk's data does not end with CRLF where its size line says it does",
+    "illegal request line": "the request line is not METHOD TARGET HTTP/1.x",
+    "illegal header line": "a header line is not name: value",
+    "illegal header name": "a header name has a character a name cannot have",
+    "illegal header value": "a header value has a control character",
+}
+
+
+def in_words(error: h11.RemoteProtocolError) -> str:
+    """What is wrong with a request h11 refused, without the reprs of bytes some of its messages carry."""
+    message = str(error)
+    return next((words for start, words in _IN_WORDS.items() if message.lower().startswith(start)), message)
+
+
+def authority(address: tuple) -> str:
+    """host:port of a socket address, an IPv6 host in brackets as in a URL."""
+    host, port = address[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def joined_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

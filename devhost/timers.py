@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timezone
 
 from azure.functions.timer import TimerRequest
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from .functions import Function
 
@@ -31,6 +31,11 @@ def resolve_schedule(function: Function) -> str:
         raise ValueError(f"{function.name}: {schedule!r} is not a six-field NCRONTAB schedule (seconds first)")
     if not croniter.is_valid(schedule, second_at_beginning=True):
         raise ValueError(f"{function.name}: {schedule!r} is not a valid NCRONTAB schedule")
+    try:
+        # Valid field by field yet never due ("0 0 0 31 2 *"): found here, not as a timer thread's traceback.
+        croniter(schedule, datetime.now(timezone.utc), second_at_beginning=True).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{function.name}: {schedule!r} never fires (no date matches it)") from None
     return schedule
 
 

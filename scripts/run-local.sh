@@ -22,12 +22,14 @@ AZURITE_LOCATION="${AZURITE_LOCATION:-.azurite}"
 
 # The app's storage is the Azurite of this run (the app reads the environment before local.settings.json),
 # unless the environment already names one. Azurite's well-known development account, as in shared/settings.py.
+storage_set_here=0
 if [ -z "${AzureWebJobsStorage:-}" ]; then
   account=devstoreaccount1
   export AzureWebJobsStorage="DefaultEndpointsProtocol=http;AccountName=$account;\
 AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;\
 BlobEndpoint=http://127.0.0.1:$AZURITE_BLOB_PORT/$account;QueueEndpoint=http://127.0.0.1:$AZURITE_QUEUE_PORT/$account;\
 TableEndpoint=http://127.0.0.1:$AZURITE_TABLE_PORT/$account;"
+  storage_set_here=1
 fi
 
 # Azurite and the app each run in a process group of their own (`set -m` around their start), so that the
@@ -37,6 +39,10 @@ fi
 # servers, saves the store and exits 0, so waiting for it to exit is waiting for the data to be on disk.
 azurite_pid=""
 azurite_ready=0
+# One Azurite per data folder: two would each autosave their own view of it, and one's would overwrite the other's.
+# $AZURITE_LOCATION/azurite.pid names this script while it starts Azurite, then Azurite; removed once Azurite stopped.
+azurite_pid_file="$AZURITE_LOCATION/azurite.pid"
+holds_data_folder=0
 app_pid=""
 signalled=0
 
@@ -71,6 +77,7 @@ stop_all() {
       echo "Azurite stopped; its data is saved in $AZURITE_LOCATION/."
     fi
   fi
+  if [ "$holds_data_folder" = 1 ]; then rm -f "$azurite_pid_file"; fi
 }
 trap stop_all EXIT
 trap 'signalled=1; exit 130' INT
@@ -81,16 +88,41 @@ trap 'signalled=1; exit 129' HUP
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Takes the data folder for this run, or stops with one line when a live Azurite (or a run starting one) holds it.
+# set -C makes the pid file's creation atomic, so two runs starting at once cannot both take it.
+claim_data_folder() {
+  local holder
+  if (set -C; echo "$$" >"$azurite_pid_file") 2>/dev/null; then holds_data_folder=1; return; fi
+  holder=$(cat "$azurite_pid_file" 2>/dev/null || true)
+  # A pid alive but not an Azurite or a run of this script was reused (after a reboot): the file is stale.
+  case "$holder" in '' | *[!0-9]*) ;; *)
+    if ps -p "$holder" -o args= 2>/dev/null | grep -q -e azurite -e run-local; then
+      fail "The Azurite data folder $AZURITE_LOCATION is in use by another Azurite (pid $holder): stop it, or choose another folder with AZURITE_LOCATION=."
+    fi ;;
+  esac
+  # Left by a run that was killed before it could clean up.
+  rm -f "$azurite_pid_file"
+  (set -C; echo "$$" >"$azurite_pid_file") 2>/dev/null \
+    || fail "The Azurite data folder $AZURITE_LOCATION is being taken by another run: choose another folder with AZURITE_LOCATION=."
+  holds_data_folder=1
+}
+
+# A Python step of this script, run with Ctrl-C ignored: Python keeps an inherited SIG_IGN, so a Ctrl-C cannot
+# become a KeyboardInterrupt traceback (even during its imports); this script gets it too and exits, quietly, once
+# the step (bounded: a second or two at most) is done.
+python_step() { (trap '' INT; exec .venv/bin/python "$@"); }
+
 # The app's settings as the app will read them: a malformed local.settings.json or connection string is one line here.
-.venv/bin/python -m shared.settings >/dev/null || exit 1
-.venv/bin/python -m scripts.port_check app "$PORT"
+python_step -m shared.settings >/dev/null || exit 1
+python_step -m scripts.port_check app "$PORT"
 azurite_ports=0
-.venv/bin/python -m scripts.port_check azurite "$AZURITE_BLOB_PORT" "$AZURITE_QUEUE_PORT" "$AZURITE_TABLE_PORT" \
+python_step -m scripts.port_check azurite "$AZURITE_BLOB_PORT" "$AZURITE_QUEUE_PORT" "$AZURITE_TABLE_PORT" \
   || azurite_ports=$?
 case "$azurite_ports" in
   3) ;; # a Table service already answers there, and the check said so
   0)
     mkdir -p "$AZURITE_LOCATION" 2>/dev/null || fail "Cannot create the Azurite data folder AZURITE_LOCATION=$AZURITE_LOCATION."
+    claim_data_folder
     azurite_log="$AZURITE_LOCATION/azurite.log"
     set -m
     node_modules/.bin/azurite --silent --location "$AZURITE_LOCATION" --skipApiVersionCheck --disableTelemetry \
@@ -98,6 +130,7 @@ case "$azurite_ports" in
       </dev/null >"$azurite_log" 2>&1 &
     azurite_pid=$!
     set +m
+    echo "$azurite_pid" >"$azurite_pid_file"
     started_by=$((SECONDS + 60))
     until port_open "$AZURITE_TABLE_PORT"; do
       kill -0 "$azurite_pid" 2>/dev/null || fail "Azurite did not start: $(tail -n 1 "$azurite_log") (log: $azurite_log)"
@@ -109,6 +142,11 @@ case "$azurite_ports" in
     ;;
   *) exit 1 ;; # a port is taken; the check printed which
 esac
+# Commands run by hand in another shell (python -m shared.purge) read UseDevelopmentStorage=true from
+# local.settings.json, which means port 10002: off the default ports, that is not this Azurite (maybe someone else's).
+if [ "$storage_set_here" = 1 ] && [ "$((10#$AZURITE_BLOB_PORT)).$((10#$AZURITE_QUEUE_PORT)).$((10#$AZURITE_TABLE_PORT))" != 10000.10001.10002 ]; then
+  echo "For commands in another shell: export AzureWebJobsStorage='$AzureWebJobsStorage'"
+fi
 
 # Waited for in the background, so that a signal to this script is handled at once.
 set -m

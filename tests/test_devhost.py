@@ -13,6 +13,7 @@ import textwrap
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -213,8 +214,9 @@ def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp
     assert runs[0] is False
 
 
-@pytest.mark.parametrize("schedule", ["%MISSING_SCHEDULE%", "0 * * * *", "61 * * * * *"])
+@pytest.mark.parametrize("schedule", ["%MISSING_SCHEDULE%", "0 * * * *", "61 * * * * *", "0 0 0 31 2 *"])
 def test_bad_or_missing_schedules_leave_the_timer_out(tmp_path, schedule, caplog):
+    # "0 0 0 31 2 *" is valid field by field but never fires (no February 31st)
     _, app = timer_app(tmp_path, schedule)
     sys.path.remove(str(tmp_path))
     [function] = app.functions.values()
@@ -269,12 +271,33 @@ def test_a_malformed_local_settings_file_is_one_line_naming_it(tmp_path):
     assert str(root / "local.settings.json") in line and "line 1 column" in line
 
 
-def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_path):
-    # given a timer whose schedule setting holds no schedule
+def test_a_whitespace_only_key_counts_as_unset(tmp_path):
+    # given a function key of only a space beside a real master key
+    environment = {"DEVHOST_FUNCTION_KEY": " ", "DEVHOST_MASTER_KEY": "master"}
+    # when the dev host is started
+    result = start_devhost(app_folder(tmp_path), "--port", str(free_port()), env=environment)
+    # then the blank key is no key: one set without the other is refused in one line
+    line = assert_one_line_refusal(result)
+    assert "DEVHOST_MASTER_KEY is set but DEVHOST_FUNCTION_KEY is not" in line
+
+
+def test_the_same_value_for_both_keys_is_refused_in_one_line(tmp_path):
+    # given a function key equal to the master key (every function key would then open the admin routes)
+    environment = {"DEVHOST_FUNCTION_KEY": "same", "DEVHOST_MASTER_KEY": "same"}
+    # when the dev host is started
+    result = start_devhost(app_folder(tmp_path), "--port", str(free_port()), env=environment)
+    # then it refuses in one line naming both variables
+    line = assert_one_line_refusal(result)
+    assert "DEVHOST_FUNCTION_KEY" in line and "DEVHOST_MASTER_KEY" in line and "same" in line
+
+
+@pytest.mark.parametrize("schedule", ["every minute", "0 0 0 31 2 *"])
+def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_path, schedule):
+    # given a timer whose schedule setting holds no schedule, or one that never fires
     package, _ = timer_app(tmp_path, "%TICK_SCHEDULE%")
     sys.path.remove(str(tmp_path))
     port = free_port()
-    environment = {**os.environ, "TICK_SCHEDULE": "every minute"}
+    environment = {**os.environ, "TICK_SCHEDULE": schedule}
     process = subprocess.Popen(
         [sys.executable, "-m", "devhost", "--root", str(tmp_path), "--port", str(port)],
         cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -316,8 +339,8 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @pytest.fixture(scope="module")
-def echo_host(tmp_path_factory):
-    """A dev host (short read timeout) over an app of one anonymous function that answers with what it was given."""
+def echo_app(tmp_path_factory):
+    """An app of one anonymous function that answers with what it was given."""
     root = tmp_path_factory.mktemp("echo_app")
     package = f"echo_{uuid.uuid4().hex[:8]}"
     (root / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
@@ -327,14 +350,29 @@ def echo_host(tmp_path_factory):
     (root / package / "function.json").write_text(json.dumps({"bindings": [binding, {"type": "http", "direction": "out", "name": "$return"}]}))
     (root / package / "__init__.py").write_text(ECHO_FUNCTION)
     sys.path.insert(0, str(root))
-    server = DevHost(load_app(root), ("127.0.0.1", 0), Keys(), read_timeout=READ_TIMEOUT)
+    yield load_app(root)
+    sys.path.remove(str(root))
+
+
+@contextmanager
+def hosting(app, address: str = "127.0.0.1"):
+    """A dev host serving `app` on a free port of `address` (short read timeout) while the block runs."""
+    server = DevHost(app, (address, 0), Keys(), read_timeout=READ_TIMEOUT)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
-    sys.path.remove(str(root))
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def echo_host(echo_app):
+    """A dev host (short read timeout) over the echo app."""
+    with hosting(echo_app) as server:
+        yield server
 
 
 def connect(server: DevHost) -> socket.socket:
@@ -417,18 +455,61 @@ def test_after_a_framing_error_the_connection_closes_and_nothing_behind_it_is_mi
     assert answers[1:] == [None]
 
 
-def test_a_stalled_request_times_out_and_the_connection_closes(echo_host):
+def test_a_stalled_request_body_is_answered_408_then_the_connection_closes(echo_host):
     # given a request that promises ten bytes of body and sends three
-    with connect(echo_host) as connection:
+    with connect(echo_host) as connection, connection.makefile("rb") as stream:
         connection.sendall(b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc")
         started = time.monotonic()
         # when nothing more comes
         connection.settimeout(READ_TIMEOUT + 5)
-        received = connection.recv(65536)
+        answer = read_response(stream)
         waited = time.monotonic() - started
-    # then the connection was closed, unanswered, once the timeout had passed and not long after
-    assert received == b""
+        after = read_response(stream)
+    # then, once the timeout has passed and not long after, a 408 ARM error (as Kestrel answers) and the close
+    assert assert_arm_error(answer, 408)["code"] == "RequestTimeout"
+    assert answer[1]["connection"] == "close"
+    assert after is None
     assert READ_TIMEOUT - 0.1 <= waited <= READ_TIMEOUT + 3
+
+
+def test_an_idle_kept_alive_connection_is_closed_without_an_answer(echo_host):
+    # given a connection whose one request has been answered
+    with connect(echo_host) as connection, connection.makefile("rb") as stream:
+        connection.sendall(b"GET /echo/x HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert read_response(stream)[0] == 200
+        # when it sends nothing more for longer than the read timeout
+        connection.settimeout(READ_TIMEOUT + 5)
+        data = connection.recv(65536)
+    # then it is closed with nothing sent: no request is waiting for an answer
+    assert data == b""
+
+
+def test_a_chunk_size_over_the_limit_is_413_at_once(echo_host):
+    # given a chunked request whose first chunk announces far more than 100 MiB
+    request = b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nabc"
+    started = time.monotonic()
+    # when it is sent
+    answers = exchange(echo_host, request)
+    # then it is refused before its data is awaited, not left to time out
+    assert_arm_error(answers[0], 413)
+    assert time.monotonic() - started < READ_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    "request_bytes,words",
+    [
+        (b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "hexadecimal"),
+        (b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "CRLF"),
+        (b"GET /echo/x HTTP/1.1\r\nHost: h\r\nno colon here\r\n\r\n", "name: value"),
+        (b"GET /echo/x\r\n\r\n", "request line"),
+    ],
+)
+def test_an_unreadable_request_is_explained_in_words_not_python_reprs(echo_host, request_bytes, words):
+    # when a request cannot be read (a chunk size, a chunk's end, a header line, the request line)
+    error = assert_arm_error(exchange(echo_host, request_bytes)[0], 400)
+    # then the message says what is wrong, without the bytes as Python shows them
+    assert words in error["message"]
+    assert "bytearray(" not in error["message"] and "b'" not in error["message"]
 
 
 def test_the_read_timeout_is_30_seconds_by_default(app_settings):
@@ -461,6 +542,21 @@ def test_a_body_over_100_mib_is_413_with_a_json_error(echo_host):
 def test_the_hosts_own_errors_are_json_arm_errors(echo_host, method, path, status, code):
     answers = exchange(echo_host, f"{method} {path} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
     assert assert_arm_error(answers[0], status)["code"] == code
+
+
+def test_a_wrong_method_on_the_admin_run_endpoint_is_405_allowing_post(app_settings):
+    # given a dev host over the app, which has a timer function
+    server, thread = serve(Keys())
+    try:
+        # when the endpoint that runs it is called with GET
+        answers = exchange(server, b"GET /admin/functions/purge_timer HTTP/1.1\r\nHost: h\r\n\r\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    # then it is a 405 naming the method it takes, like every other wrong method
+    assert assert_arm_error(answers[0], 405)["code"] == "MethodNotAllowed"
+    assert answers[0][1]["allow"] == "POST"
 
 
 def test_a_wrong_method_lists_the_routes_methods_in_allow(echo_host):
@@ -535,11 +631,41 @@ def test_the_function_gets_the_url_the_client_called(echo_host):
     assert seen["url"] == "http://jobs.example:8443/echo/a%20b?x=1&y=%2F"
 
 
-def test_without_a_host_header_the_url_names_the_address_served(echo_host):
-    # when an HTTP/1.0 client sends no Host header
-    seen = echoed(echo_host, b"GET /echo/x?y=1 HTTP/1.0\r\n\r\n")
-    # then the URL falls back to the address the dev host listens on
-    assert seen["url"] == f"{echo_host.base_url}/echo/x?y=1"
+@pytest.mark.parametrize("request_head", [b"GET /echo/x?y=1 HTTP/1.0\r\n\r\n", b"GET /echo/x?y=1 HTTP/1.1\r\nHost:\r\n\r\n"])
+def test_without_a_host_header_the_url_names_the_address_the_client_reached(echo_app, request_head):
+    # given a dev host listening on every address (--host 0.0.0.0)
+    with hosting(echo_app, "0.0.0.0") as server:
+        # when a client that reached it on 127.0.0.1 sends no Host header (HTTP/1.0) or an empty one
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as connection:
+            connection.sendall(request_head)
+            with connection.makefile("rb") as stream:
+                status, _, body = read_response(stream)
+    # then the URL names that address, not 0.0.0.0, which no client can call
+    assert status == 200, body
+    assert json.loads(body)["url"] == f"http://127.0.0.1:{server.server_address[1]}/echo/x?y=1"
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback here")
+def test_without_a_host_header_an_ipv6_address_reached_is_bracketed(echo_app):
+    # given a dev host listening on every IPv6 address
+    with hosting(echo_app, "::") as server:
+        # when a client that reached it on ::1 sends no Host header
+        with socket.create_connection(("::1", server.server_address[1]), timeout=10) as connection:
+            connection.sendall(b"GET /echo/x HTTP/1.0\r\n\r\n")
+            with connection.makefile("rb") as stream:
+                status, _, body = read_response(stream)
+    # then the URL names it in brackets
+    assert status == 200, body
+    assert json.loads(body)["url"] == f"http://[::1]:{server.server_address[1]}/echo/x"
 
 
 @pytest.mark.parametrize("host", [b"a b", b"evil.example/path", b"x@y"])

@@ -84,7 +84,8 @@ class RunLocal:
 
     def strays(self) -> list[str]:
         """This run's Azurite and app processes still alive (found by their data folder and port)."""
-        listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+        # -ww: ps cuts each line at the terminal's (or COLUMNS') width otherwise, before the --location of a long path.
+        listing = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
         ours = re.compile(rf"--location {re.escape(str(self.data))}( |$)|--port {self.variables['PORT']}( |$)")
         return [line for line in listing.splitlines() if ours.search(line)]
 
@@ -176,6 +177,65 @@ def test_ctrl_c_stops_everything_and_keeps_a_job_created_just_before(run_local):
     assert requests.get(job_url(run, key), timeout=30).status_code == 200
 
 
+def test_a_data_folder_another_running_azurite_uses_is_refused_in_one_line(run_local):
+    # given make run serving on a data folder
+    first = run_local()
+    first.start()
+    first.serving()
+    # when a second run starts on the same data folder, with ports of its own
+    second = run_local()
+    second.start()
+    # then it refuses in one line naming the folder, the Azurite that holds it and the variable that moves it
+    assert second.finished(timeout=30) != 0
+    [line] = second.text().splitlines()
+    holder = re.search(r"pid (\d+)", line)
+    assert str(first.data) in line and "AZURITE_LOCATION=" in line and holder, line
+    assert any(stray.split()[0] == holder.group(1) for stray in first.strays())
+    # and the first run still serves, its data its own
+    key = JobKey(str(uuid.uuid4()), "rg", "first")
+    assert requests.put(job_url(first, key), json=job_body(), timeout=30).status_code == 201
+    assert requests.get(job_url(first, key), timeout=30).status_code == 200
+
+
+def running_in_group(group: int, command: str, timeout: float = 10) -> None:
+    """Waits until a process of the process group runs `command` (e.g. `-m shared.settings`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listing = subprocess.run(["ps", "-ww", "-eo", "pgid=,args="], capture_output=True, text=True).stdout
+        if any(line.split(None, 1)[0] == str(group) and command in line for line in listing.splitlines()):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"no {command} ran in process group {group} within {timeout} s")
+
+
+@pytest.mark.parametrize("step", ["-m shared.settings", "-m scripts.port_check app", "-m scripts.port_check azurite"])
+def test_ctrl_c_during_a_python_step_before_the_services_exits_quietly(run_local, step):
+    # given make run's script running one of the Python steps it takes before starting anything
+    run = run_local()
+    run.start()
+    running_in_group(run.process.pid, step)
+    # when Ctrl-C is pressed then
+    os.killpg(run.process.pid, signal.SIGINT)
+    # then the script stops without a Python traceback, starting nothing
+    assert run.finished(timeout=30) == 130
+    assert "Traceback" not in run.text() and "KeyboardInterrupt" not in run.text(), run.text()
+    assert not run.strays()
+
+
+def test_on_other_than_the_default_ports_it_says_how_to_point_other_shells_at_its_azurite(run_local):
+    # given make run on Azurite ports other than 10000-10002
+    run = run_local()
+    # when it is serving
+    run.start()
+    run.serving()
+    # then it prints the export that points by-hand commands (python -m shared.purge) at this Azurite, not at 10002
+    exports = [line for line in run.text().splitlines() if "export AzureWebJobsStorage=" in line]
+    assert len(exports) == 1, run.text()
+    connection = exports[0].split("export AzureWebJobsStorage=", 1)[1].strip("'")
+    assert f"TableEndpoint=http://127.0.0.1:{run.variables['AZURITE_TABLE_PORT']}/devstoreaccount1;" in connection
+    assert f"BlobEndpoint=http://127.0.0.1:{run.variables['AZURITE_BLOB_PORT']}/devstoreaccount1;" in connection
+
+
 def test_term_to_the_script_alone_stops_azurite_and_the_app(run_local):
     # given make run's script serving
     run = run_local()
@@ -183,9 +243,10 @@ def test_term_to_the_script_alone_stops_azurite_and_the_app(run_local):
     run.serving()
     # when only the script gets TERM (as from kill or a process manager)
     run.process.terminate()
-    # then it stops the app and Azurite before exiting
+    # then it stops the app and Azurite before exiting, and leaves the data folder free for the next run
     assert run.finished() != 0
     assert not run.strays()
+    assert not (run.data / "azurite.pid").exists()
 
 
 def test_a_taken_app_port_is_named_with_the_variable_that_moves_it(run_local):
