@@ -30,6 +30,9 @@ OPERATOR_MOVES: dict[JobState, tuple[JobState, ...]] = {
     S.PACKAGING: (S.COMPLETED, S.CLOSED),
 }
 
+# What an unset property means, as the API's specification defaults it.
+PROPERTY_DEFAULTS = {"backup_drive_manifest": False}
+
 # The properties a customer may change with PATCH besides `state`, `cancelRequested` and tags.
 EDITABLE_PROPERTIES = ("return_address", "return_shipping", "delivery_package", "log_level", "backup_drive_manifest", "drive_list")
 
@@ -73,12 +76,7 @@ def replace_job(existing: Job, request: JobCreateRequest, now: datetime) -> Job:
 def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
     """PATCH (Update Job Properties): cancel, ship, or edit. Returns `job` itself when nothing changes."""
     wanted = request.properties
-    if wanted.cancel_requested is False:
-        raise BadRequest(
-            "InvalidCancelRequest",
-            "properties.cancelRequested cannot be false: a cancel request cannot be withdrawn.",
-            "properties.cancelRequested",
-        )
+    # `cancelRequested: false` withdraws nothing (a cancel, once recorded, stands): clients send it on every update.
     if wanted.cancel_requested and wanted.state is not None:
         raise BadRequest(
             "InvalidRequestContent",
@@ -86,7 +84,13 @@ def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
             "properties.state",
         )
 
-    changes = {name: getattr(wanted, name) for name in EDITABLE_PROPERTIES if getattr(wanted, name) is not None}
+    # A value equal to the job's is no change, so it is never refused for the job's state: clients send their
+    # defaults (backupDriveManifest: false) on every update.
+    changes = {
+        name: value
+        for name in EDITABLE_PROPERTIES
+        if (value := getattr(wanted, name)) is not None and value != _current_value(job.properties, name)
+    }
     if changes and job.state not in EDITABLE:
         raise Conflict(
             "InvalidJobState",
@@ -104,6 +108,11 @@ def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
     if properties == job.properties and tags == job.tags:
         return job
     return job.model_copy(update={"tags": tags, "properties": properties.model_copy(update={"updated_at": now})})
+
+
+def _current_value(properties: JobProperties, name: str):
+    value = getattr(properties, name)
+    return PROPERTY_DEFAULTS.get(name) if value is None else value
 
 
 def _ship(current: JobState, properties: JobProperties, target: JobState, now: datetime) -> JobProperties:

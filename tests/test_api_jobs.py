@@ -182,11 +182,41 @@ class TestCustomerMovesOverHttp:
         assert again.headers["ETag"] == before.headers["ETag"]
         assert again.json() == before.json()
 
-    def test_cancel_false_is_400(self, api, job_in_state):
-        key = job_in_state(S.SHIPPING)
+    @pytest.mark.parametrize("cancelled", [False, True])
+    def test_cancel_false_changes_nothing(self, api, job_in_state, cancelled):
+        # given a shipped job, cancelled or not
+        key = job_in_state(S.SHIPPING, cancel_requested=cancelled)
+        before = api.get_job(key)
+        # when an update says cancelRequested: false, as the 2021-01-01 clients send on every update
         response = api.patch_job(key, {"properties": {"cancelRequested": False}})
-        assert response.status_code == 400
-        assert "cannot be withdrawn" in error_of(response)["message"]
+        # then it is 200 with the job as it was: nothing written, a recorded cancel never withdrawn
+        assert response.status_code == 200
+        assert response.headers["ETag"] == before.headers["ETag"]
+        assert response.json()["properties"]["cancelRequested"] is cancelled
+
+    def test_values_equal_to_the_jobs_are_no_change_in_any_state(self, api, job_in_state):
+        # given a job the datacenter has received, where its shipping details may no longer change
+        key = job_in_state(S.RECEIVED)
+        before = api.get_job(key)
+        properties = before.json()["properties"]
+        # when an update sends them back unchanged, with backupDriveManifest's default (false) and a cancel
+        body = {"properties": {
+            "returnAddress": properties["returnAddress"], "deliveryPackage": properties["deliveryPackage"],
+            "logLevel": properties["logLevel"], "backupDriveManifest": False, "cancelRequested": True,
+        }}
+        response = api.patch_job(key, body)
+        # then the cancel is recorded and nothing is refused for the state
+        assert response.status_code == 200, response.text
+        assert response.json()["properties"]["cancelRequested"] is True
+
+    def test_a_changed_value_is_still_refused_outside_creating_and_shipping(self, api, job_in_state):
+        # given a received job
+        key = job_in_state(S.RECEIVED)
+        # when an update changes a property that may change only before that
+        response = api.patch_job(key, {"properties": {"backupDriveManifest": True}})
+        # then it is refused, naming the state and the property
+        assert response.status_code == 409
+        assert "properties.backupDriveManifest" in error_of(response)["message"]
 
     @pytest.mark.parametrize("state", [S.RECEIVED, S.COMPLETED])
     def test_customer_moves_other_than_shipping_are_409(self, api, job_in_state, state):
@@ -307,10 +337,12 @@ class TestDelete:
         assert f"The job is in state {state}" in error_of(response)["message"]
         assert api.get_job(key).status_code == 200
 
-    def test_delete_of_an_absent_job_is_204(self, api, new_key):
+    def test_delete_of_an_absent_job_is_200(self, api, new_key):
+        # given no job of that name
+        # when it is deleted (say, a client retrying a delete whose answer it lost)
         response = api.delete_job(new_key())
-        assert response.status_code == 204
-        assert response.content == b""
+        # then the answer is 200, the only status the specification declares for delete
+        assert response.status_code == 200
 
     def test_delete_with_stale_if_match_is_412_and_keeps_the_job(self, api, new_key):
         key = new_key()
