@@ -253,12 +253,24 @@ class Job(ArmModel):
         return self.properties.state
 
     def to_arm(self) -> dict[str, Any]:
+        """The job as the API shows it; BitLocker keys are write-only here, read only through listBitLockerKeys."""
+        properties = self.properties.to_json_dict()
+        for drive in properties.get("driveList", ()):
+            drive.pop("bitLockerKey", None)
         return {
             "id": self.key.resource_id,
             "name": self.name,
             "type": RESOURCE_TYPE,
             "location": self.location,
             "tags": self.tags,
-            "properties": self.properties.to_json_dict(),
+            "properties": properties,
         }
+
+    def bitlocker_keys(self) -> list[dict[str, str]]:
+        """The drives' BitLocker keys, as listBitLockerKeys answers them."""
+        return [
+            {"driveId": drive.drive_id, "bitLockerKey": drive.bit_locker_key}
+            for drive in self.properties.drive_list or ()
+            if drive.bit_locker_key is not None and drive.drive_id is not None
+        ]
 

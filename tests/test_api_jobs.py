@@ -360,3 +360,35 @@ class TestDelete:
         api.put_job(key)
         api.delete_job(key)
         assert api.put_job(key).status_code == 201
+
+
+class TestBitLockerKeys:
+    DRIVES = [{"driveId": "9CA995BB", "bitLockerKey": "000000-111111-222222-333333"}, {"driveId": "9CA995BC"}]
+
+    def list_keys(self, api, key):
+        return api.request("POST", f"{key.resource_id}/listBitLockerKeys")
+
+    def test_keys_are_never_in_a_job_body_or_a_listing(self, api, new_key):
+        # given a job created with a drive's BitLocker key
+        key = new_key()
+        created = api.put_job(key, job_body(driveList=self.DRIVES))
+        # when it is read and listed
+        bodies = [created.text, api.get_job(key).text, api.list_jobs(key.subscription_id, key.resource_group).text]
+        # then no answer carries the key, while the drives are there
+        assert all("000000-111111" not in body and "bitLockerKey" not in body for body in bodies)
+        assert [drive["driveId"] for drive in api.get_job(key).json()["properties"]["driveList"]] == ["9CA995BB", "9CA995BC"]
+
+    def test_list_bitlocker_keys_returns_each_drives_key(self, api, new_key):
+        # given a job with one drive that has a key and one that has none
+        key = new_key()
+        api.put_job(key, job_body(driveList=self.DRIVES))
+        # when its keys are listed
+        response = self.list_keys(api, key)
+        # then the answer holds the one key, by drive
+        assert response.status_code == 200
+        assert response.json() == {"value": [{"driveId": "9CA995BB", "bitLockerKey": "000000-111111-222222-333333"}]}
+
+    def test_list_bitlocker_keys_of_an_absent_job_is_404(self, api, new_key):
+        response = self.list_keys(api, new_key())
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "ResourceNotFound"

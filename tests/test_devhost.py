@@ -36,6 +36,7 @@ def test_every_function_folder_is_served_with_its_route():
         "get_job": (["get"], "function"),
         "cancel_job": (["patch"], "function"),
         "delete_job": (["delete"], "function"),
+        "list_bitlocker_keys": (["post"], "function"),
         "list_jobs_by_resource_group": (["get"], "function"),
         "list_jobs_by_subscription": (["get"], "function"),
         "move_job": (["post"], "admin"),

@@ -16,6 +16,7 @@ GENERATED_REQUESTS = int(os.environ.get("FUZZ_REQUESTS", "5000"))
 FRAMING_REQUESTS = max(GENERATED_REQUESTS // 10, 100)
 TEMPLATES = [
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs/{job}",
+    "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs/{job}/listBitLockerKeys",
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs",
     "/subscriptions/{sub}/providers/Microsoft.ImportExport/jobs",
     "/operator/subscriptions/{sub}/resourceGroups/{rg}/jobs/{job}/state",

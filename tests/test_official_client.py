@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.mgmt.storageimportexport import StorageImportExport
 from azure.mgmt.storageimportexport.models import (
+    DriveStatus,
     ErrorResponseException,
     JobDetails,
     PackageInfomation,
@@ -85,3 +86,16 @@ def test_listing_pages_through_the_official_client(client):
     in_subscription = [job.name for job in client.jobs.list_by_subscription(top=2)]
     assert in_group == [f"list-job-{i}" for i in range(7)]
     assert sorted(in_subscription) == sorted(in_group + ["elsewhere"])
+
+
+def test_bitlocker_keys_through_the_official_client(client):
+    # given a job whose drive was given a BitLocker key
+    parameters = put_parameters()
+    parameters.properties.drive_list = [DriveStatus(drive_id="9CA995BB", bit_locker_key="000000-111111-222222-333333")]
+    client.jobs.create("keys-job", "client-rg", parameters)
+    # when the client reads the job and lists its keys
+    job = client.jobs.get("keys-job", "client-rg")
+    keys = list(client.bit_locker_keys.list("keys-job", "client-rg"))
+    # then the job shows the drive without its key, and the list carries it
+    assert [drive.bit_locker_key for drive in job.properties.drive_list] == [None]
+    assert [(key.drive_id, key.bit_locker_key) for key in keys] == [("9CA995BB", "000000-111111-222222-333333")]
