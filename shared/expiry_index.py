@@ -49,10 +49,6 @@ def format_time(moment: datetime) -> str:
     return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
 
 
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 @dataclass(frozen=True)
 class IndexEntry:
     clock: ExpiryClock
@@ -102,7 +98,7 @@ class IndexEntry:
     def from_entity(cls, entity) -> IndexEntry:
         return cls(
             clock=ExpiryClock(entity["PartitionKey"].split("-", 1)[0]),
-            started=parse_time(entity["RowKey"].split("|", 1)[0]),
+            started=datetime.fromisoformat(entity["RowKey"].split("|", 1)[0]),
             job_partition_key=entity["JobPartitionKey"],
             job_row_key=entity["JobRowKey"],
             resource_id=entity["ResourceId"],

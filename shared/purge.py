@@ -163,9 +163,11 @@ class Purge:
 
 def _expired_only(page: list[IndexEntry], cutoff: datetime) -> list[IndexEntry]:
     """The entries whose own clock start is before the cutoff: never delete on the index's key order alone."""
-    expired = [entry for entry in page if entry.started < cutoff]
+    expired = []
     for entry in page:
-        if entry.started >= cutoff:
+        if entry.started < cutoff:
+            expired.append(entry)
+        else:
             log.error("index entry %s (clock started %s) was read as expired before %s; kept", entry.resource_id, entry.started, cutoff)
     return expired
 
@@ -196,10 +198,8 @@ def storage_failure(error: AzureError) -> str:
 
 
 def _utc_time(text: str) -> datetime:
-    if text[-1:] == "z":
-        text = text[:-1] + "Z"
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text[:-1] + "Z" if text[-1:] == "z" else text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from error
     if moment.tzinfo is None:

@@ -89,13 +89,12 @@ def check_connection_string(connection: str, setting: str) -> None:
         TableServiceClient.from_connection_string(connection)
     except ValueError as error:
         raise SettingsError(f"{setting} is not a storage connection string: {error}") from error
-    parts = dict(part.split("=", 1) for part in connection.split(";") if "=" in part)
-    key = next((value for name, value in parts.items() if name.strip().lower() == "accountkey"), None)
-    if key is not None:
-        try:
-            base64.b64decode(key.strip(), validate=True)
-        except binascii.Error as error:
-            raise SettingsError(f"{setting}: its AccountKey is not base64 ({error}); copy the key again") from error
+    for name, _, value in (part.partition("=") for part in connection.split(";")):
+        if name.strip().lower() == "accountkey":
+            try:
+                base64.b64decode(value.strip(), validate=True)
+            except binascii.Error as error:
+                raise SettingsError(f"{setting}: its AccountKey is not base64 ({error}); copy the key again") from error
 
 
 def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]) -> Settings:
@@ -104,13 +103,13 @@ def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]
         return value or None
 
     setting = CONNECTION_SETTING if lookup(CONNECTION_SETTING) else FALLBACK_CONNECTION_SETTING
-    connection = lookup(setting)
-    if not connection:
+    if not lookup(setting):
         raise SettingsError(f"set {CONNECTION_SETTING} (or {FALLBACK_CONNECTION_SETTING}) to a storage connection string")
-    check_connection_string(expand_connection_string(connection), setting)
+    connection = expand_connection_string(lookup(setting))
+    check_connection_string(connection, setting)
     fields = {field: value for name, field in SETTING_NAMES.items() if (value := lookup(name)) is not None}
     try:
-        return Settings(storage_connection=expand_connection_string(connection), **fields)
+        return Settings(storage_connection=connection, **fields)
     except ValidationError as error:
         problems = "; ".join(
             f"{_setting_name(str(e['loc'][0]))}: {e['msg']}" for e in error.errors()
