@@ -11,4 +11,4 @@ from shared.models import JobUpdateRequest
 def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, JobUpdateRequest)
-    return job_response(get_service().update_job(key, request, preconditions(req)))
+    return job_response(req, get_service().update_job(key, request, preconditions(req)))

@@ -12,4 +12,4 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, JobCreateRequest)
     stored, created = get_service().create_job(key, request, preconditions(req))
-    return job_response(stored, 201 if created else 200)
+    return job_response(req, stored, 201 if created else 200)

@@ -9,4 +9,4 @@ from shared.jobs import get_service
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
-    return job_response(get_service().get_job(key))
+    return job_response(req, get_service().get_job(key))

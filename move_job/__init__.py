@@ -11,4 +11,4 @@ from shared.models import OperatorMoveRequest
 def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, OperatorMoveRequest)
-    return job_response(get_service().move_job(key, request.state, request.at))
+    return job_response(req, get_service().move_job(key, request.state, request.at))

@@ -15,6 +15,7 @@ import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
 from pydantic import BaseModel, ValidationError
 
+from .api_versions import ApiVersion
 from .errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from .jobs import Preconditions
 from .models import Job
@@ -23,7 +24,7 @@ from .settings import SettingsError
 from .storage_client import storage_deadline
 from .store import StoredJob
 
-API_VERSIONS = ("2016-11-01", "2020-08-01", "2021-01-01")
+API_VERSIONS = tuple(ApiVersion)
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 RETRY_AFTER_SECONDS = 5
@@ -92,7 +93,8 @@ def query_parameters(req: func.HttpRequest) -> dict[str, str]:
     return parameters
 
 
-def check_api_version(req: func.HttpRequest) -> str:
+def check_api_version(req: func.HttpRequest) -> ApiVersion:
+    """The request's api-version; a missing or unknown one is a 400."""
     version = query_parameters(req).get("api-version")
     if not version:
         raise BadRequest(
@@ -105,7 +107,7 @@ def check_api_version(req: func.HttpRequest) -> str:
             "InvalidApiVersionParameter",
             f"The api-version '{version[:40]}' is invalid. The supported versions are {', '.join(API_VERSIONS)}.",
         )
-    return version
+    return ApiVersion(version)
 
 
 def job_key(req: func.HttpRequest) -> JobKey:
@@ -136,7 +138,7 @@ def parse_top(raw: str | None, maximum: int = 100) -> int:
 
 
 def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
-    """The request's JSON body as `model`; any flaw is a 400 (or 415) that names it."""
+    """The request's JSON body as `model`, read in its api-version's shapes; any flaw is a 400 (or 415) that names it."""
     content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
@@ -165,7 +167,7 @@ def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
     if not isinstance(document, dict):
         raise BadRequest("InvalidRequestContent", "The request body must be a JSON object.")
     try:
-        return model.model_validate(document)
+        return model.model_validate(document, context={"api_version": check_api_version(req)})
     except ValidationError as error:
         raise _invalid_content(error) from error
 
@@ -216,13 +218,15 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def job_response(stored: StoredJob, status: int = 200) -> func.HttpResponse:
-    return json_response(stored.job.to_arm(), status, {"ETag": stored.etag})
+def job_response(req: func.HttpRequest, stored: StoredJob, status: int = 200) -> func.HttpResponse:
+    """The job in the request's api-version's shape, with its ETag."""
+    return json_response(stored.job.to_arm(check_api_version(req)), status, {"ETag": stored.etag})
 
 
 def list_response(req: func.HttpRequest, jobs: list[Job], skip_token: str | None) -> func.HttpResponse:
     """An ARM list page; `nextLink` is this request's absolute URL continued at `skip_token`."""
-    body: dict[str, Any] = {"value": [job.to_arm() for job in jobs]}
+    version = check_api_version(req)
+    body: dict[str, Any] = {"value": [job.to_arm(version) for job in jobs]}
     if skip_token is not None:
         body["nextLink"] = next_link(req, skip_token)
     return json_response(body)

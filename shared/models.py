@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AliasChoices,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -16,10 +16,12 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    ValidationInfo,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from .api_versions import ApiVersion
 from .names import RESOURCE_TYPE, JobKey
 
 
@@ -62,6 +64,18 @@ class ArmModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def request_version(info: ValidationInfo) -> ApiVersion | None:
+    """The api-version a request body is read in (the validation context's); None for a stored job."""
+    return (info.context or {}).get("api_version")
+
+
+def _refuse_unknown_to(version: ApiVersion | None, data: Any, names: tuple[str, ...]) -> None:
+    if version is not None and not version.has_resource_metadata and isinstance(data, dict):
+        for name in names:
+            if name in data:
+                raise ValueError(f"'{name}' is not defined in api-version {version}; it exists from 2020-08-01 on")
+
+
 class ReturnAddress(ArmModel):
     recipient_name: RequiredText
     street_address1: RequiredText
@@ -98,6 +112,23 @@ class PackageInformation(ArmModel):
     ship_date: RequiredText
 
 
+class DeliveryPackage(ArmModel):
+    """The customer's package to the datacenter: 2016-11-01 requires all four fields, later versions two."""
+
+    carrier_name: RequiredText
+    tracking_number: RequiredText
+    drive_count: Count | None = None
+    ship_date: RequiredText | None = None
+
+    @model_validator(mode="after")
+    def _complete_for_version(self, info: ValidationInfo) -> "DeliveryPackage":
+        version = request_version(info)
+        missing = [name for name, value in (("driveCount", self.drive_count), ("shipDate", self.ship_date)) if value is None]
+        if version is not None and version.requires_full_delivery_package and missing:
+            raise ValueError(f"api-version {version} requires {' and '.join(missing)} in deliveryPackage")
+        return self
+
+
 class DriveStatus(ArmModel):
     drive_id: ShortText | None = None
     bit_locker_key: ShortText | None = None
@@ -120,10 +151,18 @@ class BlobList(ArmModel):
 
 class Export(ArmModel):
     blob_list: BlobList | None = None
-    # API 2016-11-01 spells it "blobListblobPath"; later versions "blobListBlobPath".
-    blob_list_blob_path: Text | None = Field(
-        default=None, validation_alias=AliasChoices("blobListBlobPath", "blobListblobPath")
-    )
+    blob_list_blob_path: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_spelling(cls, data: Any, info: ValidationInfo) -> Any:
+        # Each version has one spelling (2016-11-01: blobListblobPath); the other is as unknown to it as any name.
+        version = request_version(info)
+        if version is None or not isinstance(data, dict) or version.export_list_path_name == "blobListBlobPath":
+            return data
+        if "blobListBlobPath" in data:
+            raise ValueError(f"api-version {version} spells it 'blobListblobPath', not 'blobListBlobPath'")
+        return {("blobListBlobPath" if name == "blobListblobPath" else name): value for name, value in data.items()}
 
 
 class EncryptionKeyDetails(ArmModel):
@@ -132,13 +171,15 @@ class EncryptionKeyDetails(ArmModel):
     kek_vault_resource_id: Text | None = Field(default=None, alias="kekVaultResourceID")
 
 
-class JobProperties(ArmModel):
+class JobDetails(ArmModel):
+    """A job's `properties` as the API defines them."""
+
     storage_account_id: Text | None = None
     job_type: Literal["Import", "Export"] | None = None
     return_address: ReturnAddress | None = None
     return_shipping: ReturnShipping | None = None
     shipping_information: ShippingInformation | None = None
-    delivery_package: PackageInformation | None = None
+    delivery_package: DeliveryPackage | None = None
     return_package: PackageInformation | None = None
     diagnostics_path: Text | None = None
     log_level: Literal["Error", "Verbose"] | None = None
@@ -151,6 +192,22 @@ class JobProperties(ArmModel):
     export: Export | None = None
     provisioning_state: ShortText | None = None
     encryption_key: EncryptionKeyDetails | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defined_in_version(cls, data: Any, info: ValidationInfo) -> Any:
+        _refuse_unknown_to(request_version(info), data, ("encryptionKey",))
+        return data
+
+
+# The times the service keeps of a job, beside its ARM properties: what starts the purge's clocks, and what
+# `systemData` shows. Stored with the properties, never shown among them (no api-version defines them there).
+SERVICE_TIMES = frozenset({"created_at", "updated_at", "state_changed_at", "completed_at"})
+
+
+class JobProperties(JobDetails):
+    """A stored job's properties: the API's, and the service's times."""
+
     created_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
     state_changed_at: AwareDatetime | None = None
@@ -166,12 +223,27 @@ SERVICE_OWNED_PROPERTIES = frozenset(
         "provisioning_state",
         "incomplete_blob_list_uri",
         "return_package",
-        "created_at",
-        "updated_at",
-        "state_changed_at",
-        "completed_at",
     }
 )
+
+
+class IdentityDetails(ArmModel):
+    """A job's managed identity (2020-08-01 on); jobs here have none, so a sent one is read and ignored."""
+
+    type: Literal["None", "SystemAssigned", "UserAssigned"] = "None"
+    principal_id: ShortText | None = None
+    tenant_id: ShortText | None = None
+
+
+class SystemData(ArmModel):
+    """ARM's record of who created and last changed a resource, and when (read-only; ignored when sent)."""
+
+    created_by: ShortText | None = None
+    created_by_type: ShortText | None = None
+    created_at: ShortText | None = None
+    last_modified_by: ShortText | None = None
+    last_modified_by_type: ShortText | None = None
+    last_modified_at: ShortText | None = None
 
 
 class JobCreateRequest(ArmModel):
@@ -179,10 +251,18 @@ class JobCreateRequest(ArmModel):
 
     location: Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
     tags: Tags = Field(default_factory=dict)
-    properties: JobProperties
+    properties: JobDetails
     id: Text | None = None
     name: Text | None = None
     type: Text | None = None
+    system_data: SystemData | None = None
+    identity: IdentityDetails | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defined_in_version(cls, data: Any, info: ValidationInfo) -> Any:
+        _refuse_unknown_to(request_version(info), data, ("systemData", "identity"))
+        return data
 
     @model_validator(mode="after")
     def _needs_account_and_type(self) -> "JobCreateRequest":
@@ -204,7 +284,7 @@ class JobUpdateProperties(ArmModel):
     state: JobState | None = None
     return_address: ReturnAddress | None = None
     return_shipping: ReturnShipping | None = None
-    delivery_package: PackageInformation | None = None
+    delivery_package: DeliveryPackage | None = None
     log_level: Literal["Error", "Verbose"] | None = None
     backup_drive_manifest: StrictBool | None = None
     drive_list: Annotated[list[DriveStatus], Field(max_length=10)] | None = None
@@ -234,6 +314,10 @@ class OperatorMoveRequest(ArmModel):
     at: IsoTime | None = None
 
 
+def _utc_text(time: datetime) -> str:
+    return time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class Job(ArmModel):
     """A stored job: where it lives (in the caller's casing), and its ARM content."""
 
@@ -252,12 +336,18 @@ class Job(ArmModel):
     def state(self) -> JobState:
         return self.properties.state
 
-    def to_arm(self) -> dict[str, Any]:
-        """The job as the API shows it; BitLocker keys are write-only here, read only through listBitLockerKeys."""
-        properties = self.properties.to_json_dict()
+    def to_arm(self, version: ApiVersion) -> dict[str, Any]:
+        """The job as `version` of the API shows it, with no property that version does not define.
+
+        BitLocker keys are write-only here, read only through listBitLockerKeys.
+        """
+        properties = self.properties.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(SERVICE_TIMES))
         for drive in properties.get("driveList", ()):
             drive.pop("bitLockerKey", None)
-        return {
+        export = properties.get("export")
+        if export and "blobListBlobPath" in export:
+            export[version.export_list_path_name] = export.pop("blobListBlobPath")
+        resource = {
             "id": self.key.resource_id,
             "name": self.name,
             "type": RESOURCE_TYPE,
@@ -265,6 +355,14 @@ class Job(ArmModel):
             "tags": self.tags,
             "properties": properties,
         }
+        if not version.has_resource_metadata:
+            properties.pop("encryptionKey", None)
+            properties.get("shippingInformation", {}).pop("additionalInformation", None)
+            return resource
+        system_data = {"createdAt": self.properties.created_at, "lastModifiedAt": self.properties.updated_at}
+        resource["systemData"] = {name: _utc_text(time) for name, time in system_data.items() if time is not None}
+        resource["identity"] = {"type": "None"}
+        return resource
 
     def bitlocker_keys(self) -> list[dict[str, str]]:
         """The drives' BitLocker keys, as listBitLockerKeys answers them."""

@@ -48,7 +48,7 @@ def new_job(key: JobKey, request: JobCreateRequest, now: datetime) -> Job:
         updated_at=now,
         state_changed_at=now,
     )
-    properties = request.properties.model_copy(update=owned)
+    properties = JobProperties(**{**dict(request.properties), **owned})
     return Job(
         subscription_id=key.subscription_id,
         resource_group=key.resource_group,

@@ -110,9 +110,12 @@ class Api:
         path = f"/operator/subscriptions/{key.subscription_id}/resourceGroups/{key.resource_group}/jobs/{key.job_name}/state"
         return self.request("POST", path, json=body, **kwargs)
 
-    def list_jobs(self, subscription_id: str, resource_group: str | None = None, **params) -> requests.Response:
+    def list_jobs(
+        self, subscription_id: str, resource_group: str | None = None, *, api_version: str = API_VERSION, **params
+    ) -> requests.Response:
         group = f"/resourceGroups/{resource_group}" if resource_group else ""
-        return self.request("GET", f"/subscriptions/{subscription_id}{group}/providers/Microsoft.ImportExport/jobs", params=params)
+        path = f"/subscriptions/{subscription_id}{group}/providers/Microsoft.ImportExport/jobs"
+        return self.request("GET", path, params=params, api_version=api_version)
 
 
 @pytest.fixture(scope="session")
