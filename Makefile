@@ -2,15 +2,22 @@
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
+# The 2021-01-01 Python client, driven by tests/test_clients.py: apart, since it shares 0.1.0's package name.
+CLIENT_VENV := .venv-clients
 PORT ?= 7071
 
 .PHONY: run test lint fuzz bench deps clean
 
-deps: $(VENV)/.installed node_modules/.installed
+deps: $(VENV)/.installed $(CLIENT_VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(CLIENT_VENV)/.installed: requirements-clients.txt
+	test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-clients.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -41,4 +48,4 @@ bench: deps
 	$(VENV_PYTHON) -m bench.purge
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CLIENT_VENV) node_modules .azurite .pytest_cache .hypothesis
