@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from azure.mgmt.storageimportexport import StorageImportExport
+from azure.mgmt.storageimportexport import StorageImportExport, models
 from azure.mgmt.storageimportexport.models import (
     DriveStatus,
     ErrorResponseException,
@@ -14,6 +14,11 @@ from azure.mgmt.storageimportexport.models import (
     UpdateJobParameters,
 )
 from msrest.authentication import BasicTokenAuthentication
+
+from shared.models import JobState
+
+from .clients.conformance import undefined_properties
+from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 
 
 @pytest.fixture
@@ -99,3 +104,19 @@ def test_bitlocker_keys_through_the_official_client(client):
     # then the job shows the drive without its key, and the list carries it
     assert [drive.bit_locker_key for drive in job.properties.drive_list] == [None]
     assert [(key.drive_id, key.bit_locker_key) for key in keys] == [("9CA995BB", "000000-111111-222222-333333")]
+
+
+def test_answers_carry_only_properties_the_2016_client_defines(api, job_in_state, new_key):
+    # given jobs with every part the app keeps: one finished with shipping details, one Export job with an
+    # encryption key, both created under a later api-version
+    finished = job_in_state(JobState.COMPLETED)
+    export = new_key()
+    body = job_body(jobType="Export", export={"blobListBlobPath": "c/list.xml"}, encryptionKey={"kekType": "MicrosoftManaged"})
+    api.put_job(export, {**body, "properties": {**body["properties"], "returnAddress": RETURN_ADDRESS}}, api_version="2021-01-01")
+    api.patch_job(export, {"properties": {"deliveryPackage": DELIVERY_PACKAGE}}, api_version="2021-01-01")
+    # when api-version 2016-11-01 reads them, one by one and in a listing
+    answers = [api.get_job(key, api_version="2016-11-01").json() for key in (finished, export)]
+    listing = api.list_jobs(finished.subscription_id, api_version="2016-11-01").json()
+    # then the 0.1.0 client's models define every property of every answer
+    assert [undefined_properties(answer, models.JobResponse, models) for answer in answers] == [[], []]
+    assert [undefined_properties(job, models.JobResponse, models) for job in listing["value"]] == [[], []]

@@ -21,6 +21,7 @@ from azure.core.credentials import AccessToken
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.storageimportexport import StorageImportExport, models
+from conformance import undefined_properties
 
 RESOURCE_GROUP = "client-rg"
 STORAGE_ACCOUNT = "/subscriptions/x/resourceGroups/client-rg/providers/Microsoft.Storage/storageAccounts/acct"
@@ -31,38 +32,6 @@ class UnusedCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken("not-checked", 2**31)
-
-
-def undefined_properties(document: Any, model: type, path: str = "") -> list[str]:
-    """The properties of a JSON answer that `model`'s generated metadata does not define, by path."""
-    if not isinstance(document, dict):
-        return []
-    tree: dict[str, Any] = {}
-    for spec in model._attribute_map.values():
-        *parents, leaf = spec["key"].split(".")
-        node = tree
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = spec["type"]
-    return _walk(document, tree, path)
-
-
-def _walk(document: dict, tree: dict, path: str) -> list[str]:
-    found: list[str] = []
-    for name, value in document.items():
-        where = f"{path}.{name}" if path else name
-        if name not in tree:
-            found.append(where)
-        elif isinstance(tree[name], dict):
-            found += _walk(value, tree[name], where) if isinstance(value, dict) else []
-        else:
-            type_name = tree[name].strip("[]")
-            nested = getattr(models, type_name, None)
-            items = value if isinstance(value, list) else [value]
-            if nested is not None and hasattr(nested, "_attribute_map"):
-                for index, item in enumerate(items):
-                    found += undefined_properties(item, nested, f"{where}[{index}]" if isinstance(value, list) else where)
-    return found
 
 
 class Report:
@@ -108,7 +77,7 @@ def main(base_url: str, subscription_id: str) -> dict[str, Any]:
 
     def conform(pair: tuple[Any, Any], model: type = models.JobResponse) -> Any:
         raw, deserialized = pair
-        undefined.extend(undefined_properties(raw, model))
+        undefined.extend(undefined_properties(raw, model, models))
         return deserialized
 
     import_job = models.PutJobParameters(
@@ -139,6 +108,8 @@ def main(base_url: str, subscription_id: str) -> dict[str, Any]:
     report.step("operator_receive", lambda: operator_move(base_url, subscription_id, "import-job", "Received"))
     report.step("update_cancel_received", lambda: jobs.update("import-job", RESOURCE_GROUP, models.UpdateJobParameters(cancel_requested=True)),
                 lambda job: {"state": job.properties.state, "cancelRequested": job.properties.cancel_requested})
+    report.step("get_cancelled", lambda: conform(jobs.get("import-job", RESOURCE_GROUP, cls=raw_and_model)),
+                lambda job: job.properties.delivery_package.carrier_name)
     report.step("bitlocker_keys_list", lambda: list(client.bit_locker_keys.list("import-job", RESOURCE_GROUP)),
                 lambda keys: [{"driveId": key.drive_id, "bitLockerKey": key.bit_locker_key} for key in keys])
 
