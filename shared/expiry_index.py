@@ -1,43 +1,49 @@
-"""The expiry index: for every job that the purge may one day delete, one small entity keyed by when its clock started.
+"""The expiry index: beside every job the purge may one day delete, one small entry keyed by when its clock started.
 
-Rule 6 deletes Completed and Closed jobs a retention after `completedAt`, and
-jobs left in Creating a Creating expiry after their last update. The index
-holds one entry per such job in a table of its own: partition
-`{clock}-{start day}` (`finished-2026-11-26`), row key `{start time}|{job
-keys}`. The purge reads exactly the expired entries with key-range queries,
-whatever the number of jobs; day partitions keep each partition, and each
-delete transaction, small.
+Rule 6 deletes Completed and Closed jobs a retention after they finished, and
+jobs left in Creating a Creating expiry after their last update. Each such job
+has an entry in its own partition (the subscription), row key
+`!{clock}|{start time}|{job row key}`: an intra-partition secondary index.
+Every job write changes the job and its entry in one entity group transaction,
+so job and index never disagree, whatever crashes; and since every write of a
+job rewrites its entry, the entry's ETag names the job's version. The purge
+deletes entry and job in one transaction conditional on that ETag, without
+reading the job.
 
-The store keeps it crash-safe by the order of its writes:
-1. before a job write that gives the job a new entry, that entry is written (write-ahead);
-2. after the job write, the entry learns the job's new ETag, and the entry of the version it replaced goes.
-A crash between any two writes leaves at most an entry too many, never a job
-without its entry. An entry that carries the job's ETag describes exactly that
-version of the job, so the purge can delete it unread with that ETag; any
-other entry is checked against the job before anything is deleted.
+Job row keys start with a resource group's first character, never '!', so
+entries stay out of every listing.
+
+To find the subscriptions with expired entries without scanning them all, the
+purge reads a small directory (`ExpiryDirectory`): one row per clock, month and
+subscription, with a property for each day that has entries. A writer adds the
+day before it writes an entry there (once per process for recent days), so a
+directory day can be extra (a write that then failed: the purge finds nothing
+and drops it) but never missing.
 """
 
 from __future__ import annotations
 
-import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from .models import Job, JobState
 from .state_machine import ExpiryClock, expiry_clock
 from .storage_client import SCAN_READ_TIMEOUT_SECONDS
 
-log = logging.getLogger("importexport.index")
-
+ENTRY_PREFIX = "!"
+# The least row key a job can have: a resource group starts with '(' or later, entries with '!' (before '"').
+FIRST_JOB_ROW_KEY = '"'
+DIRECTORY_PREFIX = "!"  # directory partitions: `!{clock}|{yyyy-mm}`; subscriptions are GUIDs
 ENTRIES_PER_PAGE = 1000  # the most one query page holds
-
-
-def day_partition(clock: ExpiryClock, moment: datetime) -> str:
-    return f"{clock.value}-{format_time(moment)[:10]}"
+# A writer remembers the directory days it wrote only for days this recent: older ones it writes every time, so
+# the purge, which drops only days before its cutoff (at least a day back), never drops a day a writer relies on.
+REMEMBERED_DAYS = timedelta(days=1)
 
 
 def format_time(moment: datetime) -> str:
@@ -49,144 +55,172 @@ def format_time(moment: datetime) -> str:
     return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
 
 
+def clock_prefix(clock: ExpiryClock) -> str:
+    """The row keys of a partition's entries of one clock all start with this."""
+    return f"{ENTRY_PREFIX}{clock.value}|"
+
+
 @dataclass(frozen=True)
-class IndexEntry:
+class ExpiryEntry:
+    """A job's entry: which clock runs for it, since when, and what the purge reports when it deletes the job."""
+
     clock: ExpiryClock
     started: datetime
-    job_partition_key: str
     job_row_key: str
     resource_id: str
     state: JobState
-    job_etag: str | None = None
-    # Set on entries read back: when the entry was last written, and its own ETag.
-    written_at: datetime | None = None
+    # Set on entries read back: the entry's own ETag, which names the job's version.
+    etag: str | None = None
 
     @classmethod
-    def for_job(cls, job: Job, job_etag: str | None = None) -> IndexEntry | None:
+    def for_job(cls, job: Job) -> ExpiryEntry | None:
         clock = expiry_clock(job)
         if clock is None:
             return None
-        key = job.key
-        return cls(clock[0], clock[1], key.partition_key, key.row_key, key.resource_id, job.state, job_etag)
-
-    @property
-    def partition_key(self) -> str:
-        return day_partition(self.clock, self.started)
+        return cls(clock.clock, clock.started, job.key.row_key, job.key.resource_id, job.state)
 
     @property
     def row_key(self) -> str:
-        return f"{format_time(self.started)}|{self.job_partition_key}|{self.job_row_key}"
+        return f"{clock_prefix(self.clock)}{format_time(self.started)}|{self.job_row_key}"
 
     @property
-    def address(self) -> tuple[str, str]:
-        return self.partition_key, self.row_key
+    def day(self) -> date:
+        return self.started.astimezone(timezone.utc).date()
 
-    def to_entity(self) -> dict:
-        entity = {
-            "PartitionKey": self.partition_key,
+    def to_entity(self, partition_key: str) -> dict:
+        return {
+            "PartitionKey": partition_key,
             "RowKey": self.row_key,
-            "JobPartitionKey": self.job_partition_key,
             "JobRowKey": self.job_row_key,
             "ResourceId": self.resource_id,
             "State": self.state.value,
+            "Started": format_time(self.started),
         }
-        if self.job_etag is not None:
-            entity["JobEtag"] = self.job_etag
-        return entity
 
     @classmethod
-    def from_entity(cls, entity) -> IndexEntry:
+    def from_entity(cls, entity) -> ExpiryEntry:
         return cls(
-            clock=ExpiryClock(entity["PartitionKey"].split("-", 1)[0]),
-            started=datetime.fromisoformat(entity["RowKey"].split("|", 1)[0]),
-            job_partition_key=entity["JobPartitionKey"],
+            clock=ExpiryClock(entity["RowKey"][len(ENTRY_PREFIX) :].split("|", 1)[0]),
+            started=datetime.fromisoformat(entity["Started"]),
             job_row_key=entity["JobRowKey"],
             resource_id=entity["ResourceId"],
             state=JobState(entity["State"]),
-            job_etag=entity.get("JobEtag"),
-            written_at=entity.metadata["timestamp"],
+            etag=entity.metadata["etag"],
         )
 
 
-class ExpiryIndex:
+def entry_operations(partition_key: str, previous: ExpiryEntry | None, current: ExpiryEntry | None) -> list[tuple]:
+    """The transaction operations that take a job's entry from `previous` to `current` (either may be None).
+
+    An entry that stays is rewritten all the same, so that its ETag changes with the job's.
+    """
+    operations: list[tuple] = []
+    if previous is not None and (current is None or previous.row_key != current.row_key):
+        operations.append(("delete", {"PartitionKey": partition_key, "RowKey": previous.row_key}))
+    if current is not None:
+        operations.append(("upsert", current.to_entity(partition_key), {"mode": UpdateMode.REPLACE}))
+    return operations
+
+
+def expired_entries(table: TableClient, partition_key: str, clock: ExpiryClock, cutoff: datetime) -> Iterator[list[ExpiryEntry]]:
+    """Pages of a partition's entries of `clock` whose keys say it started before `cutoff`: one key-range query."""
+    query = "PartitionKey eq @partition and RowKey ge @first and RowKey lt @cutoff"
+    parameters = {"partition": partition_key, "first": clock_prefix(clock), "cutoff": clock_prefix(clock) + format_time(cutoff)}
+    pages = table.query_entities(
+        query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE, read_timeout=SCAN_READ_TIMEOUT_SECONDS
+    ).by_page()
+    for page in pages:
+        entries = [ExpiryEntry.from_entity(entity) for entity in page]
+        if entries:
+            yield entries
+
+
+@dataclass(frozen=True)
+class DirectoryRow:
+    """The days of one clock and month on which a subscription's partition has (or had) entries."""
+
+    clock: ExpiryClock
+    month: str
+    partition_key: str
+    days: frozenset[date]
+    etag: str
+    written_at: datetime
+
+    def days_through(self, last: date) -> frozenset[date]:
+        return frozenset(day for day in self.days if day <= last)
+
+
+class ExpiryDirectory:
+    """Which subscriptions have entries of which clock on which day, in the jobs table's `!` partitions."""
+
     def __init__(self, table: TableClient) -> None:
         self._table = table
+        self._written: set[tuple[ExpiryClock, str, date]] = set()
+        self._lock = threading.Lock()
 
-    def write_ahead(self, job: Job, previous: Job | None) -> None:
-        """Step 1: the entry of the version about to be written, when it differs from the previous one's."""
-        entry = IndexEntry.for_job(job)
-        if entry is not None and (previous is None or _address(previous) != entry.address):
-            self._table.upsert_entity(entry.to_entity(), mode=UpdateMode.REPLACE)
-
-    def settle(self, job: Job, job_etag: str, previous: Job | None) -> None:
-        """Step 2, after the job write: the entry learns the ETag; the previous version's entry goes.
-
-        Best effort: the job is already written, and what a failure here leaves
-        (an entry without the ETag, an entry too many) the purge checks and removes.
-        """
-        entry = IndexEntry.for_job(job, job_etag)
-        try:
-            if entry is not None:
-                # Merge into the entry that write_ahead (or an earlier settle) made; never recreate one
-                # the purge has already judged stale.
-                self._table.update_entity(
-                    {"PartitionKey": entry.partition_key, "RowKey": entry.row_key, "JobEtag": job_etag}, mode=UpdateMode.MERGE
-                )
-            old = _address(previous) if previous is not None else None
-            if old is not None and (entry is None or old != entry.address):
-                self._table.delete_entity(*old)
-        except ResourceNotFoundError:
-            log.info("index entry of %s was gone when settling", job.key.resource_id)
-        except AzureError as error:
-            log.warning("index not settled for %s (%s); the purge will check it", job.key.resource_id, type(error).__name__)
-
-    def forget(self, job: Job) -> None:
-        """After the job is deleted: its entry goes (best effort, as in settle)."""
-        address = _address(job)
-        if address is None:
+    def note(self, partition_key: str, entry: ExpiryEntry | None) -> None:
+        """Before a job write that gives the job `entry`: its day is in the directory (one idempotent merge)."""
+        if entry is None:
             return
+        remembered = (entry.clock, partition_key, entry.day)
+        with self._lock:
+            if remembered in self._written:
+                return
+        self._table.upsert_entity(
+            {"PartitionKey": _partition(entry.clock, entry.day), "RowKey": partition_key, _day_property(entry.day): True},
+            mode=UpdateMode.MERGE,
+        )
+        if entry.day >= datetime.now(timezone.utc).date() - REMEMBERED_DAYS:
+            with self._lock:
+                self._written.add(remembered)
+
+    def rows_through(self, clock: ExpiryClock, last: date) -> Iterator[list[DirectoryRow]]:
+        """Pages of the rows of `clock` for the months up to `last`'s: one key-range query over the directory."""
+        query = "PartitionKey ge @first and PartitionKey le @last"
+        parameters = {"first": f"{DIRECTORY_PREFIX}{clock.value}|", "last": _partition(clock, last)}
+        pages = self._table.query_entities(
+            query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE, read_timeout=SCAN_READ_TIMEOUT_SECONDS
+        ).by_page()
+        for page in pages:
+            rows = [_row(clock, entity) for entity in page]
+            if rows:
+                yield rows
+
+    def drop_days(self, row: DirectoryRow, emptied: frozenset[date]) -> bool:
+        """Removes days the purge emptied, only if nobody wrote the row since it was read; False if someone did."""
+        remaining = row.days - emptied
+        conditions = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified}
         try:
-            self._table.delete_entity(*address)
-        except AzureError as error:
-            log.warning("index entry of deleted %s kept (%s); the purge will remove it", job.key.resource_id, type(error).__name__)
-
-    def expired_entries(self, clock: ExpiryClock, cutoff: datetime) -> Iterator[list[IndexEntry]]:
-        """Pages of the entries whose clock started before `cutoff`, oldest first.
-
-        Two key-range queries: the whole days before the cutoff's day, then that day up to the cutoff.
-        """
-        cutoff_day = day_partition(clock, cutoff)
-        queries = [
-            ("PartitionKey ge @first and PartitionKey lt @cutoff_day", {"first": f"{clock.value}-", "cutoff_day": cutoff_day}),
-            ("PartitionKey eq @cutoff_day and RowKey lt @cutoff", {"cutoff_day": cutoff_day, "cutoff": format_time(cutoff)}),
-        ]
-        for query, parameters in queries:
-            pages = self._table.query_entities(
-                query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE, read_timeout=SCAN_READ_TIMEOUT_SECONDS
-            ).by_page()
-            for page in pages:
-                entries = [IndexEntry.from_entity(entity) for entity in page]
-                if entries:
-                    yield entries
-
-    def remove(self, entries: list[IndexEntry]) -> None:
-        """Deletes entries in transactions of up to 100 per partition; one already gone is no error."""
-        for chunk in chunks_by_partition(entries, lambda entry: entry.partition_key):
-            operations = [("delete", {"PartitionKey": e.partition_key, "RowKey": e.row_key}) for e in chunk]
-            try:
-                self._table.submit_transaction(operations)
-            except AzureError:
-                for entry in chunk:
-                    self._table.delete_entity(*entry.address)
-
-    @property
-    def table(self) -> TableClient:
-        return self._table
+            if remaining:
+                entity = {"PartitionKey": _month_partition(row.clock, row.month), "RowKey": row.partition_key}
+                entity.update({_day_property(day): True for day in remaining})
+                self._table.update_entity(entity, mode=UpdateMode.REPLACE, **conditions)
+            else:
+                self._table.delete_entity(_month_partition(row.clock, row.month), row.partition_key, **conditions)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
 
 
-def _address(job: Job) -> tuple[str, str] | None:
-    entry = IndexEntry.for_job(job)
-    return None if entry is None else entry.address
+def _partition(clock: ExpiryClock, day: date) -> str:
+    return _month_partition(clock, f"{day.year:04d}-{day.month:02d}")
+
+
+def _month_partition(clock: ExpiryClock, month: str) -> str:
+    return f"{DIRECTORY_PREFIX}{clock.value}|{month}"
+
+
+def _day_property(day: date) -> str:
+    return f"D{day.day:02d}"
+
+
+def _row(clock: ExpiryClock, entity) -> DirectoryRow:
+    month = entity["PartitionKey"].split("|", 1)[1]
+    year, month_number = (int(part) for part in month.split("-"))
+    days = frozenset(
+        date(year, month_number, int(name[1:])) for name, value in entity.items() if name.startswith("D") and name[1:].isdigit() and value
+    )
+    return DirectoryRow(clock, month, entity["RowKey"], days, entity.metadata["etag"], entity.metadata["timestamp"])
 
 
 def chunks_by_partition(items, partition_of, size: int = 100):
@@ -197,4 +231,3 @@ def chunks_by_partition(items, partition_of, size: int = 100):
     for group in groups.values():
         for start in range(0, len(group), size):
             yield group[start : start + size]
-

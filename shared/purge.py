@@ -1,10 +1,12 @@
 """The retention purge (rule 6): deletes the jobs whose retention ran out, and nothing else.
 
-It reads only the expiry index entries whose clock started before the cutoff,
-so its cost follows the number of expired jobs, not the size of the table.
-Every job delete is conditional on the ETag of the version judged expired.
-Safe to run twice at once, after a crash half-way, or late; each run stops at
-its time budget and the next one continues.
+It reads the expiry directory for the subscriptions that have entries whose
+clock started before the cutoff, then, in each, only those entries (one
+key-range query per clock), so its cost follows the number of expired jobs,
+not the size of the table. Each job goes with its entry in one transaction
+conditional on the entry's ETag: a job written since the entry was read is
+never deleted. Safe to run twice at once, after a crash half-way, or late;
+each run stops at its time budget and the next one continues.
 
 Also a command: `python -m shared.purge [--dry-run] [--as-of TIME]`.
 """
@@ -23,17 +25,17 @@ from datetime import datetime, timedelta, timezone
 from azure.core.exceptions import AzureError, HttpResponseError
 
 from .clock import Clock, FixedClock, SystemClock, TimeOutOfRange, to_utc
-from .expiry_index import IndexEntry, chunks_by_partition
+from .expiry_index import DirectoryRow, ExpiryEntry
 from .models import JobState
 from .settings import SettingsError, load_settings
-from .state_machine import ExpiryClock, Retention, is_expired
-from .store import JobStore, get_store
+from .state_machine import ExpiryClock, Retention
+from .store import JobStore, PurgeOutcome, get_store
 
 log = logging.getLogger("importexport.purge")
 
-# An index entry younger than this may be the write-ahead of a job write still under way:
-# it is not judged stale until every such write has surely ended (storage calls time out far sooner).
-WRITE_GRACE = timedelta(minutes=15)
+# A directory row written this recently may belong to a job write still under way (its entry not yet written):
+# the purge drops days only from older rows. A request's storage calls end within seconds (its deadline).
+DIRECTORY_SETTLE = timedelta(hours=1)
 
 
 @dataclass
@@ -41,9 +43,9 @@ class PurgeReport:
     as_of: datetime
     dry_run: bool
     deleted: Counter = field(default_factory=Counter)
-    stale_entries_removed: int = 0
     entries_read: int = 0
-    jobs_read: int = 0
+    directory_rows_read: int = 0
+    changed_since_read: int = 0
     complete: bool = True
     seconds: float = 0.0
 
@@ -51,17 +53,29 @@ class PurgeReport:
     def total_deleted(self) -> int:
         return sum(self.deleted.values())
 
+    @property
+    def entities_read(self) -> int:
+        return self.entries_read + self.directory_rows_read
+
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
         by_state = ", ".join(f"{state} {count}" for state, count in sorted(self.deleted.items())) or "none"
         text = (
             f"purge as of {self.as_of.isoformat()}: {verb} {self.total_deleted} jobs ({by_state}) "
-            f"in {self.seconds:.2f} s; read {self.entries_read} index entries and {self.jobs_read} jobs; "
-            f"removed {self.stale_entries_removed} stale index entries"
+            f"in {self.seconds:.2f} s; read {self.directory_rows_read} directory rows and {self.entries_read} index entries; "
+            f"kept {self.changed_since_read} jobs changed since their entries were read"
         )
         if not self.complete:
             text += "; stopped at the time budget, the next run continues"
         return text
+
+
+@dataclass
+class _Due:
+    """What one subscription's partition has to purge: the clocks with days due, and the rows that listed them."""
+
+    clocks: set[ExpiryClock] = field(default_factory=set)
+    rows: list[DirectoryRow] = field(default_factory=list)
 
 
 class Purge:
@@ -71,8 +85,10 @@ class Purge:
         retention: Retention,
         clock: Clock,
         budget: timedelta,
+        *,
         dry_run: bool = False,
         on_job: Callable[[JobState, str], None] | None = None,
+        directory_settle: timedelta = DIRECTORY_SETTLE,
     ) -> None:
         self._store = store
         self._retention = retention
@@ -80,95 +96,91 @@ class Purge:
         self._budget = budget.total_seconds()
         self._dry_run = dry_run
         self._on_job = on_job or (lambda state, resource_id: None)
+        self._directory_settle = directory_settle
 
     def run(self) -> PurgeReport:
         started = time.monotonic()
         deadline = started + self._budget
         now = self._clock.now()
         report = PurgeReport(as_of=now, dry_run=self._dry_run)
-        for clock in ExpiryClock:
-            cutoff = self._retention.cutoff(clock, now)
-            for page in self._store.index.expired_entries(clock, cutoff):
-                report.entries_read += len(page)
-                if not self._purge_page(_expired_only(page, cutoff), now, deadline, report):
-                    report.complete = False
-                    break
-            if not report.complete:
+        cutoffs = {clock: self._retention.cutoff(clock, now) for clock in ExpiryClock}
+        due: dict[str, _Due] = {}
+        for clock, cutoff in cutoffs.items():
+            cutoff_day = cutoff.astimezone(timezone.utc).date()
+            for rows in self._store.directory.rows_through(clock, cutoff_day):
+                report.directory_rows_read += len(rows)
+                for row in rows:
+                    if row.days_through(cutoff_day):
+                        partition = due.setdefault(row.partition_key, _Due())
+                        partition.clocks.add(clock)
+                        partition.rows.append(row)
+        for partition_key, work in due.items():
+            if time.monotonic() > deadline:
+                report.complete = False
                 break
+            self._purge_partition(partition_key, work, cutoffs, report)
         report.seconds = time.monotonic() - started
         return report
 
-    def _purge_page(self, page: list[IndexEntry], now: datetime, deadline: float, report: PurgeReport) -> bool:
-        """Purges one page of entries, a job partition's transaction at a time; False when time ran out."""
-        finished: list[IndexEntry] = []
-        within_budget = True
-        for chunk in chunks_by_partition(page, lambda entry: entry.job_partition_key):
-            if time.monotonic() > deadline:
-                within_budget = False
-                break
-            if self._dry_run:
-                self._preview(chunk, now, report)
-            else:
-                finished += self._purge(chunk, now, report)
-        if finished:
-            self._store.index.remove(finished)
-        return within_budget
+    def _purge_partition(self, partition_key: str, work: _Due, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> None:
+        entries: list[ExpiryEntry] = []
+        for clock in sorted(work.clocks):
+            for page in self._store.expired_entries(partition_key, clock, cutoffs[clock]):
+                report.entries_read += len(page)
+                entries += _expired_only(page, cutoffs)
+        if self._dry_run:
+            for entry in entries:
+                self._record(entry, report)
+            return
+        result = self._store.delete_expired(partition_key, entries)
+        for entry in result.deleted:
+            self._record(entry, report)
+        changed = [entry for entry in result.by_outcome[PurgeOutcome.CHANGED] if not self._judge_again(partition_key, entry, cutoffs, report)]
+        report.changed_since_read += len(changed)
+        self._tidy_directory(work.rows, changed, cutoffs)
 
-    def _purge(self, entries: list[IndexEntry], now: datetime, report: PurgeReport) -> list[IndexEntry]:
-        """Deletes the expired jobs of one partition; returns the entries that are done with (deleted or stale)."""
-        # Entries that carry the ETag describe that very version of the job, which is expired: delete it unread.
-        exact = [entry for entry in entries if entry.job_etag]
-        deleted, gone, changed = self._store.delete_versions(
-            [(entry.job_partition_key, entry.job_row_key, entry.job_etag) for entry in exact]
-        )
-        for position in deleted:
-            self._record(exact[position].state, exact[position].resource_id, report)
-        done = [exact[position] for position in deleted]
-        stale = [exact[position] for position in gone]
-        for entry in [exact[position] for position in changed] + [entry for entry in entries if not entry.job_etag]:
-            outcome = self._check(entry, now, report)
-            if outcome == "deleted":
-                done.append(entry)
-            elif outcome == "stale":
-                stale.append(entry)
-        report.stale_entries_removed += len(stale)
-        return done + stale
+    def _judge_again(self, partition_key: str, entry: ExpiryEntry, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> bool:
+        """A job written since its entry was read: True when its entry, read again, is still expired and it went.
 
-    def _check(self, entry: IndexEntry, now: datetime, report: PurgeReport) -> str:
-        """An entry that may not describe the job as it is: read the job and judge it by the rules."""
-        current = self._store.get_version(entry.job_partition_key, entry.job_row_key)
-        report.jobs_read += 1
-        if current is not None and is_expired(current.job, now, self._retention):
-            deleted, _, changed = self._store.delete_versions([(entry.job_partition_key, entry.job_row_key, current.etag)])
-            if deleted:
-                self._record(current.job.state, current.job.key.resource_id, report)
-                return "deleted"
-            return "keep" if changed else "stale"
-        if current is not None and entry.written_at is not None and now - entry.written_at < WRITE_GRACE:
-            return "keep"
-        # The job is gone, or moved on: its current version has an entry of its own if it needs one.
-        return "stale"
+        A retagged finished job keeps its clock (and its entry's key), so it still goes; one whose clock moved has
+        a new entry elsewhere, judged when its time comes. One more change meanwhile leaves it to the next run.
+        """
+        current = self._store.get_entry(partition_key, entry.row_key)
+        report.entries_read += 1
+        if current is None or not _expired_only([current], cutoffs):
+            return current is None
+        if self._store.delete_one_expired(partition_key, current) == PurgeOutcome.DELETED:
+            self._record(current, report)
+            return True
+        return False
 
-    def _preview(self, entries: list[IndexEntry], now: datetime, report: PurgeReport) -> None:
-        for entry in entries:
-            current = self._store.get_version(entry.job_partition_key, entry.job_row_key)
-            report.jobs_read += 1
-            if current is not None and is_expired(current.job, now, self._retention) and IndexEntry.for_job(current.job).address == entry.address:
-                self._record(current.job.state, current.job.key.resource_id, report)
+    def _tidy_directory(self, rows: list[DirectoryRow], changed: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime]) -> None:
+        """Drops the days before the cutoff's day that this run emptied, from rows old enough to be settled."""
+        still_there = {(entry.clock, entry.day) for entry in changed}
+        settled_before = datetime.now(timezone.utc) - self._directory_settle
+        for row in rows:
+            cutoff_day = cutoffs[row.clock].astimezone(timezone.utc).date()
+            # Every entry of a day before the cutoff's day is expired, so the query read them all; the ones that
+            # changed since may still be there (a retagged finished job keeps its day).
+            emptied = frozenset(day for day in row.days if day < cutoff_day and (row.clock, day) not in still_there)
+            if emptied and row.written_at < settled_before:
+                self._store.directory.drop_days(row, emptied)
 
-    def _record(self, state: JobState, resource_id: str, report: PurgeReport) -> None:
-        report.deleted[state.value] += 1
-        self._on_job(state, resource_id)
+    def _record(self, entry: ExpiryEntry, report: PurgeReport) -> None:
+        report.deleted[entry.state.value] += 1
+        self._on_job(entry.state, entry.resource_id)
 
 
-def _expired_only(page: list[IndexEntry], cutoff: datetime) -> list[IndexEntry]:
-    """The entries whose own clock start is before the cutoff: never delete on the index's key order alone."""
+def _expired_only(page: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime]) -> list[ExpiryEntry]:
+    """The entries whose own clock start is before their clock's cutoff: never delete on the index's key order alone."""
     expired = []
     for entry in page:
-        if entry.started < cutoff:
+        if entry.started < cutoffs[entry.clock]:
             expired.append(entry)
         else:
-            log.error("index entry %s (clock started %s) was read as expired before %s; kept", entry.resource_id, entry.started, cutoff)
+            log.error(
+                "index entry %s (clock started %s) was read as expired before %s; kept", entry.resource_id, entry.started, cutoffs[entry.clock]
+            )
     return expired
 
 

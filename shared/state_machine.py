@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import NamedTuple
 
 from .clock import TimeOutOfRange, to_utc
 from .errors import BadRequest, Conflict
@@ -228,20 +229,27 @@ class Retention:
             return datetime.min.replace(tzinfo=timezone.utc)
 
 
-def expiry_clock(job: Job) -> tuple[ExpiryClock, datetime] | None:
+class ClockStart(NamedTuple):
+    """Which clock runs for a job, and when it started."""
+
+    clock: ExpiryClock
+    started: datetime
+
+
+def expiry_clock(job: Job) -> ClockStart | None:
     """Which clock runs for the job and when it started; None while the job is with the datacenter."""
     properties = job.properties
     if job.state in FINISHED and properties.completed_at is not None:
-        return ExpiryClock.FINISHED, properties.completed_at
+        return ClockStart(ExpiryClock.FINISHED, properties.completed_at)
     if job.state == S.CREATING and properties.updated_at is not None:
-        return ExpiryClock.CREATING, properties.updated_at
+        return ClockStart(ExpiryClock.CREATING, properties.updated_at)
     return None
 
 
 def is_expired(job: Job, now: datetime, retention: Retention) -> bool:
     """Rule 6: finished jobs go after the retention, jobs left in Creating after the Creating expiry."""
     clock = expiry_clock(job)
-    return clock is not None and clock[1] < retention.cutoff(clock[0], now)
+    return clock is not None and clock.started < retention.cutoff(clock.clock, now)
 
 
 def _alias(name: str) -> str:

@@ -1,9 +1,11 @@
-"""The job store: jobs as entities of one Azure Table, every write conditional on the entity's ETag.
+"""The job store: jobs as entities of one Azure Table, every write one conditional storage transaction.
 
 Partition key: the subscription (lower case). Row key: `{resource group}:{job}`
 (lower case), so a subscription is one partition and a resource group one
-key range of it; listing never scans the table. Beside it, the expiry index
-(`expiry_index`) is kept in step with every write, for the purge.
+key range of it; listing never scans the table. Each job the purge may one
+day delete has its expiry entry beside it in the same partition
+(`expiry_index`), written in the same entity group transaction as the job:
+one storage request per write, and job and index can never disagree.
 """
 
 from __future__ import annotations
@@ -12,134 +14,174 @@ import base64
 import binascii
 import functools
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from .errors import BadRequest, PayloadTooLarge
-from .expiry_index import ExpiryIndex, chunks_by_partition
+from .expiry_index import FIRST_JOB_ROW_KEY, ExpiryDirectory, ExpiryEntry, entry_operations, expired_entries
 from .models import Job, JobProperties
 from .names import JobKey, Scope
 from .settings import load_settings
+from .state_machine import ExpiryClock
 from .storage_client import log_requests, storage_transport, table_client, table_service
 
 # A string property of a table entity holds at most 64 KiB of UTF-16, i.e. 32K characters.
 MAX_PROPERTY_CHARS = 32_000
+# Written on every job: its expiry entry, if it has one, is beside it. Jobs written before (layout 1) kept their
+# entries in a table of their own; `python -m shared.migrate` moves them.
+LAYOUT = 2
+# Two operations per purged job (entry and job), in transactions of at most 100.
+JOBS_PER_PURGE_TRANSACTION = 50
 
 
 @dataclass(frozen=True)
 class StoredJob:
     job: Job
     etag: str
+    # False for a job written by the previous layout: it has no entry beside it yet.
+    entry_beside: bool = True
+
+
+class PurgeOutcome(Enum):
+    """What became of one expired entry's job when the purge tried to delete it."""
+
+    DELETED = "deleted"  # job and entry went together
+    CHANGED = "changed"  # the job was written since the entry was read: its new version has an entry of its own
+    GONE = "gone"  # someone else deleted it first
+
+
+@dataclass
+class PurgeResult:
+    """The entries of one partition's purge, by outcome."""
+
+    by_outcome: dict[PurgeOutcome, list[ExpiryEntry]] = field(default_factory=lambda: {outcome: [] for outcome in PurgeOutcome})
+
+    def add(self, outcome: PurgeOutcome, entries: list[ExpiryEntry]) -> None:
+        self.by_outcome[outcome].extend(entries)
+
+    @property
+    def deleted(self) -> list[ExpiryEntry]:
+        return self.by_outcome[PurgeOutcome.DELETED]
 
 
 class JobStore:
-    def __init__(self, table: TableClient, index: ExpiryIndex) -> None:
+    def __init__(self, table: TableClient) -> None:
         self._table = table
-        self.index = index
+        self.directory = ExpiryDirectory(table)
 
     @property
     def table(self) -> TableClient:
-        """The jobs table."""
+        """The jobs table (jobs, their expiry entries and the expiry directory)."""
         return self._table
 
     @classmethod
     def connect(cls, connection: str, table_name: str, **client_options) -> "JobStore":
-        """A store over the jobs table and its index table, both created if missing."""
-        options = {"transport": storage_transport(), **client_options}  # one connection pool for the three clients
-        service = table_service(connection, **options)
-        for name in (table_name, index_table_name(table_name)):
-            try:
-                service.create_table(name)
-            except ResourceExistsError:
-                pass
-        return cls(
-            table_client(connection, table_name, **options),
-            ExpiryIndex(table_client(connection, index_table_name(table_name), **options)),
-        )
+        """A store over the jobs table, created if missing."""
+        options = {"transport": storage_transport(), **client_options}  # one connection pool for both clients
+        try:
+            table_service(connection, **options).create_table(table_name)
+        except ResourceExistsError:
+            pass
+        return cls(table_client(connection, table_name, **options))
 
     def get(self, key: JobKey) -> StoredJob | None:
         return self.get_version(key.partition_key, key.row_key)
 
     def insert(self, job: Job) -> StoredJob:
-        """Adds a new job; raises `ResourceExistsError` when one with its key exists."""
-        entity = job_entity(job)
-        self.index.write_ahead(job, previous=None)
-        try:
-            metadata = self._table.create_entity(entity)
-        except ResourceExistsError:
-            self.index.forget(job)  # the entry written ahead announced a job that was never written
-            raise
-        self.index.settle(job, metadata["etag"], previous=None)
-        return StoredJob(job, metadata["etag"])
+        """Adds a new job and its entry; raises `ResourceExistsError` when a job with its key exists."""
+        partition = job.key.partition_key
+        entry = ExpiryEntry.for_job(job)
+        self.directory.note(partition, entry)
+        operations = [("create", job_entity(job)), *entry_operations(partition, None, entry)]
+        return StoredJob(job, self._submit(operations)[0]["etag"])
 
     def replace(self, job: Job, current: StoredJob) -> StoredJob:
-        """Writes `job` over `current` only if the stored job is still at `current.etag`.
+        """Writes `job` over `current`, and moves its entry, only if the stored job is still at `current.etag`.
 
         Raises `ResourceModifiedError` when it changed and `ResourceNotFoundError` when it is gone.
         """
-        entity = job_entity(job)
-        self.index.write_ahead(job, previous=current.job)
-        metadata = self._table.update_entity(
-            entity, mode=UpdateMode.REPLACE, etag=current.etag, match_condition=MatchConditions.IfNotModified
-        )
-        self.index.settle(job, metadata["etag"], previous=current.job)
-        return StoredJob(job, metadata["etag"])
+        partition = job.key.partition_key
+        entry = ExpiryEntry.for_job(job)
+        previous = ExpiryEntry.for_job(current.job) if current.entry_beside else None
+        self.directory.note(partition, entry)
+        operations = [
+            ("update", job_entity(job), {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified}),
+            *entry_operations(partition, previous, entry),
+        ]
+        return StoredJob(job, self._submit(operations)[0]["etag"])
 
     def delete(self, current: StoredJob) -> bool:
-        """Deletes the job only if it is still at `current.etag`; False when it was already gone.
+        """Deletes the job and its entry only if it is still at `current.etag`; False when it was already gone.
 
         Raises `ResourceModifiedError` when it changed.
         """
         key = current.job.key
-        answer: dict[str, int] = {}
-        self._table.delete_entity(
-            key.partition_key,
-            key.row_key,
-            etag=current.etag,
-            match_condition=MatchConditions.IfNotModified,
-            # The SDK treats 404 as success; the status tells this delete from a concurrent one's.
-            raw_response_hook=lambda response: answer.update(status=response.http_response.status_code),
-        )
-        if answer.get("status") == 404:
+        previous = ExpiryEntry.for_job(current.job) if current.entry_beside else None
+        operations = [
+            ("delete", {"PartitionKey": key.partition_key, "RowKey": key.row_key}, _if_match(current.etag)),
+            *entry_operations(key.partition_key, previous, None),
+        ]
+        try:
+            self._submit(operations)
+        except ResourceNotFoundError:
             return False
-        self.index.forget(current.job)
         return True
 
-    def delete_versions(self, versions: list[tuple[str, str, str]]) -> tuple[list[int], list[int], list[int]]:
-        """Deletes jobs, each only at the given (partition key, row key, ETag), in transactions per partition.
+    def expired_entries(self, partition_key: str, clock: ExpiryClock, cutoff: datetime) -> Iterator[list[ExpiryEntry]]:
+        """Pages of the partition's entries of `clock` whose keys say it started before `cutoff`."""
+        return expired_entries(self._table, partition_key, clock, cutoff)
 
-        Returns the positions of the versions deleted, of those already gone,
-        and of those that changed since. A transaction that fails is retried
-        one job at a time, so one changed or vanished job never keeps the
-        others from being deleted.
+    def get_entry(self, partition_key: str, row_key: str) -> ExpiryEntry | None:
+        """An entry as it is now (after a purge found it changed), or None when it is gone."""
+        try:
+            return ExpiryEntry.from_entity(self._table.get_entity(partition_key, row_key))
+        except ResourceNotFoundError:
+            return None
+
+    def delete_expired(self, partition_key: str, entries: list[ExpiryEntry]) -> PurgeResult:
+        """Deletes each entry's job with the entry, in one partition, conditional on the entry's ETag.
+
+        Every write of a job rewrites its entry, so an entry still at the ETag the
+        purge read means the job is still the version that entry describes: the
+        job needs no reading. A transaction that fails is retried one job at a
+        time, so one changed job never keeps the others from being deleted.
         """
-        deleted: list[int] = []
-        gone: list[int] = []
-        changed: list[int] = []
-        for chunk in chunks_by_partition(list(enumerate(versions)), lambda item: item[1][0]):
+        result = PurgeResult()
+        for start in range(0, len(entries), JOBS_PER_PURGE_TRANSACTION):
+            chunk = entries[start : start + JOBS_PER_PURGE_TRANSACTION]
             try:
-                self._table.submit_transaction([_conditional_delete(version) for _, version in chunk])
-                deleted += [position for position, _ in chunk]
+                self._table.submit_transaction([operation for entry in chunk for operation in _purge_operations(partition_key, entry)])
+                result.add(PurgeOutcome.DELETED, chunk)
                 continue
             except TableTransactionError:
                 pass
-            for position, version in chunk:
-                try:
-                    self._table.submit_transaction([_conditional_delete(version)])
-                    deleted.append(position)
-                except TableTransactionError as error:
-                    (gone if error.status_code == 404 else changed).append(position)
-        return deleted, gone, changed
+            for entry in chunk:
+                result.add(self._delete_one(partition_key, entry), [entry])
+        return result
+
+    def delete_one_expired(self, partition_key: str, entry: ExpiryEntry) -> PurgeOutcome:
+        """As `delete_expired`, for one entry."""
+        return self._delete_one(partition_key, entry)
+
+    def _delete_one(self, partition_key: str, entry: ExpiryEntry) -> PurgeOutcome:
+        try:
+            self._table.submit_transaction(_purge_operations(partition_key, entry))
+            return PurgeOutcome.DELETED
+        except TableTransactionError as error:
+            return PurgeOutcome.GONE if error.status_code == 404 else PurgeOutcome.CHANGED
 
     def get_version(self, partition_key: str, row_key: str) -> StoredJob | None:
         try:
             entity = self._table.get_entity(partition_key, row_key)
         except ResourceNotFoundError:
             return None
-        return StoredJob(job_from_entity(entity), entity.metadata["etag"])
+        return stored_job(entity)
 
     def list(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
         """One page of the jobs in `scope`, in key order, and the token of the next page (or None)."""
@@ -150,12 +192,45 @@ class JobStore:
             # ':' + 1 is ';', so [prefix, upper) holds exactly the keys that start with prefix.
             conditions += ["RowKey ge @low", "RowKey lt @high"]
             parameters.update(low=prefix, high=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        else:
+            conditions.append("RowKey ge @first_job")  # past the partition's expiry entries
+            parameters["first_job"] = FIRST_JOB_ROW_KEY
         pages = self._table.query_entities(
             " and ".join(conditions), parameters=parameters, results_per_page=top
         ).by_page(continuation_token=_decode_skip_token(skip_token, scope))
         page = next(pages, [])
         jobs = [job_from_entity(entity) for entity in page]
         return jobs, _encode_skip_token(pages.continuation_token, scope)
+
+    def _submit(self, operations: list[tuple]) -> list:
+        """One transaction; a failure of its first operation (the job's) raises what a single write would."""
+        try:
+            return self._table.submit_transaction(operations)
+        except TableTransactionError as error:
+            if error.index == 0:
+                if error.status_code == 409:
+                    raise ResourceExistsError(error.message, response=error.response) from error
+                if error.status_code == 412:
+                    raise ResourceModifiedError(error.message, response=error.response) from error
+                if error.status_code == 404:
+                    raise ResourceNotFoundError(error.message, response=error.response) from error
+            raise
+
+
+def _if_match(etag: str) -> dict:
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _purge_operations(partition_key: str, entry: ExpiryEntry) -> list[tuple]:
+    # Conditional on the entry's ETag: the job delete beside it takes effect only with it, in the same transaction.
+    return [
+        ("delete", {"PartitionKey": partition_key, "RowKey": entry.row_key}, _if_match(entry.etag)),
+        ("delete", {"PartitionKey": partition_key, "RowKey": entry.job_row_key}),
+    ]
+
+
+def stored_job(entity) -> StoredJob:
+    return StoredJob(job_from_entity(entity), entity.metadata["etag"], entity.get("Layout", 1) >= LAYOUT)
 
 
 def job_entity(job: Job) -> dict:
@@ -169,6 +244,7 @@ def job_entity(job: Job) -> dict:
         "Location": job.location,
         "Tags": json.dumps(job.tags, ensure_ascii=False, separators=(",", ":")),
         "Properties": job.properties.model_dump_json(by_alias=True, exclude_none=True),
+        "Layout": LAYOUT,
     }
     for column in ("Tags", "Properties"):
         if len(entity[column]) > MAX_PROPERTY_CHARS:
@@ -220,13 +296,6 @@ def _decode_skip_token(token: str | None, scope: Scope) -> dict | None:
     return {"PartitionKey": continuation["PartitionKey"], "RowKey": continuation["RowKey"]}
 
 
-def index_table_name(table_name: str) -> str:
-    return table_name + "Expiry"
-
-
-def _conditional_delete(version: tuple[str, str, str]) -> tuple:
-    partition_key, row_key, etag = version
-    return ("delete", {"PartitionKey": partition_key, "RowKey": row_key}, {"etag": etag, "match_condition": MatchConditions.IfNotModified})
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from devhost.server import DevHost, Keys
 from scripts.azurite import ROOT, connection_string, free_port, running_azurite, wait_for_port  # noqa: F401 - tests use these
 from shared import jobs, settings, state_machine, store
 from shared.clock import SystemClock
+from shared.expiry_index import DIRECTORY_PREFIX, ENTRY_PREFIX, ExpiryEntry
 from shared.models import Job, JobCreateRequest, JobState
 from shared.names import JobKey
 
@@ -233,6 +234,58 @@ class BeforeWrite:
             self.writes += 1
             if self.writes == self.at_write:
                 self.action()
+
+
+class CrashBeforeRequest:
+    """Fault injection: the process "dies" just before its n-th storage request, read or write."""
+
+    def __init__(self, at_request: int) -> None:
+        self.at_request = at_request
+        self.requests = 0
+        self.armed = False
+
+    def __call__(self, request) -> None:
+        if self.armed:
+            self.requests += 1
+            if self.requests == self.at_request:
+                raise InjectedCrash(f"injected crash before storage request {self.requests}")
+
+
+def index_problems(job_store: store.JobStore) -> list[str]:
+    """Where the store's jobs and expiry index disagree: a job without its entry, an entry without its job (as it
+    is now), or an entry whose day the expiry directory does not list. Empty when they agree."""
+    jobs, entries, directory = {}, {}, set()
+    for entity in job_store.table.list_entities():
+        partition, row = entity["PartitionKey"], entity["RowKey"]
+        if partition.startswith(DIRECTORY_PREFIX):
+            clock, month = partition[len(DIRECTORY_PREFIX) :].split("|")
+            directory |= {(clock, row, f"{month}-{name[1:]}") for name, value in entity.items() if name[:1] == "D" and value}
+        elif row.startswith(ENTRY_PREFIX):
+            entries[partition, row] = ExpiryEntry.from_entity(entity)
+        else:
+            jobs[partition, row] = store.stored_job(entity)
+    problems = []
+    for (partition, row), stored in jobs.items():
+        expected = ExpiryEntry.for_job(stored.job)
+        if expected is not None and (partition, expected.row_key) not in entries:
+            problems.append(f"job {row} ({stored.job.state}) has no entry")
+    for (partition, row), entry in entries.items():
+        stored = jobs.get((partition, entry.job_row_key))
+        expected = ExpiryEntry.for_job(stored.job) if stored is not None else None
+        if expected is None or expected.row_key != row:
+            problems.append(f"entry {row} has no job that it describes")
+        if (entry.clock.value, partition, entry.day.isoformat()) not in directory:
+            problems.append(f"entry {row}: its day is not in the directory")
+    return problems
+
+
+def expiry_entries(job_store: store.JobStore) -> list[dict]:
+    """The expiry entries in the store's table."""
+    return [
+        entity
+        for entity in job_store.table.list_entities()
+        if entity["RowKey"].startswith(ENTRY_PREFIX) and not entity["PartitionKey"].startswith(DIRECTORY_PREFIX)
+    ]
 
 
 class CrashBeforeWrite(BeforeWrite):

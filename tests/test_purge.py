@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from shared.clock import FixedClock, SystemClock, TimeOutOfRange, to_utc
 from shared.errors import BadRequest, Conflict
-from shared.expiry_index import ExpiryIndex
 from shared.jobs import JobService, Preconditions, reload_settings
 from shared.models import JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
@@ -28,7 +27,17 @@ from shared.settings import CONNECTION_SETTING, DEVELOPMENT_STORAGE, FALLBACK_CO
 from shared.state_machine import Retention, is_expired
 from shared.store import JobStore
 
-from .conftest import OPERATOR_PATHS, ROOT, BeforeWrite, CrashBeforeWrite, InjectedCrash, free_port, shippable_body
+from .conftest import (
+    OPERATOR_PATHS,
+    ROOT,
+    BeforeWrite,
+    CrashBeforeRequest,
+    InjectedCrash,
+    expiry_entries,
+    free_port,
+    index_problems,
+    shippable_body,
+)
 
 S = JobState
 NOW = SystemClock().now()
@@ -72,14 +81,14 @@ class ChangedBeforeFirstDelete(JobStore):
     """The real store, but another writer changes a job just before the purge's first delete."""
 
     def __init__(self, store: JobStore, change) -> None:
-        super().__init__(store._table, store.index)
+        super().__init__(store.table)
         self._change = change
 
-    def delete_versions(self, versions):
+    def delete_expired(self, partition_key, entries):
         change, self._change = self._change, None
         if change:
             change()
-        return super().delete_versions(versions)
+        return super().delete_expired(partition_key, entries)
 
 
 def purge(store: JobStore, as_of: datetime, **options) -> PurgeReport:
@@ -127,10 +136,11 @@ def test_purge_deletes_exactly_the_expired_jobs(store, mixed):
     assert report.deleted == {"Completed": 1, "Closed": 1, "Creating": 1}
     assert report.complete
     # and it read one index entry per purged job, and no job
-    assert (report.entries_read, report.jobs_read) == (3, 0)
+    assert report.entries_read == 3
     # and a second run finds nothing to do
     again = purge(store, NOW)
     assert (again.total_deleted, again.entries_read) == (0, 0)
+    assert index_problems(store) == []
 
 
 def test_a_cancelled_job_goes_ninety_days_after_it_completed(store):
@@ -167,10 +177,10 @@ def test_a_job_that_changed_after_the_index_was_read_is_judged_again(store):
     racing = ChangedBeforeFirstDelete(store, lambda: history.at(NOW).update_job(key, tag_update("touched"), Preconditions()))
     # when the purge runs
     report = purge(racing, NOW + timedelta(hours=1))
-    # then the conditional delete missed, the job was read again, found fresh, and kept
+    # then the conditional delete missed, the entry was gone with the old version, and the job kept
     assert report.total_deleted == 0
-    assert report.jobs_read == 1
     assert store.get(key).job.tags == {"touched": "yes"}
+    assert index_problems(store) == []
     # and its fresh entry purges it when its time comes
     assert purge(store, NOW + timedelta(days=15)).deleted == {"Creating": 1}
 
@@ -183,7 +193,7 @@ def test_a_finished_job_retagged_after_the_index_was_read_still_goes(store):
     report = purge(racing, NOW)
     assert report.deleted == {"Completed": 1}
     assert store.get(key) is None
-    assert list(store.index.table.list_entities()) == []
+    assert expiry_entries(store) == []
 
 
 def test_two_runs_at_once_delete_each_expired_job_once(store):
@@ -204,7 +214,8 @@ def test_two_runs_at_once_delete_each_expired_job_once(store):
     # then every expired job was deleted exactly once between them, and nothing else
     assert sum(report.total_deleted for report in reports) == 240
     assert surviving(store, expired | kept) == kept
-    assert len(list(store.index.table.list_entities())) == 30
+    assert len(expiry_entries(store)) == 30
+    assert index_problems(store) == []
 
 
 def test_a_run_stops_at_its_time_budget_and_the_next_continues(store, mixed):
@@ -240,51 +251,51 @@ OPERATIONS = list(_operations(None, None))
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
-def test_a_crash_between_any_two_writes_leaves_nothing_wrongly_deleted_or_stranded(fresh_store, operation):
+def test_a_crash_before_any_storage_request_leaves_job_and_index_in_step(fresh_store, operation):
     healthy = fresh_store()
-    for at_write in range(1, 20):
-        key = JobKey(SUBSCRIPTIONS[0], "rg", f"crash-{OPERATIONS.index(operation)}-{at_write}")
+    for at_request in range(1, 20):
+        key = JobKey(SUBSCRIPTIONS[0], "rg", f"crash-{OPERATIONS.index(operation)}-{at_request}")
         pre_state, act = _operations(History(healthy), key)[operation]
         if pre_state is not None:
             # the job's last change is old enough that it was expired (or, Packaging, long in flight) before the operation
             History(healthy).job(key, pre_state, NOW - timedelta(days={S.CREATING: 20, S.COMPLETED: 100, S.PACKAGING: 120}[pre_state]))
-        crash = CrashBeforeWrite(at_write)
+        crash = CrashBeforeRequest(at_request)
         faulty = fresh_store(raw_request_hook=crash)
         crash.armed = True
-        # when the operation is cut short before its n-th write (or completes, once n passes its writes)
+        # when the operation is cut short before its n-th storage request (or completes, once n passes them)
         try:
             act(JobService(faulty, FixedClock(NOW)))
             completed = True
         except InjectedCrash:
             completed = False
-        # then a purge an hour later deletes the job exactly when its stored version has expired
+        # then job and index agree: each job that can expire has its entry, each entry its job, each day its directory row
+        assert index_problems(healthy) == [], (operation, at_request)
+        # and a purge an hour later deletes the job exactly when its stored version has expired
         stored = healthy.get(key)
         should_go = stored is not None and is_expired(stored.job, NOW + timedelta(hours=1), RETENTION)
         purge(healthy, NOW + timedelta(hours=1))
-        assert (healthy.get(key) is None) == (stored is None or should_go), (operation, at_write)
+        assert (healthy.get(key) is None) == (stored is None or should_go), (operation, at_request)
         # and one far in the future deletes it whenever it can expire at all: nothing is stranded
         purge(healthy, NOW + timedelta(days=3650))
         survivor = healthy.get(key)
-        assert survivor is None or survivor.job.state in (S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING), (operation, at_write)
+        assert survivor is None or survivor.job.state in (S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING), (operation, at_request)
+        assert index_problems(healthy) == [], (operation, at_request)
         if completed:
-            assert at_write > 1, "the operation made no storage write to cut short"
-            print(f"\ncrash: {operation!r} cut short before each of its {at_write - 1} storage writes, 0 violations")
+            assert at_request > 1, "the operation made no storage request to cut short"
+            print(f"\ncrash: {operation!r} cut short before each of its {at_request - 1} storage requests, 0 violations")
             break
     else:
         pytest.fail(f"{operation} never completed")
-    # and no index entry is left that points nowhere
-    for entity in healthy.index.table.list_entities():
-        assert healthy.get_version(entity["JobPartitionKey"], entity["JobRowKey"]) is not None, entity["RowKey"]
 
 
-# 150 expired jobs over 3 subscriptions: 3 job transactions, then 2 index transactions (100 + 50).
-@pytest.mark.parametrize("at_write", [1, 2, 3, 4, 5])
-def test_a_purge_that_crashes_half_way_is_finished_by_the_next_run(fresh_store, at_write):
+# 150 expired jobs over 3 subscriptions: directory queries, then per subscription an entry query and a transaction.
+@pytest.mark.parametrize("at_request", range(1, 9))
+def test_a_purge_that_crashes_half_way_is_finished_by_the_next_run(fresh_store, at_request):
     healthy = fresh_store()
     history = History(healthy)
     expired = {history.cancelled(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(150)}
     kept = {history.job(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"new-{i}"), S.CREATING, NOW - timedelta(days=1)) for i in range(20)}
-    crash = CrashBeforeWrite(at_write)
+    crash = CrashBeforeRequest(at_request)
     faulty = fresh_store(raw_request_hook=crash)
     crash.armed = True
     with pytest.raises(InjectedCrash):
@@ -292,7 +303,8 @@ def test_a_purge_that_crashes_half_way_is_finished_by_the_next_run(fresh_store, 
     finished = purge(healthy, NOW)
     assert surviving(healthy, expired | kept) == kept
     assert finished.complete
-    assert len(list(healthy.index.table.list_entities())) == 20
+    assert len(expiry_entries(healthy)) == 20
+    assert index_problems(healthy) == []
 
 
 def test_the_timer_function_purges_and_logs(app_settings, caplog):
@@ -349,23 +361,36 @@ def test_the_command_line_previews_and_purges(azurite, fresh_store, mixed, store
     assert surviving(store, expired | kept) == kept
 
 
-def test_a_purge_between_a_write_ahead_and_its_job_write_keeps_the_entry(fresh_store):
+def test_a_purge_between_a_directory_write_and_its_job_write_keeps_the_directory_day(fresh_store):
     # given a job in Packaging that the datacenter completes with a time long past (already expired)
     healthy = fresh_store()
     key = History(healthy).job(JobKey(SUBSCRIPTIONS[0], "rg", "in-flight"), S.PACKAGING, NOW - timedelta(days=120))
     reports = []
-    # write 1 is the index entry written ahead; the purge runs just before write 2, the job itself
+    # write 1 adds that old day to the directory; the purge runs just before write 2, the job with its entry
     hook = BeforeWrite(2, lambda: reports.append(purge(healthy, NOW)))
     mover = fresh_store(raw_request_hook=hook)
     hook.armed = True
     # when the move and a purge interleave
     JobService(mover, FixedClock(NOW)).move_job(key, S.COMPLETED, NOW - timedelta(days=100))
-    # then that purge left the young entry alone, although its job did not match it yet
+    # then that purge found nothing on the day yet, and left the young directory row alone
     assert reports[0].total_deleted == 0
-    assert reports[0].stale_entries_removed == 0
+    assert index_problems(healthy) == []
     # and the next purge finds the finished job through it
     assert purge(healthy, NOW).deleted == {"Completed": 1}
     assert healthy.get(key) is None
+
+
+def test_the_purge_drops_the_directory_days_it_emptied_once_they_are_settled(store, mixed):
+    # given expired jobs, and directory rows older than the settling time (none here, so the test sets it to 0)
+    expired, kept = mixed
+    # when the purge runs
+    report = purge(store, NOW, directory_settle=timedelta(0))
+    # then the days it emptied are gone from the directory, and the days of the kept jobs stay
+    assert report.total_deleted == 3
+    assert index_problems(store) == []
+    again = purge(store, NOW, directory_settle=timedelta(0))
+    assert (again.total_deleted, again.entries_read) == (0, 0)
+    assert again.directory_rows_read < report.directory_rows_read
 
 
 def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_store):
@@ -413,17 +438,17 @@ def test_a_purge_as_of_a_year_before_1000_deletes_nothing(store, mixed):
     assert surviving(store, expired | kept) == expired | kept
 
 
-class IndexIgnoringTheCutoff(ExpiryIndex):
-    """An index whose key ranges reach past the cutoff, as keys that sort wrongly would."""
+class IndexIgnoringTheCutoff(JobStore):
+    """A store whose entry key ranges reach past the cutoff, as keys that sort wrongly would."""
 
-    def expired_entries(self, clock, cutoff):
-        return super().expired_entries(clock, datetime(8999, 1, 1, tzinfo=timezone.utc))
+    def expired_entries(self, partition_key, clock, cutoff):
+        return super().expired_entries(partition_key, clock, datetime(8999, 1, 1, tzinfo=timezone.utc))
 
 
 def test_the_purge_never_deletes_an_entry_whose_own_clock_is_not_past_the_cutoff(store, mixed):
     # given an index that hands the purge every entry, expired or not
     expired, kept = mixed
-    misled = JobStore(store.table, IndexIgnoringTheCutoff(store.index.table))
+    misled = IndexIgnoringTheCutoff(store.table)
     # when the purge runs now
     report = purge(misled, NOW)
     # then it checks each entry's own clock start and deletes only the expired jobs
@@ -513,7 +538,6 @@ def test_the_command_deletes_exactly_what_its_dry_run_lists_and_only_expired_job
         os.environ["IMPORTEXPORT_TABLE_NAME"] = app_settings.table_name
         reload_settings()
         store.table.delete_table()
-        store.index.table.delete_table()
 
 
 def listed(output: str, prefix: str) -> set[str]:
