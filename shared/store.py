@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from .errors import BadRequest, PayloadTooLarge
 from .expiry_index import ExpiryIndex, chunks_by_partition
+from .filters import JobFilter, filter_columns
 from .models import Job, JobProperties
 from .names import JobKey, Scope
 from .settings import load_settings
@@ -141,8 +143,17 @@ class JobStore:
             return None
         return StoredJob(job_from_entity(entity), entity.metadata["etag"])
 
-    def list(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
-        """One page of the jobs in `scope`, in key order, and the token of the next page (or None)."""
+    def list(
+        self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None
+    ) -> tuple[list[Job], str | None]:
+        """One page of the jobs in `scope` that meet `job_filter`, in key order, and the token of the next page (or None).
+
+        With a filter, Table Storage may answer fewer than `top` jobs (even none) and a continuation: the
+        listing then gives out a next page for as long as storage does.
+        """
+        continuation = _decode_skip_token(skip_token, scope, job_filter)
+        if job_filter is not None and job_filter.matches_nothing:
+            return [], None
         conditions = ["PartitionKey eq @partition"]
         parameters = {"partition": scope.partition_key}
         prefix = scope.row_key_prefix
@@ -150,12 +161,17 @@ class JobStore:
             # ':' + 1 is ';', so [prefix, upper) holds exactly the keys that start with prefix.
             conditions += ["RowKey ge @low", "RowKey lt @high"]
             parameters.update(low=prefix, high=prefix[:-1] + chr(ord(prefix[-1]) + 1))
-        pages = self._table.query_entities(
-            " and ".join(conditions), parameters=parameters, results_per_page=top
-        ).by_page(continuation_token=_decode_skip_token(skip_token, scope))
+        if job_filter is not None:
+            # Column names are ours (FILTER_COLUMNS); the caller's values only ever travel as parameters.
+            for number, (column, value) in enumerate(sorted(job_filter.column_values().items())):
+                conditions.append(f"{column} eq @filter{number}")
+                parameters[f"filter{number}"] = value
+        pages = self._table.query_entities(" and ".join(conditions), parameters=parameters, results_per_page=top).by_page(
+            continuation_token=continuation
+        )
         page = next(pages, [])
         jobs = [job_from_entity(entity) for entity in page]
-        return jobs, _encode_skip_token(pages.continuation_token, scope)
+        return jobs, _encode_skip_token(pages.continuation_token, scope, job_filter)
 
 
 def job_entity(job: Job) -> dict:
@@ -169,6 +185,7 @@ def job_entity(job: Job) -> dict:
         "Location": job.location,
         "Tags": json.dumps(job.tags, ensure_ascii=False, separators=(",", ":")),
         "Properties": job.properties.model_dump_json(by_alias=True, exclude_none=True),
+        **filter_columns(job),
     }
     for column in ("Tags", "Properties"):
         if len(entity[column]) > MAX_PROPERTY_CHARS:
@@ -190,19 +207,23 @@ def job_from_entity(entity: dict) -> Job:
     )
 
 
-def _scope_id(scope: Scope) -> str:
-    return f"{scope.partition_key}/{scope.row_key_prefix or ''}"
+def _listing_id(scope: Scope, job_filter: JobFilter | None) -> str:
+    """What a skip token continues: the scope, and the filter's digest (so a token never continues another filter)."""
+    listing = f"{scope.partition_key}/{scope.row_key_prefix or ''}"
+    if job_filter is None:
+        return listing  # as tokens were before filters, so those still continue
+    return f"{listing}?{hashlib.sha256(job_filter.canonical().encode()).hexdigest()[:32]}"
 
 
-def _encode_skip_token(continuation: dict | None, scope: Scope) -> str | None:
-    """The storage continuation, bound to the scope it continues, as an opaque URL-safe token."""
+def _encode_skip_token(continuation: dict | None, scope: Scope, job_filter: JobFilter | None) -> str | None:
+    """The storage continuation, bound to the listing it continues, as an opaque URL-safe token."""
     if not continuation:
         return None
-    raw = json.dumps({**continuation, "Scope": _scope_id(scope)}, separators=(",", ":")).encode()
+    raw = json.dumps({**continuation, "Scope": _listing_id(scope, job_filter)}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_skip_token(token: str | None, scope: Scope) -> dict | None:
+def _decode_skip_token(token: str | None, scope: Scope, job_filter: JobFilter | None) -> dict | None:
     if token is None:
         return None
     invalid = BadRequest("InvalidSkipToken", "The $skipToken is not one this listing gave out; start the listing again.", "$skipToken")
@@ -213,7 +234,7 @@ def _decode_skip_token(token: str | None, scope: Scope) -> dict | None:
     if (
         not isinstance(continuation, dict)
         or set(continuation) != {"PartitionKey", "RowKey", "Scope"}
-        or continuation["Scope"] != _scope_id(scope)
+        or continuation["Scope"] != _listing_id(scope, job_filter)
         or not all(value is None or (isinstance(value, str) and len(value) <= 2048) for value in continuation.values())
     ):
         raise invalid
