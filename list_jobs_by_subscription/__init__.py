@@ -1,4 +1,4 @@
-"""GET the jobs of a subscription, across its resource groups, a page at a time ($top, nextLink)."""
+"""GET the jobs of a subscription, across its resource groups, a page at a time ($filter, $top, nextLink)."""
 
 import azure.functions as func
 
@@ -8,6 +8,6 @@ from shared.jobs import get_service
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    scope, top, skip_token = list_query(req)
-    jobs, next_token = get_service().list_jobs(scope, top, skip_token)
+    query = list_query(req)
+    jobs, next_token = get_service().list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
     return list_response(req, jobs, next_token)

@@ -8,6 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from .api_versions import ApiVersion
 from .errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+from .filters import JobFilter, parse_filter
 from .jobs import Preconditions
 from .models import Job
 from .names import JobKey, Scope
@@ -115,14 +117,28 @@ def job_key(req: func.HttpRequest) -> JobKey:
     return JobKey.parse(route.get("subscriptionId", ""), route.get("resourceGroupName", ""), route.get("jobName", ""))
 
 
-def list_query(req: func.HttpRequest) -> tuple[Scope, int, str | None]:
-    """The scope (from the route), page size and continuation of a list request."""
+@dataclass(frozen=True)
+class ListQuery:
+    """What a list request asks for: where to look, which jobs, how many, and from where on."""
+
+    scope: Scope
+    top: int
+    skip_token: str | None
+    job_filter: JobFilter | None
+
+
+def list_query(req: func.HttpRequest) -> ListQuery:
+    """The scope (from the route), filter, page size and continuation of a list request."""
     parameters = query_parameters(req)
-    if "$filter" in parameters:
-        raise BadRequest("InvalidFilter", "$filter is not supported; list the scope and filter on the client.", "$filter")
     route = req.route_params
     scope = Scope.parse(route.get("subscriptionId", ""), route.get("resourceGroupName"))
-    return scope, parse_top(parameters.get("$top")), parameters.get("$skiptoken")
+    raw_filter = parameters.get("$filter")
+    return ListQuery(
+        scope=scope,
+        top=parse_top(parameters.get("$top")),
+        skip_token=parameters.get("$skiptoken"),
+        job_filter=None if raw_filter is None else parse_filter(raw_filter),
+    )
 
 
 def preconditions(req: func.HttpRequest) -> Preconditions:

@@ -19,6 +19,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from . import state_machine
 from .clock import Clock, SystemClock
 from .errors import NotFound, PreconditionFailed, ServiceUnavailable
+from .filters import JobFilter
 from .models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from .names import JobKey, Scope
 from .store import JobStore, StoredJob, forget_store, get_store
@@ -112,8 +113,10 @@ class JobService:
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)
 
-    def list_jobs(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
-        return self._store.list(scope, top, skip_token)
+    def list_jobs(
+        self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None
+    ) -> tuple[list[Job], str | None]:
+        return self._store.list(scope, top, skip_token, job_filter=job_filter)
 
     def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job]) -> StoredJob:
         for attempt in range(MAX_ATTEMPTS):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from .errors import BadRequest, PayloadTooLarge
 from .expiry_index import FIRST_JOB_ROW_KEY, ExpiryDirectory, ExpiryEntry, entry_operations, expired_entries
+from .filters import JobFilter, filter_columns
 from .models import Job, JobProperties
 from .names import JobKey, Scope
 from .settings import load_settings
@@ -183,8 +185,17 @@ class JobStore:
             return None
         return stored_job(entity)
 
-    def list(self, scope: Scope, top: int, skip_token: str | None) -> tuple[list[Job], str | None]:
-        """One page of the jobs in `scope`, in key order, and the token of the next page (or None)."""
+    def list(
+        self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None
+    ) -> tuple[list[Job], str | None]:
+        """One page of the jobs in `scope` that meet `job_filter`, in key order, and the token of the next page (or None).
+
+        With a filter, Table Storage may answer fewer than `top` jobs (even none) and a continuation: the
+        listing then gives out a next page for as long as storage does.
+        """
+        continuation = _decode_skip_token(skip_token, scope, job_filter)
+        if job_filter is not None and job_filter.matches_nothing:
+            return [], None
         conditions = ["PartitionKey eq @partition"]
         parameters = {"partition": scope.partition_key}
         prefix = scope.row_key_prefix
@@ -195,12 +206,17 @@ class JobStore:
         else:
             conditions.append("RowKey ge @first_job")  # past the partition's expiry entries
             parameters["first_job"] = FIRST_JOB_ROW_KEY
-        pages = self._table.query_entities(
-            " and ".join(conditions), parameters=parameters, results_per_page=top
-        ).by_page(continuation_token=_decode_skip_token(skip_token, scope))
+        if job_filter is not None:
+            # Column names are ours (FILTER_COLUMNS); the caller's values only ever travel as parameters.
+            for number, (column, value) in enumerate(sorted(job_filter.column_values().items())):
+                conditions.append(f"{column} eq @filter{number}")
+                parameters[f"filter{number}"] = value
+        pages = self._table.query_entities(" and ".join(conditions), parameters=parameters, results_per_page=top).by_page(
+            continuation_token=continuation
+        )
         page = next(pages, [])
         jobs = [job_from_entity(entity) for entity in page]
-        return jobs, _encode_skip_token(pages.continuation_token, scope)
+        return jobs, _encode_skip_token(pages.continuation_token, scope, job_filter)
 
     def _submit(self, operations: list[tuple]) -> list:
         """One transaction; a failure of its first operation (the job's) raises what a single write would."""
@@ -244,6 +260,7 @@ def job_entity(job: Job) -> dict:
         "Location": job.location,
         "Tags": json.dumps(job.tags, ensure_ascii=False, separators=(",", ":")),
         "Properties": job.properties.model_dump_json(by_alias=True, exclude_none=True),
+        **filter_columns(job),
         "Layout": LAYOUT,
     }
     for column in ("Tags", "Properties"):
@@ -266,19 +283,23 @@ def job_from_entity(entity: dict) -> Job:
     )
 
 
-def _scope_id(scope: Scope) -> str:
-    return f"{scope.partition_key}/{scope.row_key_prefix or ''}"
+def _listing_id(scope: Scope, job_filter: JobFilter | None) -> str:
+    """What a skip token continues: the scope, and the filter's digest (so a token never continues another filter)."""
+    listing = f"{scope.partition_key}/{scope.row_key_prefix or ''}"
+    if job_filter is None:
+        return listing  # as tokens were before filters, so those still continue
+    return f"{listing}?{hashlib.sha256(job_filter.canonical().encode()).hexdigest()[:32]}"
 
 
-def _encode_skip_token(continuation: dict | None, scope: Scope) -> str | None:
-    """The storage continuation, bound to the scope it continues, as an opaque URL-safe token."""
+def _encode_skip_token(continuation: dict | None, scope: Scope, job_filter: JobFilter | None) -> str | None:
+    """The storage continuation, bound to the listing it continues, as an opaque URL-safe token."""
     if not continuation:
         return None
-    raw = json.dumps({**continuation, "Scope": _scope_id(scope)}, separators=(",", ":")).encode()
+    raw = json.dumps({**continuation, "Scope": _listing_id(scope, job_filter)}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_skip_token(token: str | None, scope: Scope) -> dict | None:
+def _decode_skip_token(token: str | None, scope: Scope, job_filter: JobFilter | None) -> dict | None:
     if token is None:
         return None
     invalid = BadRequest("InvalidSkipToken", "The $skipToken is not one this listing gave out; start the listing again.", "$skipToken")
@@ -289,7 +310,7 @@ def _decode_skip_token(token: str | None, scope: Scope) -> dict | None:
     if (
         not isinstance(continuation, dict)
         or set(continuation) != {"PartitionKey", "RowKey", "Scope"}
-        or continuation["Scope"] != _scope_id(scope)
+        or continuation["Scope"] != _listing_id(scope, job_filter)
         or not all(value is None or (isinstance(value, str) and len(value) <= 2048) for value in continuation.values())
     ):
         raise invalid

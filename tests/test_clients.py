@@ -106,6 +106,11 @@ def test_list_by_subscription(reports, client):
 
 
 @pytest.mark.parametrize("client", CLIENTS)
+def test_list_with_a_filter(reports, client):
+    assert result_of(reports, client, "list_filtered") == ["export-job"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
 def test_delete_and_delete_again(reports, client):
     result_of(reports, client, "delete")
     result_of(reports, client, "delete_absent")

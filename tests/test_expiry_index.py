@@ -1,4 +1,4 @@
-"""The expiry index stays in step with the jobs: one entry, carrying the job's ETag, per job that can expire."""
+"""The expiry index stays in step with the jobs: one entry beside each job that can expire, rewritten with it."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from datetime import timedelta
 import pytest
 
 from shared.clock import FixedClock, SystemClock
+from shared.expiry_index import format_time
 from shared.jobs import JobService, Preconditions
 from shared.models import JobCreateRequest, JobState, JobUpdateRequest
-from shared.names import JobKey
+from shared.names import JobKey, Scope
+from shared.state_machine import ExpiryClock
 
-from .conftest import shippable_body
-
-
-def entries(store) -> list[dict]:
-    return list(store.index.table.list_entities())
+from .conftest import expiry_entries, index_problems, shippable_body
 
 
 @pytest.fixture
@@ -41,49 +39,80 @@ def patch(service, key, body):
     return service.update_job(key, JobUpdateRequest.model_validate(body), Preconditions())
 
 
-def test_a_new_job_has_one_creating_entry_with_its_etag(store, service, key):
+def test_a_new_job_has_one_creating_entry_beside_it(store, service, key):
+    # given a new job
     stored = create(service, key)
-    [entry] = entries(store)
-    assert entry["PartitionKey"] == f"creating-{stored.job.properties.updated_at:%Y-%m-%d}"
-    assert entry["JobEtag"] == stored.etag
-    assert entry["ResourceId"] == key.resource_id
-    assert entry["RowKey"].startswith(stored.job.properties.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    # then its partition holds one entry keyed by its clock and the time of its last update
+    [entry] = expiry_entries(store)
+    assert entry["PartitionKey"] == key.partition_key
+    assert entry["RowKey"] == f"!creating|{format_time(stored.job.properties.updated_at)}|{key.row_key}"
+    assert (entry["ResourceId"], entry["State"]) == (key.resource_id, "Creating")
+    assert index_problems(store) == []
 
 
-def test_an_update_in_creating_moves_the_entry(store, service, key):
+def test_an_update_in_creating_moves_the_entry_to_the_new_time(store, service, key):
     create(service, key)
     updated = patch(service, key, {"tags": {"v": "2"}})
-    [entry] = entries(store)
-    assert entry["JobEtag"] == updated.etag
-    assert entry["RowKey"].startswith(updated.job.properties.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    [entry] = expiry_entries(store)
+    assert entry["RowKey"] == f"!creating|{format_time(updated.job.properties.updated_at)}|{key.row_key}"
 
 
 def test_shipping_removes_the_entry_and_finishing_adds_one(store, service, key):
     create(service, key)
     patch(service, key, {"properties": {"state": "Shipping"}})
-    assert entries(store) == []
+    assert expiry_entries(store) == []
     for state in (JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING):
         service.move_job(key, state, None)
-    assert entries(store) == []
-    at = SystemClock().now() - timedelta(days=100)
+    assert expiry_entries(store) == []
     done = JobService(store, FixedClock(SystemClock().now())).move_job(key, JobState.COMPLETED, None)
-    [entry] = entries(store)
-    assert (entry["PartitionKey"], entry["State"], entry["JobEtag"]) == (f"finished-{done.job.properties.completed_at:%Y-%m-%d}", "Completed", done.etag)
-    # tags on a finished job keep its clock, and the entry follows the new ETag
-    tagged = patch(service, key, {"tags": {"after": "done"}})
-    [entry] = entries(store)
-    assert entry["JobEtag"] == tagged.etag
-    assert at < tagged.job.properties.completed_at
+    [entry] = expiry_entries(store)
+    assert entry["RowKey"] == f"!finished|{format_time(done.job.properties.completed_at)}|{key.row_key}"
+    assert entry["State"] == "Completed"
+
+
+def test_tags_on_a_finished_job_keep_its_clock_and_rewrite_its_entry(store, service, key):
+    # given a job that finished 100 days ago
+    at = SystemClock().now() - timedelta(days=100)
+    back_then = JobService(store, FixedClock(at - timedelta(days=10)))
+    create(back_then, key)
+    patch(back_then, key, {"properties": {"state": "Shipping"}})
+    for state in (JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING):
+        back_then.move_job(key, state, None)
+    service.move_job(key, JobState.COMPLETED, at)
+    [before] = expiry_entries(store)
+    # when its tags change
+    patch(service, key, {"tags": {"after": "done"}})
+    # then its entry keeps the key of the finish time, and has a new ETag: the entry names the job's version
+    [after] = expiry_entries(store)
+    assert after["RowKey"] == before["RowKey"] == f"!finished|{format_time(at)}|{key.row_key}"
+    assert after.metadata["etag"] != before.metadata["etag"]
 
 
 def test_cancel_in_creating_moves_the_entry_to_finished(store, service, key):
     create(service, key)
     cancelled = patch(service, key, {"properties": {"cancelRequested": True}})
-    [entry] = entries(store)
-    assert (entry["PartitionKey"], entry["State"], entry["JobEtag"]) == (f"finished-{cancelled.job.properties.completed_at:%Y-%m-%d}", "Completed", cancelled.etag)
+    [entry] = expiry_entries(store)
+    assert entry["RowKey"] == f"!finished|{format_time(cancelled.job.properties.completed_at)}|{key.row_key}"
 
 
 def test_deleting_a_job_removes_its_entry(store, service, key):
     create(service, key)
     assert service.delete_job(key, Preconditions())
-    assert entries(store) == []
+    assert expiry_entries(store) == []
+
+
+def test_entries_never_appear_in_a_listing(store, service, key, subscription_id):
+    # given a job with its entry beside it
+    create(service, key)
+    # when the subscription and the resource group are listed
+    by_subscription, _ = store.list(Scope(subscription_id), 100, None)
+    by_group, _ = store.list(Scope(subscription_id, "rg"), 100, None)
+    # then each lists the job alone
+    assert [job.name for job in by_subscription] == [job.name for job in by_group] == ["indexed"]
+
+
+def test_the_directory_lists_the_day_of_each_entry(store, service, key):
+    stored = create(service, key)
+    day = stored.job.properties.updated_at.date()
+    [rows] = list(store.directory.rows_through(ExpiryClock.CREATING, day))
+    assert [(row.partition_key, sorted(row.days)) for row in rows] == [(key.partition_key, [day])]

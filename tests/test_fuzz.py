@@ -70,6 +70,20 @@ known_fields = st.fixed_dictionaries(
         ),
     },
 )
+# $filter values: the grammar's conditions (in any casing, with quotes and OData inside values) and pieces of text
+# from outside it, joined at random.
+filter_words = st.sampled_from(["type", "TYPE", "trackingnumber", "state", "State", "name", "eq", "EQ", "ne", "and", "AND", "or", "not", "(", ")", "'", "''", ","])
+filter_values = st.sampled_from(["Import", "export", "Creating", "SHIPPING", "Closed", "Lost", "", "1Z-ABC"]) | st.sampled_from(NASTY + LOOK_ALIKES)
+filter_conditions = st.tuples(st.sampled_from(["type", "trackingnumber", "state", "TrackingNumber"]), filter_values).map(
+    lambda pair: f"{pair[0]} eq '{pair[1].replace(chr(39), chr(39) * 2)}'"
+)
+filters = st.one_of(
+    st.lists(filter_conditions, min_size=1, max_size=4).map(" and ".join),
+    st.lists(filter_conditions | filter_words | st.sampled_from(NASTY), min_size=1, max_size=8).map(" ".join),
+    st.text(max_size=30),
+)
+query_values = {"$filter": filters, "$FILTER": filters}
+
 bodies = st.one_of(
     st.just(b""),
     known_fields.map(lambda d: json.dumps(d).encode()),
@@ -87,7 +101,9 @@ bodies = st.one_of(
     job=segment,
     api_version=st.sampled_from(["2021-01-01", "2016-11-01", "", "2021-01-01'", None]),
     extra_query=st.lists(
-        st.tuples(st.sampled_from(["$top", "$skipToken", "$filter", "code", "$TOP", "$FILTER", "API-VERSION", "api-version"]), st.text(max_size=30)),
+        st.sampled_from(["$top", "$skipToken", "$filter", "code", "$TOP", "$FILTER", "API-VERSION", "api-version"]).flatmap(
+            lambda name: st.tuples(st.just(name), query_values.get(name, st.text(max_size=30)))
+        ),
         max_size=3,
     ),
     content_encoding=st.sampled_from([None, None, None, "gzip", "identity", "br"]),

@@ -93,6 +93,30 @@ def test_listing_pages_through_the_official_client(client):
     assert sorted(in_subscription) == sorted(in_group + ["elsewhere"])
 
 
+def test_filtered_listing_through_the_official_client(client):
+    # given imports and exports in two groups
+    for i in range(3):
+        client.jobs.create(f"import-{i}", "filter-rg", put_parameters())
+    export = put_parameters()
+    export.properties.job_type = "Export"
+    client.jobs.create("export-0", "filter-rg", export)
+    client.jobs.create("import-elsewhere", "other-rg", put_parameters())
+    # when the client lists with a filter, a page of one at a time
+    in_group = [job.name for job in client.jobs.list_by_resource_group("filter-rg", top=1, filter="type eq 'Import'")]
+    in_subscription = [job.name for job in client.jobs.list_by_subscription(top=1, filter="TYPE eq 'export' and state eq 'Creating'")]
+    # then it follows the nextLinks through exactly the matching jobs
+    assert in_group == ["import-0", "import-1", "import-2"]
+    assert in_subscription == ["export-0"]
+
+
+def test_a_bad_filter_through_the_official_client_is_its_error(client):
+    with pytest.raises(ErrorResponseException) as raised:
+        list(client.jobs.list_by_subscription(filter="state ne 'Creating'"))
+    assert raised.value.response.status_code == 400
+    assert raised.value.error.code == "InvalidFilter"
+    assert "not understood at 'ne 'Creating''" in raised.value.error.message
+
+
 def test_bitlocker_keys_through_the_official_client(client):
     # given a job whose drive was given a BitLocker key
     parameters = put_parameters()

@@ -79,6 +79,8 @@ await step("create_export",
 await step("list_by_resource_group_pages", () => all(client.jobs.listByResourceGroup(resourceGroup, { top: 1 })),
   (found) => found.map((job) => job.name).sort());
 await step("list_by_subscription", () => all(client.jobs.listBySubscription()), (found) => found.map((job) => job.name).sort());
+await step("list_filtered", () => all(client.jobs.listBySubscription({ filter: "type eq 'Export' and state eq 'Creating'" })),
+  (found) => found.map((job) => job.name));
 await step("delete", () => client.jobs.delete("export-job", resourceGroup));
 await step("delete_absent", () => client.jobs.delete("export-job", resourceGroup));
 await step("get_absent", () => client.jobs.get("export-job", resourceGroup));

@@ -124,6 +124,8 @@ def main(base_url: str, subscription_id: str) -> dict[str, Any]:
     report.step("list_by_resource_group_pages", lambda: list(jobs.list_by_resource_group(RESOURCE_GROUP, top=1)),
                 lambda found: sorted(job.name for job in found))
     report.step("list_by_subscription", lambda: list(jobs.list_by_subscription()), lambda found: sorted(job.name for job in found))
+    report.step("list_filtered", lambda: list(jobs.list_by_subscription(filter="type eq 'Export' and state eq 'Creating'")),
+                lambda found: [job.name for job in found])
     report.step("delete", lambda: jobs.delete("export-job", RESOURCE_GROUP))
     report.step("delete_absent", lambda: jobs.delete("export-job", RESOURCE_GROUP))
     report.step("get_absent", lambda: jobs.get("export-job", RESOURCE_GROUP))

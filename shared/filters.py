@@ -1,0 +1,180 @@
+"""The listings' `$filter`: the service's small grammar, parsed into conditions the store hands to Table Storage.
+
+    filter    := condition ("and" condition)*
+    condition := field "eq" value
+    field     := "type" | "trackingnumber" | "state"
+    value     := "'" (any character but "'", or "''" for one quote)* "'"
+
+Keywords and field names are case-insensitive; so are the values, each compared
+in a stored form (`filter_columns`) that makes the comparison exact in the table:
+the canonical spelling of an enum value, the case key of a tracking number.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import BadRequest
+from .models import Job, JobDetails, JobState
+from .names import case_key
+
+MAX_FILTER_CHARS = 2048
+# How much of the caller's text an error message quotes.
+SHOWN_CHARS = 40
+TARGET = "$filter"
+
+# The job types exactly as the job model spells them (its `jobType` Literal), so the two never drift apart.
+JOB_TYPES: tuple[str, ...] = typing.get_args(typing.get_args(JobDetails.model_fields["job_type"].annotation)[0])
+
+
+class FilterField(StrEnum):
+    TYPE = "type"
+    TRACKING_NUMBER = "trackingnumber"
+    STATE = "state"
+
+    @property
+    def column(self) -> str:
+        """The table column the field is compared with (written by `filter_columns`)."""
+        return _COLUMNS[self]
+
+
+_COLUMNS = {FilterField.TYPE: "JobType", FilterField.TRACKING_NUMBER: "TrackingNumber", FilterField.STATE: "State"}
+FILTER_COLUMNS = tuple(_COLUMNS.values())
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`field eq value`, with the value in the stored form of its column."""
+
+    field: FilterField
+    value: str
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """The conditions of a `$filter`, all of which a job must meet (in the order written)."""
+
+    conditions: tuple[Condition, ...]
+
+    @property
+    def matches_nothing(self) -> bool:
+        """One field asked to equal two different values: no job can."""
+        values: dict[FilterField, str] = {}
+        for condition in self.conditions:
+            if values.setdefault(condition.field, condition.value) != condition.value:
+                return True
+        return False
+
+    def column_values(self) -> dict[str, str]:
+        """Each condition as column -> stored value, once per column (a repeated equal condition adds nothing)."""
+        return {condition.field.column: condition.value for condition in self.conditions}
+
+    def canonical(self) -> str:
+        """The same text for filters that select the same jobs, whatever their casing, order or repeats."""
+        pairs = sorted({(condition.field.column, condition.value) for condition in self.conditions})
+        return " and ".join(f"{column} eq {_quote(value)}" for column, value in pairs)
+
+
+def filter_columns(job: Job) -> dict[str, str]:
+    """The columns a job's entity carries for filtering; a field the job lacks has no column (and matches nothing)."""
+    columns = {FilterField.STATE.column: job.state.value}
+    if job.properties.job_type is not None:
+        columns[FilterField.TYPE.column] = job.properties.job_type
+    package = job.properties.delivery_package
+    if package is not None:
+        columns[FilterField.TRACKING_NUMBER.column] = case_key(package.tracking_number)
+    return columns
+
+
+# Tokens: ASCII whitespace, a quoted value ('' inside is one quote), a word, or one other character.
+_TOKEN = re.compile(r"(?P<space>[ \t\r\n]+)|(?P<value>'(?:[^']|'')*')|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<other>.)", re.DOTALL)
+_GRAMMAR = "a $filter is conditions `field eq 'value'` joined by `and`, with field type, trackingnumber or state"
+
+
+def parse_filter(text: str) -> JobFilter:
+    """The conditions of `text`; anything outside the grammar is a 400 InvalidFilter naming the part not understood."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise _invalid(f"The $filter is {len(text)} characters long; the limit is {MAX_FILTER_CHARS}.")
+    tokens = _Tokens(text)
+    if tokens.at_end():
+        raise _invalid(f"The $filter is empty; {_GRAMMAR}, or leave $filter out.")
+    conditions: list[Condition] = []
+    while True:
+        name = tokens.take("word", "expected a field name")
+        if tokens.peek_text() == "(":
+            raise tokens.not_understood("functions are not supported", back=1)
+        try:
+            field = FilterField(name.lower())
+        except ValueError:
+            raise _invalid(f"The $filter field '{_shown(name)}' is not understood; the fields are type, trackingnumber and state.") from None
+        tokens.take_keyword("eq", "only eq compares")
+        if tokens.peek_text() == "'":
+            raise tokens.not_understood("a quote is never closed")
+        value = tokens.take("value", "expected a value in single quotes")
+        conditions.append(Condition(field, _stored_value(field, value[1:-1].replace("''", "'"))))
+        if tokens.at_end():
+            return JobFilter(tuple(conditions))
+        tokens.take_keyword("and", "conditions are joined only by and")
+
+
+class _Tokens:
+    """The filter's tokens (whitespace dropped), read left to right; errors quote the text from the token at hand."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._tokens = [(match.lastgroup, match.group(), match.start()) for match in _TOKEN.finditer(text) if match.lastgroup != "space"]
+        self._position = 0
+
+    def at_end(self) -> bool:
+        return self._position >= len(self._tokens)
+
+    def peek_text(self) -> str | None:
+        return None if self.at_end() else self._tokens[self._position][1]
+
+    def take(self, kind: str, why: str) -> str:
+        if self.at_end() or self._tokens[self._position][0] != kind:
+            raise self.not_understood(why)
+        self._position += 1
+        return self._tokens[self._position - 1][1]
+
+    def take_keyword(self, keyword: str, why: str) -> None:
+        if self.take("word", why).lower() != keyword:
+            raise self.not_understood(why, back=1)
+
+    def not_understood(self, why: str, back: int = 0) -> BadRequest:
+        position = self._position - back
+        if position >= len(self._tokens):
+            return _invalid(f"The $filter ends before a condition is complete ({why}); {_GRAMMAR}.")
+        at = self._tokens[position][2]
+        return _invalid(f"The $filter is not understood at '{_shown(self._text[at:])}' ({why}); {_GRAMMAR}.")
+
+
+def _stored_value(field: FilterField, value: str) -> str:
+    if field is FilterField.TRACKING_NUMBER:
+        return case_key(value)
+    choices = JOB_TYPES if field is FilterField.TYPE else tuple(state.value for state in JobState)
+    for choice in choices:
+        if case_key(choice) == case_key(value):
+            return choice
+    raise _invalid(f"The $filter value '{_shown(value)}' is not a {field.value}; use one of {', '.join(choices)}.")
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _shown(text: str) -> str:
+    """A bounded, printable excerpt of the caller's text for a message."""
+    excerpt = "".join(char if char.isprintable() else "?" for char in text[:SHOWN_CHARS])
+    return excerpt + "..." if len(text) > SHOWN_CHARS else excerpt
+
+
+def _not_understood(text: str, at: int, why: str) -> BadRequest:
+    return _invalid(f"The $filter is not understood at '{_shown(text[at:])}' ({why}); {_GRAMMAR}.")
+
+
+def _invalid(message: str) -> BadRequest:
+    return BadRequest("InvalidFilter", message, TARGET)

@@ -1,0 +1,265 @@
+"""`python -m shared.migrate` against Azurite: jobs written by the previous layout brought up to date, safely and once.
+
+The previous layout wrote jobs without filter columns and kept their expiry
+entries in a table of their own (`<table>Expiry`, partition `{clock}-{day}`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.clock import FixedClock, SystemClock
+from shared.expiry_index import ExpiryEntry, format_time
+from shared.filters import FILTER_COLUMNS, parse_filter
+from shared.jobs import JobService, Preconditions
+from shared.migrate import is_index_row, migrate
+from shared.models import JobCreateRequest, JobState, JobUpdateRequest
+from shared.names import JobKey, Scope
+from shared.purge import Purge
+from shared.settings import CONNECTION_SETTING, DEVELOPMENT_STORAGE, FALLBACK_CONNECTION_SETTING
+from shared.state_machine import Retention
+from shared.store import JobStore, stored_job
+
+from .conftest import DELIVERY_PACKAGE, ROOT, BeforeWrite, expiry_entries, free_port, index_problems, job_body, shippable_body
+
+SUBSCRIPTION = "00000000-0000-0000-0000-0000000000c1"
+SCOPE = Scope(SUBSCRIPTION)
+NOW = SystemClock().now()
+RETENTION = Retention(finished=timedelta(days=90), creating=timedelta(days=14))
+
+
+def as_previous_layout(store: JobStore, azurite: str) -> None:
+    """Rewrites the store's table as the previous layout had it: jobs without filter columns or Layout, their
+    expiry entries (with the job's ETag) in `<table>Expiry`, nothing beside the jobs."""
+    legacy = TableClient.from_connection_string(azurite, store.table.table_name + "Expiry")
+    legacy.create_table()
+    for entity in list(store.table.list_entities()):
+        if is_index_row(entity):
+            store.table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+            continue
+        job = stored_job(entity).job
+        old = {name: value for name, value in entity.items() if name not in FILTER_COLUMNS and name != "Layout"}
+        etag = store.table.update_entity(old, mode=UpdateMode.REPLACE)["etag"]
+        entry = ExpiryEntry.for_job(job)
+        if entry is not None:
+            legacy.create_entity(
+                {
+                    "PartitionKey": f"{entry.clock.value}-{format_time(entry.started)[:10]}",
+                    "RowKey": f"{format_time(entry.started)}|{entity['PartitionKey']}|{entity['RowKey']}",
+                    "JobPartitionKey": entity["PartitionKey"],
+                    "JobRowKey": entity["RowKey"],
+                    "ResourceId": entry.resource_id,
+                    "State": entry.state.value,
+                    "JobEtag": etag,
+                }
+            )
+
+
+def old_jobs(store: JobStore, azurite: str) -> dict[str, JobKey]:
+    """An import never shipped, an import shipped with a tracking number, an export, and two that have expired
+    (cancelled 100 days ago, left in Creating 20 days ago): all written by the previous layout."""
+    keys = {name: JobKey(SUBSCRIPTION, "rg", name) for name in ("new-import", "shipped-import", "new-export", "old-cancelled", "old-creating")}
+    bodies = {
+        "new-import": job_body(),
+        "shipped-import": shippable_body() | {"properties": shippable_body()["properties"] | {"deliveryPackage": {**DELIVERY_PACKAGE, "trackingNumber": "1Z-OLD"}}},
+        "new-export": job_body(jobType="Export"),
+        "old-cancelled": job_body(),
+        "old-creating": job_body(),
+    }
+    times = {"old-cancelled": NOW - timedelta(days=100), "old-creating": NOW - timedelta(days=20)}
+    # Written through a store of its own: the directory rows it remembers writing are gone with the old layout.
+    writer = JobStore(store.table)
+    for name, key in keys.items():
+        service = JobService(writer, FixedClock(times.get(name, NOW)))
+        service.create_job(key, JobCreateRequest.model_validate(bodies[name]), Preconditions())
+    JobService(writer).update_job(keys["shipped-import"], JobUpdateRequest.model_validate({"properties": {"state": "Shipping"}}), Preconditions())
+    cancel = JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}})
+    JobService(writer, FixedClock(times["old-cancelled"])).update_job(keys["old-cancelled"], cancel, Preconditions())
+    as_previous_layout(store, azurite)
+    return keys
+
+
+def listed(store: JobStore, text: str) -> list[str]:
+    jobs, _ = store.list(SCOPE, 100, None, job_filter=parse_filter(text))
+    return sorted(job.name for job in jobs)
+
+
+def jobs_in(store: JobStore) -> list[dict]:
+    return [entity for entity in store.table.list_entities() if not is_index_row(entity)]
+
+
+def purge(store: JobStore):
+    return Purge(store, RETENTION, FixedClock(NOW), timedelta(minutes=5)).run()
+
+
+@pytest.fixture
+def store(fresh_store) -> JobStore:
+    return fresh_store()
+
+
+def test_old_jobs_are_found_by_filters_once_migrated(store, azurite):
+    # given jobs written the old way, which no filter finds
+    old_jobs(store, azurite)
+    assert listed(store, "type eq 'Import'") == []
+    # when the migration runs
+    report = migrate(store)
+    # then each was rewritten once, and every field filters them
+    assert (report.examined, report.rewritten, report.already_current) == (5, 5, 0)
+    assert listed(store, "type eq 'Import' and state eq 'Shipping'") == ["shipped-import"]
+    assert listed(store, "type eq 'export' and state eq 'creating'") == ["new-export"]
+    assert listed(store, "state eq 'Shipping' and trackingnumber eq '1z-old'") == ["shipped-import"]
+
+
+def test_every_expired_old_job_is_found_by_the_next_purge_once_migrated(store, azurite):
+    # given old jobs, two of them expired, whose entries are in the old index table the purge no longer reads
+    keys = old_jobs(store, azurite)
+    assert purge(store).total_deleted == 0
+    # when the migration runs
+    migrate(store)
+    # then job and index agree, and the next purge deletes exactly the two expired jobs
+    assert index_problems(store) == []
+    assert purge(store).deleted == {"Completed": 1, "Creating": 1}
+    assert {name for name, key in keys.items() if store.get(key) is None} == {"old-cancelled", "old-creating"}
+
+
+def test_old_jobs_keep_working_before_the_migration(store, azurite):
+    # given old jobs, not migrated
+    keys = old_jobs(store, azurite)
+    service = JobService(store)
+    # when the API changes one, cancels another and deletes a third
+    service.update_job(keys["new-import"], JobUpdateRequest.model_validate({"tags": {"v": "2"}}), Preconditions())
+    service.update_job(keys["new-export"], JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}}), Preconditions())
+    assert service.delete_job(keys["old-cancelled"], Preconditions())
+    # then each write took effect, and each job written since has its entry beside it
+    assert store.get(keys["new-import"]).job.tags == {"v": "2"}
+    assert store.get(keys["new-export"]).job.state == JobState.COMPLETED
+    assert store.get(keys["old-cancelled"]) is None
+    assert {entity["JobRowKey"] for entity in expiry_entries(store)} == {"rg:new-import", "rg:new-export"}
+
+
+def test_the_migration_changes_no_job_and_deletes_nothing(store, azurite):
+    # given old jobs
+    keys = old_jobs(store, azurite)
+    before = {name: store.get(key).job for name, key in keys.items()}
+    # when migrated
+    migrate(store)
+    # then every job is there, as it was
+    assert {name: store.get(key).job for name, key in keys.items()} == before
+    assert len(jobs_in(store)) == 5
+
+
+def test_a_second_run_rewrites_nothing(store, azurite):
+    # given old jobs migrated once
+    keys = old_jobs(store, azurite)
+    migrate(store)
+    etags = {key: store.get(key).etag for key in keys.values()}
+    # when it runs again
+    report = migrate(store)
+    # then it finds every job current and writes none
+    assert (report.examined, report.rewritten, report.already_current) == (5, 0, 5)
+    assert {key: store.get(key).etag for key in keys.values()} == etags
+
+
+def test_a_dry_run_counts_and_writes_nothing(store, azurite):
+    keys = old_jobs(store, azurite)
+    etags = {key: store.get(key).etag for key in keys.values()}
+    report = migrate(store, dry_run=True)
+    assert (report.examined, report.rewritten) == (5, 5)
+    assert {key: store.get(key).etag for key in keys.values()} == etags
+    assert "would bring 5 to the current layout" in report.summary()
+
+
+def test_a_job_changed_by_an_old_writer_meanwhile_is_read_again_and_keeps_that_change(fresh_store, azurite):
+    # given an old job, and an app of the old version that retags it just before the migration writes it
+    healthy = fresh_store()
+    key = JobKey(SUBSCRIPTION, "rg", "busy")
+    JobService(JobStore(healthy.table)).create_job(key, JobCreateRequest.model_validate(job_body()), Preconditions())
+    as_previous_layout(healthy, azurite)
+
+    def old_app_retags() -> None:
+        entity = healthy.table.get_entity(key.partition_key, key.row_key)
+        healthy.table.update_entity({**entity, "Tags": '{"retagged":"yes"}'}, mode=UpdateMode.REPLACE)
+
+    hook = BeforeWrite(1, old_app_retags)
+    migrating = fresh_store(raw_request_hook=hook)
+    hook.armed = True
+    # when the migration runs
+    report = migrate(migrating)
+    # then its conditional write lost, it read the job again and brought the new version up to date
+    assert (report.raced, report.rewritten) == (1, 1)
+    assert healthy.get(key).job.tags == {"retagged": "yes"}
+    assert [job.name for job in healthy.list(SCOPE, 10, None, job_filter=parse_filter("type eq 'Import'"))[0]] == ["busy"]
+    assert index_problems(healthy) == []
+
+
+def test_a_job_rewritten_by_this_version_meanwhile_is_left_as_its_write_left_it(fresh_store, azurite):
+    # given an old job that this version of the app cancels just before the migration writes it
+    healthy = fresh_store()
+    key = JobKey(SUBSCRIPTION, "rg", "cancelled")
+    JobService(JobStore(healthy.table)).create_job(key, JobCreateRequest.model_validate(job_body()), Preconditions())
+    as_previous_layout(healthy, azurite)
+    cancel = JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}})
+    hook = BeforeWrite(1, lambda: JobService(healthy).update_job(key, cancel, Preconditions()))
+    migrating = fresh_store(raw_request_hook=hook)
+    hook.armed = True
+    # when the migration runs
+    report = migrate(migrating)
+    # then it found the new version already up to date, and wrote nothing over it
+    assert (report.raced, report.rewritten, report.already_current) == (1, 0, 1)
+    assert listed(healthy, "state eq 'Completed'") == ["cancelled"]
+    assert index_problems(healthy) == []
+
+
+def test_a_row_that_is_not_a_job_is_left_alone(store):
+    # given a row the app cannot read as a job
+    store.table.create_entity({"PartitionKey": SUBSCRIPTION, "RowKey": "stray", "Note": "not a job"})
+    # when the migration runs
+    report = migrate(store)
+    # then it is counted, kept and unchanged
+    assert report.unreadable == 1
+    assert store.table.get_entity(SUBSCRIPTION, "stray")["Note"] == "not a job"
+
+
+def run_cli(args, env_changes: dict[str, str], drop: tuple[str, ...] = ()):
+    env = {name: value for name, value in os.environ.items() if name not in drop} | env_changes
+    return subprocess.run([sys.executable, "-m", "shared.migrate", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_command_migrates_and_prints_one_summary_line(azurite, store):
+    # given old jobs in the table the settings name
+    old_jobs(store, azurite)
+    # when the command runs
+    result = run_cli([], {"IMPORTEXPORT_STORAGE_CONNECTION": azurite, "IMPORTEXPORT_TABLE_NAME": store.table.table_name})
+    # then it exits 0 with one summary line, and the jobs are found by filters
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [result.stdout.strip()]
+    assert result.stdout.startswith("migrate: examined 5 jobs in ") and "brought 5 to the current layout;" in result.stdout
+    assert listed(store, "type eq 'Import' and state eq 'Shipping'") == ["shipped-import"]
+
+
+def test_the_command_says_in_one_line_when_storage_is_down(store):
+    nowhere = DEVELOPMENT_STORAGE.replace("127.0.0.1:10002", f"127.0.0.1:{free_port()}")
+    result = run_cli([], {"IMPORTEXPORT_STORAGE_CONNECTION": nowhere, "IMPORTEXPORT_TABLE_NAME": store.table.table_name})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "python -m shared.migrate: the storage service did not answer (ServiceRequestError); run it again to finish"
+    ]
+
+
+def test_the_command_says_in_one_line_when_no_storage_is_configured():
+    result = run_cli([], {}, drop=(CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert CONNECTION_SETTING in result.stderr
+
+
+def test_the_command_explains_itself():
+    result = run_cli(["--help"], {})
+    assert result.returncode == 0
+    assert "usage: python -m shared.migrate" in result.stdout and "--dry-run" in result.stdout
