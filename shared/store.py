@@ -48,6 +48,8 @@ class StoredJob:
     etag: str
     # False for a job written by the previous layout: it has no entry beside it yet.
     entry_beside: bool = True
+    # The ETag of its expiry entry, when this write gave it one: the purge's handle on this very version.
+    entry_etag: str | None = None
 
 
 class PurgeOutcome(Enum):
@@ -101,7 +103,7 @@ class JobStore:
         entry = ExpiryEntry.for_job(job)
         self.directory.note(partition, entry)
         operations = [("create", job_entity(job)), *entry_operations(partition, None, entry)]
-        return StoredJob(job, self._submit(operations)[0]["etag"])
+        return _written(job, entry, self._submit(operations))
 
     def replace(self, job: Job, current: StoredJob) -> StoredJob:
         """Writes `job` over `current`, and moves its entry, only if the stored job is still at `current.etag`.
@@ -116,7 +118,7 @@ class JobStore:
             ("update", job_entity(job), {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified}),
             *entry_operations(partition, previous, entry),
         ]
-        return StoredJob(job, self._submit(operations)[0]["etag"])
+        return _written(job, entry, self._submit(operations))
 
     def delete(self, current: StoredJob) -> bool:
         """Deletes the job and its entry only if it is still at `current.etag`; False when it was already gone.
@@ -231,6 +233,11 @@ class JobStore:
                 if error.status_code == 404:
                     raise ResourceNotFoundError(error.message, response=error.response) from error
             raise
+
+
+def _written(job: Job, entry: ExpiryEntry | None, results: list) -> StoredJob:
+    # The job's operation comes first in its transaction, the entry's upsert (when it has one) last.
+    return StoredJob(job, results[0]["etag"], entry_etag=results[-1]["etag"] if entry is not None else None)
 
 
 def _if_match(etag: str) -> dict:

@@ -23,7 +23,7 @@ class InterferingStore(JobStore):
     """The real store, but another writer's change lands just before this one's first conditional write."""
 
     def __init__(self, inner: JobStore, interfere) -> None:
-        super().__init__(inner._table, inner.index)
+        super().__init__(inner.table)
         self._interfere = interfere
         self.conditional_writes = 0
 
@@ -147,7 +147,7 @@ class AlwaysOvertakenStore(JobStore):
     """The real store, but another writer always gets there first."""
 
     def __init__(self, inner: JobStore) -> None:
-        super().__init__(inner.table, inner.index)
+        super().__init__(inner.table)
         self.attempts = 0
 
     def replace(self, job, current):

@@ -11,7 +11,7 @@ import uuid
 import azure.functions as func
 import pytest
 import requests
-from azure.core.exceptions import ServiceResponseError
+from azure.core.exceptions import ResourceModifiedError, ServiceResponseError
 
 import get_job
 from scripts.azurite import AzuriteTable, connection_string
@@ -19,13 +19,12 @@ from scripts.devhost_process import DevHostProcess
 from scripts.storage_proxy import StorageProxy
 from shared import storage_client
 from shared.errors import PreconditionFailed
-from shared.expiry_index import ExpiryIndex, IndexEntry
 from shared.jobs import JobService, Preconditions
 from shared.models import JobCreateRequest, JobUpdateRequest
 from shared.names import JobKey
 from shared.store import JobStore
 
-from .conftest import Api, shippable_body
+from .conftest import Api, index_problems, shippable_body
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
 # azure-core's policy as configured in shared.storage_client: 3 retries with backoff, 3 s to connect, 4 s to read.
@@ -96,10 +95,9 @@ def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
     for key in keys:
         response = api.get_job(key)
         assert response.status_code == 200
-        job = store.get(key).job
-        entry = IndexEntry.for_job(job)
-        if entry is not None:
-            assert store.index.table.get_entity(*entry.address)["JobRowKey"] == key.row_key
+    # (Azurite drops what it acknowledged in the 5 s before it stopped, a directory row among them, where the app's
+    # process remembers it wrote it; Azure keeps every acknowledged write. Jobs and entries, written together, agree.)
+    assert index_problems(store, with_directory=False) == []
     assert api.patch_job(keys[0], {"tags": {"after": "outage"}}).status_code == 200
     print(f"\noutage: {len(answers)} requests, {sum(1 for s, _, _ in answers if s == 503)} answered 503, "
           f"slowest {max(seconds for _, seconds, _ in answers):.1f} s")
@@ -146,10 +144,10 @@ def test_a_412_is_not_retried(proxied):
     current = store.get(key)
     store.replace(current.job.model_copy(update={"tags": {"v": "4"}}), current)
     proxy.fail_next(0)
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(ResourceModifiedError):
         store.replace(current.job.model_copy(update={"tags": {"v": "5"}}), current)
-    assert type(raised.value).__name__ == "ResourceModifiedError"
-    assert proxy.seen[("PUT", 412)] == 1
+    # (a write is one transaction: its 412 comes inside the batch's 202)
+    assert proxy.seen[("POST", 202)] == 1
 
 
 def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
@@ -226,7 +224,7 @@ def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_
     # production timeouts: a GET is retried, so without a deadline it would take 4 tries x 4 s and backoff,
     # and a body that trickles in would never time out at all
     connection = hanging_storage
-    store = JobStore(storage_client.table_client(connection, "Silent"), ExpiryIndex(storage_client.table_client(connection, "SilentExpiry")))
+    store = JobStore(storage_client.table_client(connection, "Silent"))
     monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
     request = func.HttpRequest(
         "GET", "http://x", params={"api-version": "2021-01-01"},
@@ -246,7 +244,7 @@ def test_without_a_request_deadline_a_silent_storage_fails_after_the_tries(silen
     # given a store on silent storage outside any HTTP request (as the purge runs), with a short read timeout
     connection, held = silent_storage
     monkeypatch.setattr(storage_client, "READ_TIMEOUT_SECONDS", 0.3)
-    store = JobStore(storage_client.table_client(connection, "Silent"), index=None)
+    store = JobStore(storage_client.table_client(connection, "Silent"))
     # when a job is read
     started = time.monotonic()
     with pytest.raises(ServiceResponseError):
