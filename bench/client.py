@@ -69,6 +69,11 @@ class JobsClient:
     def delete(self, resource_group: str, job: str) -> Reply:
         return self.send("DELETE", self.path(resource_group, job))
 
+    def move(self, resource_group: str, job: str, state: str) -> Reply:
+        """The operator's (datacenter's) move."""
+        path = f"/operator/subscriptions/{self.subscription}/resourceGroups/{resource_group}/jobs/{job}/state?api-version={API_VERSION}"
+        return self.send("POST", path, {"state": state})
+
     def list(self, resource_group: str, top: int = 100) -> Reply:
         return self.send("GET", self.path(resource_group) + f"&$top={top}")
 

@@ -36,14 +36,15 @@ from scripts.devhost_process import DevHostProcess  # noqa: E402
 from scripts.storage_proxy import StorageProxy  # noqa: E402
 from shared import jobs, storage_client  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
-from shared.expiry_index import IndexEntry  # noqa: E402
-from shared.models import JobCreateRequest, JobUpdateRequest  # noqa: E402
+from shared.expiry_index import ExpiryEntry, entry_operations  # noqa: E402
+from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest  # noqa: E402
 from shared.names import JobKey  # noqa: E402
-from shared.state_machine import new_job, update_job  # noqa: E402
+from shared.state_machine import move_job, new_job, update_job  # noqa: E402
 from shared.storage_client import CLIENT_OPTIONS, table_service  # noqa: E402
-from shared.store import index_table_name, job_entity, job_from_entity  # noqa: E402
+from shared.store import job_entity, stored_job  # noqa: E402
 
-TARGET_RATIO = 1.3
+TARGET_RATIO = 1.3  # over HTTP, through the dev host
+IN_PROCESS_TARGET_RATIO = 1.10  # the app's own code, called in process, over the same storage calls from the SDK
 APP_CLIENT_OPTIONS = dict(CLIENT_OPTIONS)
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b0"
 GROUP = "rg"
@@ -64,6 +65,14 @@ def operations(client: JobsClient):
         "delete (in Creating)": (lambda job: client.create(GROUP, job), lambda job: client.delete(GROUP, job)),
         "ship (Creating to Shipping)": (
             lambda job: client.create(GROUP, job, SHIPPABLE_JOB_BODY), lambda job: client.update(GROUP, job, {"state": "Shipping"})
+        ),
+        "complete (operator, Packaging to Completed)": (
+            lambda job: (
+                client.create(GROUP, job, SHIPPABLE_JOB_BODY),
+                client.update(GROUP, job, {"state": "Shipping"}),
+                *(client.move(GROUP, job, state) for state in ("Received", "Transferring", "Packaging")),
+            ),
+            lambda job: client.move(GROUP, job, "Completed"),
         ),
         "list a resource group": (lambda job: client.create(GROUP, job), lambda job: client.list(GROUP, top=20)),
     }
@@ -109,58 +118,61 @@ def count_round_trips(azurite_port: int) -> dict[str, Counter]:
 
 
 def raw_calls(service: TableServiceClient, table: str):
-    """The storage calls each operation makes, straight from the SDK: for a job, a call with everything prepared."""
+    """The storage calls each operation makes, straight from the SDK: for a job, a call with everything prepared.
+
+    The same requests the app sends (one transaction of the job and its expiry entry, or a plain conditional
+    update when no entry changes), built before the timing starts.
+    """
     jobs_table = service.get_table_client(table)
-    index = service.get_table_client(index_table_name(table))
+    now = SystemClock().now()
+
+    def stored(name):
+        return stored_job(jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}"))
 
     def create(name):
-        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), JobCreateRequest.model_validate(JOB_BODY), SystemClock().now())
-        entry, entity = IndexEntry.for_job(job), job_entity(job)
-
-        def call():
-            index.upsert_entity(entry.to_entity(), mode=UpdateMode.REPLACE)
-            etag = jobs_table.create_entity(entity)["etag"]
-            index.update_entity({"PartitionKey": entry.partition_key, "RowKey": entry.row_key, "JobEtag": etag}, mode=UpdateMode.MERGE)
-        return call
+        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), JobCreateRequest.model_validate(JOB_BODY), now)
+        operations = [("create", job_entity(job)), *entry_operations(SUBSCRIPTION, None, ExpiryEntry.for_job(job))]
+        return lambda: jobs_table.submit_transaction(operations)
 
     def get(name):
         return lambda: jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}")
 
-    def cancel_shipping(name):
-        def call():
-            entity = jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}")
-            jobs_table.update_entity(entity, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
-        return call
-
-    def delete(name):
-        address = IndexEntry.for_job(job_from_entity(jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}"))).address
+    def write(current: Job, changed: Job):
+        """Read, then the conditional write that takes the job (and its entry) from `current` to `changed`."""
+        entry_changes = entry_operations(SUBSCRIPTION, ExpiryEntry.for_job(current), ExpiryEntry.for_job(changed))
+        entity = job_entity(changed)
 
         def call():
-            entity = jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}")
-            jobs_table.delete_entity(SUBSCRIPTION, f"{GROUP}:{name}", etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
-            index.delete_entity(*address)
+            etag = jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{changed.name}").metadata["etag"]
+            condition = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+            if not entry_changes:
+                jobs_table.update_entity(entity, mode=UpdateMode.REPLACE, **condition)
+            else:
+                jobs_table.submit_transaction([("update", entity, {"mode": UpdateMode.REPLACE, **condition}), *entry_changes])
         return call
 
     def changed_by(patch: dict):
-        """Read, then a conditional replace with the job as the patch leaves it, and the index kept as the app keeps it."""
         def prepare(name):
-            current = job_from_entity(jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}"))
-            changed = update_job(current, JobUpdateRequest.model_validate({"properties": patch}), SystemClock().now())
-            old, new, entity = IndexEntry.for_job(current), IndexEntry.for_job(changed), job_entity(changed)
-
-            def call():
-                stored = jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}")
-                if new is not None:
-                    index.upsert_entity(new.to_entity(), mode=UpdateMode.REPLACE)
-                etag = jobs_table.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=stored.metadata["etag"], match_condition=MatchConditions.IfNotModified
-                )["etag"]
-                if new is not None:
-                    index.update_entity({"PartitionKey": new.partition_key, "RowKey": new.row_key, "JobEtag": etag}, mode=UpdateMode.MERGE)
-                if old is not None and (new is None or old.address != new.address):
-                    index.delete_entity(*old.address)
-            return call
+            current = stored(name).job
+            return write(current, update_job(current, JobUpdateRequest.model_validate({"properties": patch}), now))
         return prepare
+
+    def complete(name):
+        current = stored(name).job
+        return write(current, move_job(current, JobState.COMPLETED, None, now))
+
+    def delete(name):
+        entry = ExpiryEntry.for_job(stored(name).job)
+
+        def call():
+            etag = jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}").metadata["etag"]
+            jobs_table.submit_transaction(
+                [
+                    ("delete", {"PartitionKey": SUBSCRIPTION, "RowKey": f"{GROUP}:{name}"}, {"etag": etag, "match_condition": MatchConditions.IfNotModified}),
+                    *entry_operations(SUBSCRIPTION, entry, None),
+                ]
+            )
+        return call
 
     def list_group(name):
         def call():
@@ -170,9 +182,10 @@ def raw_calls(service: TableServiceClient, table: str):
         return call
 
     return {
-        "get": get, "create": create, "cancel (in Shipping)": cancel_shipping,
+        "get": get, "create": create, "cancel (in Shipping)": changed_by({"cancelRequested": True}),
         "cancel (in Creating)": changed_by({"cancelRequested": True}), "delete (in Creating)": delete,
-        "ship (Creating to Shipping)": changed_by({"state": "Shipping"}), "list a resource group": list_group,
+        "ship (Creating to Shipping)": changed_by({"state": "Shipping"}),
+        "complete (operator, Packaging to Completed)": complete, "list a resource group": list_group,
     }
 
 
@@ -295,12 +308,15 @@ def main(argv: list[str] | None = None) -> None:
         ["operation", "raw SDK ms", "app in process ms", "app over HTTP ms", "in process / raw", "over HTTP / raw", "p95 over HTTP / raw"],
         rows,
     )
-    missed = [name for name in names if round(median(ratios(name, "over HTTP")), 2) > TARGET_RATIO]
-    verdict = (
-        f"Over HTTP the target of {TARGET_RATIO}x is met for every operation (median of the rounds)."
-        if not missed
-        else f"Over HTTP the target of {TARGET_RATIO}x is not met for: {', '.join(missed)} (median of the rounds)."
-    )
+    verdicts = []
+    for kind, target in (("in process", IN_PROCESS_TARGET_RATIO), ("over HTTP", TARGET_RATIO)):
+        missed = [name for name in names if round(median(ratios(name, kind)), 2) > target]
+        verdicts.append(
+            f"{kind.capitalize()}, the target of {target}x is met for every operation (median of the rounds)."
+            if not missed
+            else f"{kind.capitalize()}, the target of {target}x is not met for: {', '.join(missed)} (median of the rounds)."
+        )
+    verdict = " ".join(verdicts)
     hops = [h for _, round_hops, _ in rounds for h in round_hops]
     sdk_cpu = median([cpu for _, _, cpu in rounds])
     hop = (

@@ -40,7 +40,8 @@ class SettingsError(Exception):
 
 class Settings(BaseModel):
     storage_connection: str = Field(min_length=1)
-    # The index table takes this name + "Expiry", and table names stop at 63 characters.
+    # Earlier versions kept an index table of this name + "Expiry", and table names stop at 63 characters: the
+    # limit stays, so that every table those versions made is still a valid setting.
     table_name: str = Field(default="ImportExportJobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,56}$")
     retention_days: int = Field(default=90, ge=1, le=3650)
     creating_expiry_days: int = Field(default=14, ge=1, le=3650)

@@ -221,7 +221,13 @@ class JobStore:
         return jobs, _encode_skip_token(pages.continuation_token, scope, job_filter)
 
     def _submit(self, operations: list[tuple]) -> list:
-        """One transaction; a failure of its first operation (the job's) raises what a single write would."""
+        """One transaction; a failure of its first operation (the job's) raises what a single write would.
+
+        A job write that leaves no entry to change (a job with the datacenter) is a plain conditional update.
+        """
+        if len(operations) == 1 and operations[0][0] == "update":
+            _, entity, options = operations[0]
+            return [self._table.update_entity(entity, **options)]
         try:
             return self._table.submit_transaction(operations)
         except TableTransactionError as error:
