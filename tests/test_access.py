@@ -19,7 +19,7 @@ from shared.names import JobKey
 from .conftest import ROOT, free_port, serve, shippable_body
 
 SUB = "00000000-0000-0000-0000-00000000acc5"
-VALUES = {"subscriptionId": SUB, "resourceGroupName": "rg", "jobName": "job", "path": "no/such/path"}
+VALUES = {"subscriptionId": SUB, "resourceGroupName": "rg", "jobName": "job", "locationName": "westus", "path": "no/such/path"}
 # A route that declares no methods takes them all; these stand for them.
 ANY_METHODS = ("get", "post", "delete")
 

@@ -40,6 +40,9 @@ def test_every_function_folder_is_served_with_its_route():
         "list_jobs_by_resource_group": (["get"], "function"),
         "list_jobs_by_subscription": (["get"], "function"),
         "move_job": (["post"], "admin"),
+        "list_locations": (["get"], "function"),
+        "get_location": (["get"], "function"),
+        "list_operations": (["get"], "function"),
         "not_found": ([], "function"),
     }
     assert app.functions["purge_timer"].trigger["schedule"] == "%IMPORTEXPORT_PURGE_SCHEDULE%"
