@@ -15,6 +15,8 @@ from azure.mgmt.storageimportexport.models import (
 )
 from msrest.authentication import BasicTokenAuthentication
 
+from .conftest import LOCATIONS
+
 
 @pytest.fixture
 def client(devhost, subscription_id) -> StorageImportExport:
@@ -99,3 +101,55 @@ def test_bitlocker_keys_through_the_official_client(client):
     # then the job shows the drive without its key, and the list carries it
     assert [drive.bit_locker_key for drive in job.properties.drive_list] == [None]
     assert [(key.drive_id, key.bit_locker_key) for key in keys] == [("9CA995BB", "000000-111111-222222-333333")]
+
+
+def test_locations_through_the_official_client(client):
+    # when the client lists the locations and reads one by its display name and one by its region name
+    listed = list(client.locations.list())
+    west_us = client.locations.get("West US")
+    east_us = client.locations.get("eastus")
+    # then it reads them as the API shows them: West US with the specification's address, East US with none
+    assert len(listed) == len(LOCATIONS.locations)
+    assert "Australia Southeast" in [location.name for location in listed]
+    assert (west_us.id, west_us.name, west_us.type) == (
+        "/providers/Microsoft.ImportExport/locations/westus", "West US", "Microsoft.ImportExport/locations"
+    )
+    assert (west_us.street_address1, west_us.city, west_us.postal_code, west_us.supported_carriers) == (
+        "2045 Lafayette Street", "Santa Clara", "95050", ["FedEx"]
+    )
+    assert west_us.alternate_locations == ["/providers/Microsoft.ImportExport/locations/westus"]
+    assert (east_us.name, east_us.street_address1) == ("East US", None)
+
+
+def test_an_unknown_location_through_the_official_client(client):
+    # when the client reads a location there is none of
+    with pytest.raises(ErrorResponseException) as raised:
+        client.locations.get("atlantis")
+    # then it raises the API's 404
+    assert raised.value.response.status_code == 404
+    assert raised.value.error.code == "LocationNotFound"
+
+
+def test_operations_through_the_official_client(client):
+    # when the client lists the provider's operations
+    operations = list(client.operations.list())
+    # then it reads the provider's six, with their display words
+    assert [operation.name for operation in operations] == [
+        "Microsoft.ImportExport/locations/read",
+        "Microsoft.ImportExport/jobs/write",
+        "Microsoft.ImportExport/jobs/read",
+        "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
+        "Microsoft.ImportExport/jobs/delete",
+        "Microsoft.ImportExport/register/action",
+    ]
+    assert (operations[0].provider, operations[0].resource, operations[0].operation) == (
+        "Microsoft Import/Export", "Locations", "Get or List Locations"
+    )
+
+
+def test_a_job_created_by_the_official_client_gets_its_shipping_information(client):
+    # when the client creates a job in West US
+    created = client.jobs.create("shipping-job", "client-rg", put_parameters())
+    # then the job says where to send the drives
+    assert created.properties.shipping_information.street_address1 == "2045 Lafayette Street"
+    assert created.properties.shipping_information.city == "Santa Clara"
