@@ -37,6 +37,7 @@ from scripts.storage_proxy import StorageProxy  # noqa: E402
 from shared import jobs, storage_client  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
 from shared.expiry_index import IndexEntry  # noqa: E402
+from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue  # noqa: E402
 from shared.models import JobCreateRequest, JobUpdateRequest  # noqa: E402
 from shared.names import JobKey  # noqa: E402
 from shared.state_machine import new_job, update_job  # noqa: E402
@@ -47,6 +48,7 @@ TARGET_RATIO = 1.3
 APP_CLIENT_OPTIONS = dict(CLIENT_OPTIONS)
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b0"
 GROUP = "rg"
+LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
 
 
 # Each operation: how to prepare a job for it (untimed), and the operation itself.
@@ -114,7 +116,8 @@ def raw_calls(service: TableServiceClient, table: str):
     index = service.get_table_client(index_table_name(table))
 
     def create(name):
-        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), JobCreateRequest.model_validate(JOB_BODY), SystemClock().now())
+        request = JobCreateRequest.model_validate(JOB_BODY)
+        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), request, SystemClock().now(), location=LOCATIONS.get(request.location))
         entry, entity = IndexEntry.for_job(job), job_entity(job)
 
         def call():

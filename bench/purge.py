@@ -28,6 +28,7 @@ from scripts.azurite import running_azurite  # noqa: E402
 from shared import state_machine  # noqa: E402
 from shared.clock import FixedClock  # noqa: E402
 from shared.expiry_index import IndexEntry, chunks_by_partition  # noqa: E402
+from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue  # noqa: E402
 from shared.models import JobCreateRequest, JobState  # noqa: E402
 from shared.names import JobKey  # noqa: E402
 from shared.purge import Purge  # noqa: E402
@@ -44,6 +45,7 @@ LIVE_KINDS = [(S.SHIPPING, 10), (S.RECEIVED, 30), (S.TRANSFERRING, 40), (S.PACKA
 REQUEST = JobCreateRequest.model_validate(
     {"location": "westus", "tags": {"team": "bench"}, "properties": {"storageAccountId": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a", "jobType": "Import"}}
 )
+LOCATION = load_catalogue(DEFAULT_LOCATIONS_FILE).get(REQUEST.location)
 
 
 class RequestCounter:
@@ -81,7 +83,7 @@ class Result:
 def make_job(index: int, state: JobState, days: int) -> "Job":  # noqa: F821
     key = JobKey(SUBSCRIPTIONS[index % len(SUBSCRIPTIONS)], f"rg-{index % 7}", f"job-{index:06d}")
     started = NOW - timedelta(days=days, seconds=index % 3600)
-    job = state_machine.new_job(key, REQUEST, started)
+    job = state_machine.new_job(key, REQUEST, started, location=LOCATION)
     finished = state in state_machine.FINISHED
     properties = job.properties.model_copy(
         update={"state": state, "updated_at": started, "state_changed_at": started, "completed_at": started if finished else None}
