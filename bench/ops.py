@@ -37,6 +37,7 @@ from scripts.storage_proxy import StorageProxy  # noqa: E402
 from shared import jobs, storage_client  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
 from shared.expiry_index import ExpiryEntry, entry_operations  # noqa: E402
+from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue  # noqa: E402
 from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest  # noqa: E402
 from shared.names import JobKey  # noqa: E402
 from shared.state_machine import move_job, new_job, update_job  # noqa: E402
@@ -48,6 +49,7 @@ IN_PROCESS_TARGET_RATIO = 1.10  # the app's own code, called in process, over th
 APP_CLIENT_OPTIONS = dict(CLIENT_OPTIONS)
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b0"
 GROUP = "rg"
+LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
 
 
 # Each operation: how to prepare a job for it (untimed), and the operation itself.
@@ -130,7 +132,8 @@ def raw_calls(service: TableServiceClient, table: str):
         return stored_job(jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}"))
 
     def create(name):
-        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), JobCreateRequest.model_validate(JOB_BODY), now)
+        request = JobCreateRequest.model_validate(JOB_BODY)
+        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), request, now, location=LOCATIONS.get(request.location))
         operations = [("create", job_entity(job)), *entry_operations(SUBSCRIPTION, None, ExpiryEntry.for_job(job))]
         return lambda: jobs_table.submit_transaction(operations)
 

@@ -28,6 +28,7 @@ from scripts.azurite import running_azurite  # noqa: E402
 from shared import state_machine  # noqa: E402
 from shared.clock import FixedClock  # noqa: E402
 from shared.expiry_index import ExpiryEntry, chunks_by_partition, entry_operations  # noqa: E402
+from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue  # noqa: E402
 from shared.models import Job, JobCreateRequest, JobState  # noqa: E402
 from shared.names import JobKey  # noqa: E402
 from shared.purge import Purge  # noqa: E402
@@ -44,6 +45,7 @@ LIVE_KINDS = [(S.SHIPPING, 10), (S.RECEIVED, 30), (S.TRANSFERRING, 40), (S.PACKA
 REQUEST = JobCreateRequest.model_validate(
     {"location": "westus", "tags": {"team": "bench"}, "properties": {"storageAccountId": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a", "jobType": "Import"}}
 )
+LOCATION = load_catalogue(DEFAULT_LOCATIONS_FILE).get(REQUEST.location)
 
 
 class RequestCounter:

@@ -21,6 +21,8 @@ class Function:
     trigger: dict[str, Any]
     route: re.Pattern | None = None
     methods: frozenset[str] = frozenset()
+    # Where the route stands when several match a path (see `route_precedence`); lower comes first.
+    precedence: tuple = ()
     _entry: Callable | None = field(default=None, repr=False)
 
     @property
@@ -52,10 +54,16 @@ class FunctionApp:
     functions: dict[str, Function]
 
     def http_functions(self) -> list[Function]:
-        return [f for f in self.functions.values() if f.route is not None]
+        """The HTTP functions in the order the host tries their routes: literal segments before parameters,
+        parameters before catch-alls, then by route template, ignoring case."""
+        return sorted((f for f in self.functions.values() if f.route is not None), key=lambda f: f.precedence)
 
     def match(self, method: str, path: str) -> tuple[Function, dict[str, str]] | None | bool:
-        """The function and raw route values for a request; False when the path matches but not the method."""
+        """The function and raw route values for a request; False when routes match the path but none takes the method.
+
+        As on the Functions host, a route whose methods do not include the request's does not match, so the request
+        goes on to the next route that does (a catch-all, say).
+        """
         path_matched = False
         for function in self.http_functions():
             found = function.route.fullmatch(path)
@@ -88,6 +96,28 @@ def compile_route(prefix: str, template: str) -> re.Pattern:
     return re.compile(pattern, re.IGNORECASE)
 
 
+def route_precedence(prefix: str, template: str) -> tuple:
+    """A route's inbound precedence as ASP.NET Core routing (the Functions host's) computes it: one digit per
+    segment, 1 for a literal, 2 for a segment of several parts or a constrained parameter, 3 for a parameter,
+    5 for a catch-all (4 constrained); read as a decimal, lower is tried first. Ties go by template, ignoring case.
+    """
+    full = "/".join(part.strip("/") for part in (prefix, template) if part.strip("/"))
+    digits = []
+    for segment in filter(None, full.split("/")):
+        parameters = list(_PARAMETER.finditer(segment))
+        if not parameters:
+            digit = 1
+        elif len(parameters) > 1 or parameters[0].span() != (0, len(segment)):
+            digit = 2
+        else:
+            catch_all = bool(parameters[0].group(1))
+            constrained = ":" in parameters[0].group(0)
+            digit = (5 if catch_all else 3) - constrained
+        digits.append(digit)
+    # Digit tuples compare as the decimals 0.d1d2... do (every digit is at least 1).
+    return tuple(digits), full.lower()
+
+
 def load_app(root: Path) -> FunctionApp:
     """The app in `root`; a missing or malformed host.json or function.json is a ConfigError naming the file."""
     host = read_json(root / "host.json")
@@ -101,6 +131,7 @@ def load_app(root: Path) -> FunctionApp:
         function = Function(name=spec_path.parent.name, folder=spec_path.parent, trigger=trigger)
         if trigger["type"] == "httpTrigger":
             function.route = compile_route(prefix, trigger.get("route") or function.name)
+            function.precedence = route_precedence(prefix, trigger.get("route") or function.name)
             function.methods = frozenset(m.lower() for m in trigger.get("methods") or ())
         functions[function.name] = function
     return FunctionApp(root=root, route_prefix=prefix, functions=functions)

@@ -17,7 +17,7 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from pydantic import BaseModel, ValidationError
 
 from .api_versions import ApiVersion
-from .errors import ApiError, BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+from .errors import ApiError, BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from .filters import JobFilter, parse_filter
 from .jobs import Preconditions
 from .models import Job
@@ -278,3 +278,9 @@ def empty_response(status: int) -> func.HttpResponse:
 def error_response(error: ApiError) -> func.HttpResponse:
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
     return json_response(error.to_body(), error.status, headers)
+
+
+def not_found_response(req: func.HttpRequest) -> func.HttpResponse:
+    """The answer for a path no operation of the API takes, whatever its api-version: there is nothing to version."""
+    path = "/" + (req.route_params.get("path") or "")
+    return error_response(NotFound("NotFound", f"No operation of this API answers {req.method[:16]} {path[:200]}."))

@@ -20,8 +20,10 @@ from . import state_machine
 from .clock import Clock, SystemClock
 from .errors import NotFound, PreconditionFailed, ServiceUnavailable
 from .filters import JobFilter
+from .locations import LocationCatalogue
 from .models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from .names import JobKey, Scope
+from .settings import load_settings
 from .store import JobStore, StoredJob, forget_store, get_store
 
 # How often an operation re-reads and retries after losing a race before it gives up with a retryable 503.
@@ -59,9 +61,10 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 
 class JobService:
-    def __init__(self, store: JobStore, clock: Clock | None = None) -> None:
+    def __init__(self, store: JobStore, clock: Clock | None = None, *, locations: LocationCatalogue | None = None) -> None:
         self._store = store
         self._clock = clock or SystemClock()
+        self._locations = load_settings().locations if locations is None else locations
 
     def get_job(self, key: JobKey) -> StoredJob:
         current = self._store.get(key)
@@ -71,11 +74,13 @@ class JobService:
 
     def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> tuple[StoredJob, bool]:
         """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new."""
+        # Checked before any storage call, so a job in an unknown location is never stored.
+        location = self._locations.for_job(request.location)
         for attempt in range(MAX_ATTEMPTS):
             if preconditions.if_match is None:
                 # Most PUTs create: try that first, and read only when the job turns out to exist.
                 try:
-                    return self._store.insert(state_machine.new_job(key, request, self._clock.now())), True
+                    return self._store.insert(state_machine.new_job(key, request, self._clock.now(), location=location)), True
                 except ResourceExistsError:
                     pass
             current = self._store.get(key)
@@ -83,7 +88,7 @@ class JobService:
             if current is None:
                 continue  # deleted since the insert failed (If-Match would have stopped at the check): insert again
             try:
-                replacement = state_machine.replace_job(current.job, request, self._clock.now())
+                replacement = state_machine.replace_job(current.job, request, self._clock.now(), location=location)
                 return self._store.replace(replacement, current), False
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)

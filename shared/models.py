@@ -217,6 +217,7 @@ class JobProperties(JobDetails):
 # Properties the service owns: accepted in a PUT body (so a GET result can be sent back) but ignored.
 SERVICE_OWNED_PROPERTIES = frozenset(
     {
+        "shipping_information",  # filled in from the job's location
         "state",
         "cancel_requested",
         "percent_complete",

@@ -19,6 +19,7 @@ from pathlib import Path
 from azure.data.tables import TableServiceClient
 from pydantic import BaseModel, Field, ValidationError
 
+from .locations import DEFAULT_LOCATIONS_FILE, LocationCatalogue, LocationsFileError, load_catalogue
 from .state_machine import Retention
 
 APP_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,7 @@ DEVELOPMENT_STORAGE = (
 
 CONNECTION_SETTING = "IMPORTEXPORT_STORAGE_CONNECTION"
 FALLBACK_CONNECTION_SETTING = "AzureWebJobsStorage"
+LOCATIONS_FILE_SETTING = "IMPORTEXPORT_LOCATIONS_FILE"
 
 
 class SettingsError(Exception):
@@ -47,6 +49,8 @@ class Settings(BaseModel):
     creating_expiry_days: int = Field(default=14, ge=1, le=3650)
     purge_time_budget_seconds: int = Field(default=240, ge=1, le=3600)
     log_storage_requests: bool = False
+    # The datacenters jobs can be created in, read from the file IMPORTEXPORT_LOCATIONS_FILE names.
+    locations: LocationCatalogue
 
     @property
     def retention(self) -> Retention:
@@ -109,13 +113,24 @@ def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]
     connection = expand_connection_string(lookup(setting))
     check_connection_string(connection, setting)
     fields = {field: value for name, field in SETTING_NAMES.items() if (value := lookup(name)) is not None}
+    locations = read_locations(lookup(LOCATIONS_FILE_SETTING))
     try:
-        return Settings(storage_connection=connection, **fields)
+        return Settings(storage_connection=connection, locations=locations, **fields)
     except ValidationError as error:
         problems = "; ".join(
             f"{_setting_name(str(e['loc'][0]))}: {e['msg']}" for e in error.errors()
         )
         raise SettingsError(f"invalid app settings: {problems}") from error
+
+
+def read_locations(setting: str | None, app_root: Path = APP_ROOT) -> LocationCatalogue:
+    """The catalogue in the file the setting names (relative to the app's folder), else the repository's own."""
+    path = DEFAULT_LOCATIONS_FILE if setting is None else app_root / Path(setting).expanduser()
+    try:
+        return load_catalogue(path)
+    except LocationsFileError as error:
+        source = f"{LOCATIONS_FILE_SETTING}: " if setting is not None else ""
+        raise SettingsError(f"{source}{error}") from error
 
 
 def _setting_name(field: str) -> str:
@@ -139,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     account = TableServiceClient.from_connection_string(settings.storage_connection).url
-    print(f"settings OK: jobs table {settings.table_name} at {account}")
+    print(f"settings OK: jobs table {settings.table_name} at {account}; {len(settings.locations.locations)} locations")
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from .clock import TimeOutOfRange, to_utc
 from .errors import BadRequest, Conflict
+from .locations import Location
 from .models import SERVICE_OWNED_PROPERTIES, Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest
 from .names import JobKey
 
@@ -38,9 +39,12 @@ PROPERTY_DEFAULTS = {"backup_drive_manifest": False}
 EDITABLE_PROPERTIES = ("return_address", "return_shipping", "delivery_package", "log_level", "backup_drive_manifest", "drive_list")
 
 
-def new_job(key: JobKey, request: JobCreateRequest, now: datetime) -> Job:
+def new_job(key: JobKey, request: JobCreateRequest, now: datetime, *, location: Location) -> Job:
+    """A job as created in `location`, the catalogue's entry for `request.location`."""
     owned = dict.fromkeys(SERVICE_OWNED_PROPERTIES)
     owned.update(
+        # The service fills in where the drives go, from the job's location; whatever the client sent is ignored.
+        shipping_information=location.shipping_information(),
         state=S.CREATING,
         cancel_requested=False,
         percent_complete=0,
@@ -54,20 +58,22 @@ def new_job(key: JobKey, request: JobCreateRequest, now: datetime) -> Job:
         subscription_id=key.subscription_id,
         resource_group=key.resource_group,
         name=key.job_name,
+        # Kept as the client sent it ("West US" or "westus"): the API's examples create a job in "West US" and
+        # show it in "West US", not in the region name the service resolved it to.
         location=request.location,
         tags=request.tags,
         properties=properties,
     )
 
 
-def replace_job(existing: Job, request: JobCreateRequest, now: datetime) -> Job:
+def replace_job(existing: Job, request: JobCreateRequest, now: datetime, *, location: Location) -> Job:
     """PUT on an existing job: allowed only while it is still being created."""
     if existing.state != S.CREATING:
         raise Conflict(
             "InvalidJobState",
             f"The job is in state {existing.state}; it can be replaced only in state Creating.",
         )
-    replacement = new_job(existing.key, request, now)
+    replacement = new_job(existing.key, request, now, location=location)
     properties = replacement.properties.model_copy(
         update={"created_at": existing.properties.created_at, "state_changed_at": existing.properties.state_changed_at}
     )

@@ -7,6 +7,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -17,10 +18,14 @@ from scripts.azurite import ROOT, connection_string, free_port, running_azurite,
 from shared import jobs, settings, state_machine, store
 from shared.clock import SystemClock
 from shared.expiry_index import DIRECTORY_PREFIX, ENTRY_PREFIX, ExpiryEntry
+from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue
 from shared.models import Job, JobCreateRequest, JobState
 from shared.names import JobKey
 
 API_VERSION = "2021-01-01"
+# The repository's own catalogue and the location the tests' jobs are created in ("westus", which has an address).
+LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
+WEST_US = LOCATIONS.get("westus")
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +54,22 @@ def app_settings(azurite: str) -> Iterator[settings.Settings]:
         else:
             os.environ[name] = value
     jobs.reload_settings()
+
+
+@contextmanager
+def app_setting(name: str, value: str) -> Iterator[None]:
+    """The app reads `name` as `value` while the block runs (as after a restart with it), then as before."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    jobs.reload_settings()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+        jobs.reload_settings()
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +161,9 @@ def job_body(**properties) -> dict:
 
 def make_job(key: JobKey, **properties) -> Job:
     """A new job as the state machine makes it from a create request, not yet stored."""
-    return state_machine.new_job(key, JobCreateRequest.model_validate(job_body(**properties)), SystemClock().now())
+    return state_machine.new_job(
+        key, JobCreateRequest.model_validate(job_body(**properties)), SystemClock().now(), location=WEST_US
+    )
 
 
 RETURN_ADDRESS = {

@@ -19,14 +19,16 @@ from shared.names import JobKey
 from .conftest import ROOT, free_port, serve, shippable_body
 
 SUB = "00000000-0000-0000-0000-00000000acc5"
-VALUES = {"subscriptionId": SUB, "resourceGroupName": "rg", "jobName": "job"}
+VALUES = {"subscriptionId": SUB, "resourceGroupName": "rg", "jobName": "job", "locationName": "westus", "path": "no/such/path"}
+# A route that declares no methods takes them all; these stand for them.
+ANY_METHODS = ("get", "post", "delete")
 
 
 def concrete_routes():
     """Every HTTP function's method and route, with its parameters filled in."""
     for function in load_app(ROOT).http_functions():
-        route = "/" + re.sub(r"\{(\w+)\}", lambda m: VALUES[m.group(1)], function.trigger["route"])
-        for method in function.methods:
+        route = "/" + re.sub(r"\{\*?(\w+)\}", lambda m: VALUES[m.group(1)], function.trigger["route"])
+        for method in sorted(function.methods) or ANY_METHODS:
             yield function.name, function.auth_level, method.upper(), route
 
 

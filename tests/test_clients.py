@@ -124,3 +124,26 @@ def test_get_of_a_deleted_job_raises_not_found(reports, client):
 
 def test_answers_carry_only_properties_the_python_client_defines(reports):
     assert reports["python"]["undefined"] == []
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_locations_list(reports, client):
+    names = result_of(reports, client, "locations_list")
+    assert {"West US", "Australia East", "Australia Southeast"} <= set(names)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_locations_get_by_display_name(reports, client):
+    assert result_of(reports, client, "locations_get") == {"name": "West US", "carriers": ["FedEx"]}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_operations_list(reports, client):
+    assert result_of(reports, client, "operations_list") == [
+        "Microsoft.ImportExport/locations/read",
+        "Microsoft.ImportExport/jobs/write",
+        "Microsoft.ImportExport/jobs/read",
+        "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
+        "Microsoft.ImportExport/jobs/delete",
+        "Microsoft.ImportExport/register/action",
+    ]

@@ -40,6 +40,10 @@ def test_every_function_folder_is_served_with_its_route():
         "list_jobs_by_resource_group": (["get"], "function"),
         "list_jobs_by_subscription": (["get"], "function"),
         "move_job": (["post"], "admin"),
+        "list_locations": (["get"], "function"),
+        "get_location": (["get"], "function"),
+        "list_operations": (["get"], "function"),
+        "not_found": ([], "function"),
     }
     assert app.functions["purge_timer"].trigger["schedule"] == "%IMPORTEXPORT_PURGE_SCHEDULE%"
 
@@ -60,9 +64,15 @@ def test_route_templates(template, path, expected):
     assert values == expected
 
 
-def test_unknown_route_is_404_and_wrong_method_405(api):
-    assert api.request("GET", "/nothing/here").status_code == 404
-    assert api.request("POST", JOB).status_code == 405
+def test_unknown_paths_and_wrong_methods_reach_the_apps_catch_all(api):
+    # given the app, whose not_found function's route takes every path and method
+    # when a path no route takes and a known job path with a method its route does not take are called
+    unknown = api.request("GET", "/nothing/here")
+    wrong_method = api.request("POST", JOB)
+    # then both reach the catch-all, as on the Functions host (a route whose methods differ does not match)
+    assert unknown.status_code == wrong_method.status_code == 404
+    assert unknown.json()["error"]["message"] == "No operation of this API answers GET /nothing/here."
+    assert wrong_method.json()["error"]["message"] == f"No operation of this API answers POST {JOB}."
 
 
 def test_a_burst_of_new_connections_is_served(app_settings):
@@ -535,7 +545,7 @@ def test_a_body_over_100_mib_is_413_with_a_json_error(echo_host):
     "method,path,status,code",
     [
         ("GET", "/nothing/here", 404, "NotFound"),
-        ("DELETE", "/echo/x", 405, "MethodNotAllowed"),
+        ("DELETE", "/echo/x", 404, "NotFound"),
         ("GET", "/echo/boom", 500, "InternalServerError"),
         ("GET", "/admin/functions/nope", 404, "NotFound"),
     ],
@@ -560,10 +570,85 @@ def test_a_wrong_method_on_the_admin_run_endpoint_is_405_allowing_post(app_setti
     assert answers[0][1]["allow"] == "POST"
 
 
-def test_a_wrong_method_lists_the_routes_methods_in_allow(echo_host):
+def test_a_wrong_method_with_no_other_route_is_404_naming_the_routes_methods(echo_host):
+    # given an app whose only route takes GET, HEAD, POST and PUT
+    # when it is called with DELETE
     response = requests.delete(f"{echo_host.base_url}/echo/x", timeout=10)
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, HEAD, POST, PUT"
+    # then it is the Functions host's 404 (no route matched), and the message says what the route there takes
+    assert response.status_code == 404
+    assert "Allow" not in response.headers
+    assert response.json()["error"]["message"].endswith("the route there takes GET, HEAD, POST, PUT.")
+
+
+RANKED_FUNCTION = """
+import json
+
+import azure.functions as func
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps({"function": __name__, "route": dict(req.route_params)}), mimetype="application/json")
+"""
+
+
+@pytest.fixture(scope="module")
+def ranked_host(tmp_path_factory):
+    """A dev host over an app whose routes overlap; folder names sort against the precedence the host must apply."""
+    root = tmp_path_factory.mktemp("ranked_app")
+    prefix = f"ranked_{uuid.uuid4().hex[:8]}"
+    (root / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
+    routes = {
+        "a_catch_all": ("{*path}", None),
+        "b_parameter": ("items/{id}", ["get", "post"]),
+        "c_literal": ("Items/Special", ["get"]),
+        "d_deeper_catch_all": ("items/{id}/{*rest}", ["get"]),
+    }
+    for name, (route, methods) in routes.items():
+        binding = {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "route": route}
+        if methods:
+            binding["methods"] = methods
+        (root / f"{prefix}_{name}").mkdir()
+        (root / f"{prefix}_{name}" / "function.json").write_text(
+            json.dumps({"bindings": [binding, {"type": "http", "direction": "out", "name": "$return"}]})
+        )
+        (root / f"{prefix}_{name}" / "__init__.py").write_text(RANKED_FUNCTION)
+    sys.path.insert(0, str(root))
+    with hosting(load_app(root)) as server:
+        yield server, prefix
+    sys.path.remove(str(root))
+
+
+@pytest.mark.parametrize(
+    "method,path,expected",
+    [
+        ("GET", "/items/special", "c_literal"),  # a literal segment beats a parameter, whatever the case
+        ("GET", "/ITEMS/42", "b_parameter"),  # a parameter beats the catch-all
+        ("POST", "/items/special", "b_parameter"),  # the literal route does not take POST: the next one does
+        ("DELETE", "/items/42", "a_catch_all"),  # no route with a parameter takes DELETE
+        ("GET", "/items/42/a/b", "d_deeper_catch_all"),  # a literal first segment beats a catch-all at the root
+        ("PATCH", "/items/42/a/b", "a_catch_all"),
+        ("GET", "/", "a_catch_all"),
+        ("GET", "/nothing/here", "a_catch_all"),
+    ],
+)
+def test_routes_are_tried_in_aspnet_core_precedence(ranked_host, method, path, expected):
+    # given routes that overlap (a literal, a parameter, two catch-alls), in folders that sort the other way
+    server, prefix = ranked_host
+    # when a request is sent
+    response = requests.request(method, server.base_url + path, timeout=10)
+    # then the function whose route comes first by ASP.NET Core's precedence answers it
+    assert response.status_code == 200, response.text
+    assert response.json()["function"] == f"{prefix}_{expected}"
+
+
+def test_the_admin_endpoint_is_the_hosts_own_even_with_a_catch_all(ranked_host):
+    # given an app with a catch-all route
+    server, _ = ranked_host
+    # when the admin endpoint is called for a function that does not exist
+    response = requests.post(f"{server.base_url}/admin/functions/nope", json={}, timeout=10)
+    # then the host answers it itself, as the Functions host reserves admin/: the catch-all never sees it
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "No function named nope."
 
 
 def test_a_missing_key_is_a_401_json_error(keyed_host):

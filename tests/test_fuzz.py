@@ -20,7 +20,12 @@ TEMPLATES = [
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs",
     "/subscriptions/{sub}/providers/Microsoft.ImportExport/jobs",
     "/operator/subscriptions/{sub}/resourceGroups/{rg}/jobs/{job}/state",
+    "/providers/Microsoft.ImportExport/locations",
+    "/providers/Microsoft.ImportExport/locations/{job}",
+    "/providers/Microsoft.ImportExport/operations",
+    "/{rg}/{job}",  # no operation's path: the catch-all's
 ]
+LOCATIONS = ["westus", "West US", "WESTUS", "west us", "eastus", "atlantis", "ｗｅｓｔｕｓ", "West\u00a0US", ""]
 NASTY = ["'", "''", '"', " or ", " eq ", "' or '1' eq '1", "..", "%2F", "%2e%2e", "%00", "%0A", "#", "?", "*", "ℍ", "а", "İ", "\u200b", "😀"]
 # Characters that Python's case mappings fold onto others but ARM's comparison does not (and some it does).
 LOOK_ALIKES = ["\u212a", "k", "K", "\u212b", "å", "Å", "ß", "ẞ", "ss", "ı", "i", "I", "İ", "ſ", "s", "ς", "σ", "Σ"]
@@ -47,7 +52,7 @@ json_values = st.recursive(
 known_fields = st.fixed_dictionaries(
     {},
     optional={
-        "location": json_values,
+        "location": st.sampled_from(LOCATIONS) | json_values,
         "tags": json_values,
         "state": st.sampled_from(["Shipping", "Received", "Packaging", "Completed", "Closed", "shipping", ""]) | json_values,
         "at": st.sampled_from(["2026-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "not a time"]) | times | json_values,
@@ -66,6 +71,7 @@ known_fields = st.fixed_dictionaries(
                 "stateChangedAt": times,
                 "completedAt": times,
                 "driveList": json_values,
+                "shippingInformation": json_values | st.fixed_dictionaries({"recipientName": st.text(max_size=30)}),
             },
         ),
     },
@@ -98,7 +104,7 @@ bodies = st.one_of(
     template=st.sampled_from(TEMPLATES),
     sub=st.one_of(st.just(SUBSCRIPTION), segment),
     rg=segment,
-    job=segment,
+    job=st.one_of(segment, st.sampled_from(LOCATIONS)),
     api_version=st.sampled_from(["2021-01-01", "2016-11-01", "", "2021-01-01'", None]),
     extra_query=st.lists(
         st.sampled_from(["$top", "$skipToken", "$filter", "code", "$TOP", "$FILTER", "API-VERSION", "api-version"]).flatmap(

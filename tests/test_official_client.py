@@ -18,7 +18,7 @@ from msrest.authentication import BasicTokenAuthentication
 from shared.models import JobState
 
 from .clients.conformance import undefined_properties
-from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+from .conftest import DELIVERY_PACKAGE, LOCATIONS, RETURN_ADDRESS, job_body
 
 
 @pytest.fixture
@@ -144,3 +144,63 @@ def test_answers_carry_only_properties_the_2016_client_defines(api, job_in_state
     # then the 0.1.0 client's models define every property of every answer
     assert [undefined_properties(answer, models.JobResponse, models) for answer in answers] == [[], []]
     assert [undefined_properties(job, models.JobResponse, models) for job in listing["value"]] == [[], []]
+
+
+def test_locations_through_the_official_client(client):
+    # when the client lists the locations and reads one by its display name and one by its region name
+    listed = list(client.locations.list())
+    west_us = client.locations.get("West US")
+    east_us = client.locations.get("eastus")
+    # then it reads them as the API shows them: West US with the specification's address, East US with none
+    assert len(listed) == len(LOCATIONS.locations)
+    assert "Australia Southeast" in [location.name for location in listed]
+    assert (west_us.id, west_us.name, west_us.type) == (
+        "/providers/Microsoft.ImportExport/locations/westus", "West US", "Microsoft.ImportExport/locations"
+    )
+    assert (west_us.street_address1, west_us.city, west_us.postal_code, west_us.supported_carriers) == (
+        "2045 Lafayette Street", "Santa Clara", "95050", ["FedEx"]
+    )
+    assert west_us.alternate_locations == ["/providers/Microsoft.ImportExport/locations/westus"]
+    assert (east_us.name, east_us.street_address1) == ("East US", None)
+
+
+def test_an_unknown_location_through_the_official_client(client):
+    # when the client reads a location there is none of
+    with pytest.raises(ErrorResponseException) as raised:
+        client.locations.get("atlantis")
+    # then it raises the API's 404
+    assert raised.value.response.status_code == 404
+    assert raised.value.error.code == "LocationNotFound"
+
+
+def test_operations_through_the_official_client(client):
+    # when the client lists the provider's operations
+    operations = list(client.operations.list())
+    # then it reads the provider's six, with their display words
+    assert [operation.name for operation in operations] == [
+        "Microsoft.ImportExport/locations/read",
+        "Microsoft.ImportExport/jobs/write",
+        "Microsoft.ImportExport/jobs/read",
+        "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
+        "Microsoft.ImportExport/jobs/delete",
+        "Microsoft.ImportExport/register/action",
+    ]
+    assert (operations[0].provider, operations[0].resource, operations[0].operation) == (
+        "Microsoft Import/Export", "Locations", "Get or List Locations"
+    )
+
+
+def test_a_job_created_by_the_official_client_gets_its_shipping_information(client):
+    # when the client creates a job in West US
+    created = client.jobs.create("shipping-job", "client-rg", put_parameters())
+    # then the job says where to send the drives
+    assert created.properties.shipping_information.street_address1 == "2045 Lafayette Street"
+    assert created.properties.shipping_information.city == "Santa Clara"
+
+
+def test_location_answers_carry_only_properties_the_2016_client_defines(api):
+    # when api-version 2016-11-01 lists the locations and reads West US (whose entry has every property)
+    listed = api.request("GET", "/providers/Microsoft.ImportExport/locations", api_version="2016-11-01").json()
+    west_us = api.request("GET", "/providers/Microsoft.ImportExport/locations/westus", api_version="2016-11-01").json()
+    # then the 0.1.0 client's models define every property (2016-11-01 has no additionalShippingInformation)
+    assert [undefined_properties(location, models.Location, models) for location in [west_us, *listed["value"]]] == [[]] * (1 + len(listed["value"]))

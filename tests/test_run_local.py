@@ -70,6 +70,10 @@ class RunLocal:
                 return
             except requests.ConnectionError:
                 time.sleep(0.1)
+            except requests.ReadTimeout:
+                # It accepted the connection, so it serves: "/" is the app's catch-all function, whose first call
+                # imports the app's modules, which can take over a second on a busy machine.
+                return
         raise AssertionError(f"the app did not answer within {timeout} s:\n{self.text()}")
 
     def finished(self, timeout: float = 60) -> int:

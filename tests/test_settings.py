@@ -79,9 +79,9 @@ def test_local_settings_file_is_read(tmp_path):
 
 def test_every_app_setting_is_documented_and_in_the_example_file():
     # given the settings the app reads, and the README and example settings a user starts from
-    from shared.settings import APP_ROOT, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, SETTING_NAMES
+    from shared.settings import APP_ROOT, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, LOCATIONS_FILE_SETTING, SETTING_NAMES
 
-    names = {*SETTING_NAMES, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, "IMPORTEXPORT_PURGE_SCHEDULE"}
+    names = {*SETTING_NAMES, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, LOCATIONS_FILE_SETTING, "IMPORTEXPORT_PURGE_SCHEDULE"}
     readme = (APP_ROOT / "README.md").read_text()
     example = json.loads((APP_ROOT / "local.settings.example.json").read_text())["Values"]
     # then each is in the README's configuration table and in the example file, whose values are valid
@@ -117,3 +117,45 @@ def test_a_local_settings_folder_is_a_settings_error(tmp_path):
     # when it is read, then the error names it
     with pytest.raises(SettingsError, match="local.settings.json"):
         read_local_settings(tmp_path)
+
+
+def test_the_locations_are_the_repositorys_file_unless_the_setting_names_another(tmp_path):
+    # given no locations setting, a relative one (read from the app's folder), and an absolute one
+    other = tmp_path / "mine.json"
+    other.write_text(json.dumps({"locations": [{"name": "lab", "displayName": "Lab"}]}))
+    default = resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT}, {}).locations
+    relative = resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOCATIONS_FILE": "shared/locations.json"}, {}).locations
+    absolute = resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT}, {"IMPORTEXPORT_LOCATIONS_FILE": str(other)}).locations
+    # then the first two are the repository's catalogue and the last is the other file's
+    assert default == relative
+    assert default.find("West US").name == "westus"
+    assert [location.name for location in absolute.locations] == ["lab"]
+
+
+def test_the_repositorys_locations_give_addresses_only_where_the_specification_shows_them():
+    # given the repository's catalogue
+    locations = resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT}, {}).locations.locations
+    # then only West US and the two Australian locations have an address, a phone or carriers
+    with_details = [
+        location.name
+        for location in locations
+        if location.properties.model_dump(exclude_none=True, exclude={"alternate_locations"})
+    ]
+    assert with_details == ["australiaeast", "australiasoutheast", "westus"]
+    # and region names are lower-case, display names unique
+    assert all(location.name.islower() for location in locations)
+    assert len({location.display_name.lower() for location in locations}) == len(locations)
+
+
+def test_the_check_command_names_a_bad_locations_file_in_one_line(tmp_path):
+    # given a locations file that is not JSON
+    bad = tmp_path / "locations.json"
+    bad.write_text("{")
+    env = {**os.environ, "AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOCATIONS_FILE": str(bad)}
+    env.pop("IMPORTEXPORT_STORAGE_CONNECTION", None)
+    # when the settings are checked
+    result = subprocess.run([sys.executable, "-m", "shared.settings"], cwd=APP_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    # then one line names the setting and the file, and the exit code is 2
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"python -m shared.settings: IMPORTEXPORT_LOCATIONS_FILE: the locations file {bad} is not readable JSON")

@@ -13,7 +13,7 @@ from shared.errors import BadRequest, Conflict
 from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from shared.names import JobKey
 
-from .conftest import DELIVERY_PACKAGE, OPERATOR_PATHS, RETURN_ADDRESS, job_body
+from .conftest import DELIVERY_PACKAGE, OPERATOR_PATHS, RETURN_ADDRESS, WEST_US, job_body
 
 S = JobState
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -22,7 +22,7 @@ RETENTION = state_machine.Retention(finished=timedelta(days=90), creating=timede
 
 
 def created(**properties) -> Job:
-    return state_machine.new_job(KEY, JobCreateRequest.model_validate(job_body(**properties)), T0)
+    return state_machine.new_job(KEY, JobCreateRequest.model_validate(job_body(**properties)), T0, location=WEST_US)
 
 
 def shippable() -> Job:
@@ -52,7 +52,7 @@ class TestCreate:
         # given a body that tries to set what the service owns
         request = JobCreateRequest.model_validate(job_body(state="Completed", cancelRequested=True, percentComplete=50))
         # when
-        job = state_machine.new_job(KEY, request, T0)
+        job = state_machine.new_job(KEY, request, T0, location=WEST_US)
         # then
         assert job.state == S.CREATING
         assert job.properties.cancel_requested is False
@@ -63,12 +63,12 @@ class TestCreate:
     def test_replace_is_allowed_only_in_creating_and_keeps_created_at(self):
         later = T0 + timedelta(hours=1)
         request = JobCreateRequest.model_validate(job_body(diagnosticsPath="other"))
-        replaced = state_machine.replace_job(created(), request, later)
+        replaced = state_machine.replace_job(created(), request, later, location=WEST_US)
         assert replaced.properties.diagnostics_path == "other"
         assert replaced.properties.created_at == T0
         assert replaced.properties.updated_at == later
         with pytest.raises(Conflict, match="state Shipping; it can be replaced only in state Creating"):
-            state_machine.replace_job(in_state(S.SHIPPING), request, later)
+            state_machine.replace_job(in_state(S.SHIPPING), request, later, location=WEST_US)
 
 
 class TestCustomerMoves:

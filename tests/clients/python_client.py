@@ -67,6 +67,12 @@ def operator_move(base_url: str, subscription_id: str, job_name: str, state: str
     urllib.request.urlopen(request, timeout=30).read()
 
 
+def _raw_get(base_url: str, path: str) -> tuple[Any, None]:
+    """An answer's JSON as the service sent it, for the conformance check of a listing the client pages through."""
+    with urllib.request.urlopen(f"{base_url}{path}?api-version=2021-01-01", timeout=30) as response:
+        return json.loads(response.read()), None
+
+
 def main(base_url: str, subscription_id: str) -> dict[str, Any]:
     client = StorageImportExport(
         UnusedCredential(), subscription_id, base_url=base_url, authentication_policy=SansIOHTTPPolicy()
@@ -130,7 +136,8 @@ def main(base_url: str, subscription_id: str) -> dict[str, Any]:
     report.step("delete_absent", lambda: jobs.delete("export-job", RESOURCE_GROUP))
     report.step("get_absent", lambda: jobs.get("export-job", RESOURCE_GROUP))
     report.step("locations_list", lambda: list(client.locations.list()), lambda found: [location.name for location in found])
-    report.step("locations_get", lambda: client.locations.get("West US"),
+    report.step("operations_conform", lambda: conform(_raw_get(base_url, "/providers/Microsoft.ImportExport/operations"), models.ListOperationsResponse))
+    report.step("locations_get", lambda: conform(client.locations.get("West US", cls=raw_and_model), models.Location),
                 lambda location: {"name": location.name, "carriers": location.supported_carriers})
     report.step("operations_list", lambda: list(client.operations.list()), lambda found: [operation.name for operation in found])
     return {"steps": report.steps, "undefined": undefined}

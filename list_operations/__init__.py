@@ -1,0 +1,11 @@
+"""GET the operations the Microsoft.ImportExport provider offers, as ARM lists a provider's operations."""
+
+import azure.functions as func
+
+from shared.http import arm_endpoint, json_response
+from shared.operations import operations_body
+
+
+@arm_endpoint
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(operations_body())
