@@ -14,8 +14,8 @@ Job row keys start with a resource group's first character, never '!', so
 entries stay out of every listing.
 
 To find the subscriptions with expired entries without scanning them all, the
-purge reads a small directory (`ExpiryDirectory`): one row per clock, month and
-subscription, with a property for each day that has entries. A writer adds the
+purge reads a small directory (`ExpiryDirectory`): one row per clock, quarter
+and subscription, with a property for each day that has entries. A writer adds the
 day before it writes an entry there (once per process for recent days), so a
 directory day can be extra (a write that then failed: the purge finds nothing
 and drops it) but never missing.
@@ -39,7 +39,7 @@ from .storage_client import SCAN_READ_TIMEOUT_SECONDS
 ENTRY_PREFIX = "!"
 # The least row key a job can have: a resource group starts with '(' or later, entries with '!' (before '"').
 FIRST_JOB_ROW_KEY = '"'
-DIRECTORY_PREFIX = "!"  # directory partitions: `!{clock}|{yyyy-mm}`; subscriptions are GUIDs
+DIRECTORY_PREFIX = "!"  # directory partitions: `!{clock}|{yyyy}-Q{n}`; subscriptions are GUIDs
 ENTRIES_PER_PAGE = 1000  # the most one query page holds
 # A writer remembers the directory days it wrote only for days this recent: older ones it writes every time, so
 # the purge, which drops only days before its cutoff (at least a day back), never drops a day a writer relies on.
@@ -137,10 +137,10 @@ def expired_entries(table: TableClient, partition_key: str, clock: ExpiryClock, 
 
 @dataclass(frozen=True)
 class DirectoryRow:
-    """The days of one clock and month on which a subscription's partition has (or had) entries."""
+    """The days of one clock and quarter on which a subscription's partition has (or had) entries."""
 
     clock: ExpiryClock
-    month: str
+    quarter: str
     partition_key: str
     days: frozenset[date]
     etag: str
@@ -151,7 +151,11 @@ class DirectoryRow:
 
 
 class ExpiryDirectory:
-    """Which subscriptions have entries of which clock on which day, in the jobs table's `!` partitions."""
+    """Which subscriptions have entries of which clock on which day, in the jobs table's `!` partitions.
+
+    A row per clock, quarter and subscription, a property per day (at most 92, within a table entity's 252):
+    the purge reads one row for a subscription's quarter however many days have entries.
+    """
 
     def __init__(self, table: TableClient) -> None:
         self._table = table
@@ -175,7 +179,7 @@ class ExpiryDirectory:
                 self._written.add(remembered)
 
     def rows_through(self, clock: ExpiryClock, last: date) -> Iterator[list[DirectoryRow]]:
-        """Pages of the rows of `clock` for the months up to `last`'s: one key-range query over the directory."""
+        """Pages of the rows of `clock` for the quarters up to `last`'s: one key-range query over the directory."""
         query = "PartitionKey ge @first and PartitionKey le @last"
         parameters = {"first": f"{DIRECTORY_PREFIX}{clock.value}|", "last": _partition(clock, last)}
         pages = self._table.query_entities(
@@ -192,35 +196,37 @@ class ExpiryDirectory:
         conditions = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified}
         try:
             if remaining:
-                entity = {"PartitionKey": _month_partition(row.clock, row.month), "RowKey": row.partition_key}
+                entity = {"PartitionKey": _quarter_partition(row.clock, row.quarter), "RowKey": row.partition_key}
                 entity.update({_day_property(day): True for day in remaining})
                 self._table.update_entity(entity, mode=UpdateMode.REPLACE, **conditions)
             else:
-                self._table.delete_entity(_month_partition(row.clock, row.month), row.partition_key, **conditions)
+                self._table.delete_entity(_quarter_partition(row.clock, row.quarter), row.partition_key, **conditions)
         except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
 
 
 def _partition(clock: ExpiryClock, day: date) -> str:
-    return _month_partition(clock, f"{day.year:04d}-{day.month:02d}")
+    return _quarter_partition(clock, f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}")
 
 
-def _month_partition(clock: ExpiryClock, month: str) -> str:
-    return f"{DIRECTORY_PREFIX}{clock.value}|{month}"
+def _quarter_partition(clock: ExpiryClock, quarter: str) -> str:
+    return f"{DIRECTORY_PREFIX}{clock.value}|{quarter}"
 
 
 def _day_property(day: date) -> str:
-    return f"D{day.day:02d}"
+    return f"D{day.month:02d}{day.day:02d}"
 
 
 def _row(clock: ExpiryClock, entity) -> DirectoryRow:
-    month = entity["PartitionKey"].split("|", 1)[1]
-    year, month_number = (int(part) for part in month.split("-"))
+    quarter = entity["PartitionKey"].split("|", 1)[1]
+    year = int(quarter.split("-", 1)[0])
     days = frozenset(
-        date(year, month_number, int(name[1:])) for name, value in entity.items() if name.startswith("D") and name[1:].isdigit() and value
+        date(year, int(name[1:3]), int(name[3:5]))
+        for name, value in entity.items()
+        if len(name) == 5 and name[0] == "D" and name[1:].isdigit() and value
     )
-    return DirectoryRow(clock, month, entity["RowKey"], days, entity.metadata["etag"], entity.metadata["timestamp"])
+    return DirectoryRow(clock, quarter, entity["RowKey"], days, entity.metadata["etag"], entity.metadata["timestamp"])
 
 
 def chunks_by_partition(items, partition_of, size: int = 100):

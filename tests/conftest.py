@@ -281,8 +281,9 @@ def index_problems(job_store: store.JobStore, *, with_directory: bool = True) ->
     for entity in job_store.table.list_entities():
         partition, row = entity["PartitionKey"], entity["RowKey"]
         if partition.startswith(DIRECTORY_PREFIX):
-            clock, month = partition[len(DIRECTORY_PREFIX) :].split("|")
-            directory |= {(clock, row, f"{month}-{name[1:]}") for name, value in entity.items() if name[:1] == "D" and value}
+            clock, quarter = partition[len(DIRECTORY_PREFIX) :].split("|")
+            year = quarter.split("-")[0]
+            directory |= {(clock, row, f"{year}-{name[1:3]}-{name[3:5]}") for name, value in entity.items() if name[:1] == "D" and value}
         elif row.startswith(ENTRY_PREFIX):
             entries[partition, row] = ExpiryEntry.from_entity(entity)
         else:
