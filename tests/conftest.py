@@ -323,8 +323,11 @@ class CrashBeforeWrite(BeforeWrite):
 
 
 @pytest.fixture
-def fresh_store(azurite: str) -> Callable[..., store.JobStore]:
-    """Stores over tables of the test's own, so a purge sees only the test's jobs; extra client options allowed."""
+def fresh_store(azurite: str, app_settings: settings.Settings) -> Callable[..., store.JobStore]:
+    """Stores over tables of the test's own, so a purge sees only the test's jobs; extra client options allowed.
+
+    The app's settings are in place too: the services built over these stores read the locations from them.
+    """
     table_name = "Purge" + uuid.uuid4().hex[:12]
 
     def make(**client_options) -> store.JobStore:
