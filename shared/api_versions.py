@@ -31,6 +31,8 @@ class ApiVersion(StrEnum):
         `shippingInformation.additionalInformation` (all added in 2020-08-01)."""
         return self is not ApiVersion.V2016_11_01
 
+    @property
+    def update_defaults(self) -> frozenset[str]:
+        """PATCH properties whose `false` is the version's default, which its clients send on every update."""
+        return frozenset() if self is ApiVersion.V2016_11_01 else frozenset({"cancelRequested", "backupDriveManifest"})
 
-# Properties that appeared after 2016-11-01, by where they sit: unknown to that version, so refused in its requests.
-ADDED_AFTER_2016 = {"job": ("systemData", "identity"), "properties": ("encryptionKey",)}

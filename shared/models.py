@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -50,11 +51,10 @@ ShortText = Annotated[StrictStr, StringConstraints(max_length=256)]
 RequiredText = Annotated[StrictStr, StringConstraints(min_length=1, max_length=256)]
 Count = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 Percent = Annotated[StrictInt, Field(ge=0, le=100)]
-# ARM's tag limits: 50 tags, names up to 512 characters, values up to 256.
-Tags = Annotated[
-    dict[Annotated[StrictStr, StringConstraints(min_length=1, max_length=512)], ShortText],
-    Field(max_length=50),
-]
+# ARM's tag limits: 50 tags, names up to 512 characters without < > % & \ ? / (nor control characters here),
+# values up to 256.
+TagName = Annotated[StrictStr, StringConstraints(min_length=1, max_length=512, pattern=r"^[^<>%&\\?/\x00-\x1f\x7f]+$")]
+Tags = Annotated[dict[TagName, ShortText], Field(max_length=50)]
 
 
 class ArmModel(BaseModel):
@@ -141,7 +141,7 @@ class DriveStatus(ArmModel):
     verbose_log_uri: Text | None = None
     error_log_uri: Text | None = None
     manifest_uri: Text | None = None
-    bytes_succeeded: Annotated[StrictInt, Field(ge=0)] | None = None
+    bytes_succeeded: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None  # int64 in every version
 
 
 class BlobList(ArmModel):
@@ -228,6 +228,11 @@ SERVICE_OWNED_PROPERTIES = frozenset(
 )
 
 
+# Their JSON names: a PUT body's are ignored, as are these of the resource around them.
+READ_ONLY_PROPERTY_NAMES = frozenset(to_camel(name) for name in SERVICE_OWNED_PROPERTIES)
+READ_ONLY_RESOURCE_NAMES = frozenset({"id", "name", "type", "systemData", "identity"})
+
+
 class IdentityDetails(ArmModel):
     """A job's managed identity (2020-08-01 on); jobs here have none, so a sent one is read and ignored."""
 
@@ -259,11 +264,31 @@ class JobCreateRequest(ArmModel):
     system_data: SystemData | None = None
     identity: IdentityDetails | None = None
 
+    # The api-version the body was read in (None for one built in code): what it could not see, a replace keeps.
+    _api_version: ApiVersion | None = PrivateAttr(default=None)
+
     @model_validator(mode="before")
     @classmethod
     def _defined_in_version(cls, data: Any, info: ValidationInfo) -> Any:
-        _refuse_unknown_to(request_version(info), data, ("systemData", "identity"))
+        version = request_version(info)
+        _refuse_unknown_to(version, data, ("systemData", "identity"))
+        if version is None or not isinstance(data, dict):
+            return data
+        # What only the service sets is ignored, whatever its value, so that any job as GET shows it can be sent back.
+        read_only = READ_ONLY_RESOURCE_NAMES if version.has_resource_metadata else READ_ONLY_RESOURCE_NAMES - {"systemData", "identity"}
+        data = {name: value for name, value in data.items() if name not in read_only}
+        if isinstance(data.get("properties"), dict):
+            data["properties"] = {name: value for name, value in data["properties"].items() if name not in READ_ONLY_PROPERTY_NAMES}
         return data
+
+    @model_validator(mode="after")
+    def _remember_version(self, info: ValidationInfo) -> "JobCreateRequest":
+        self._api_version = request_version(info)
+        return self
+
+    @property
+    def api_version(self) -> ApiVersion | None:
+        return self._api_version
 
     @model_validator(mode="after")
     def _needs_account_and_type(self) -> "JobCreateRequest":
@@ -281,6 +306,8 @@ class JobCreateRequest(ArmModel):
 
 
 class JobUpdateProperties(ArmModel):
+    """`properties` of a PATCH; from 2020-08-01 a `false` of a property the specification defaults is "not given"."""
+
     cancel_requested: StrictBool | None = None
     state: JobState | None = None
     return_address: ReturnAddress | None = None
@@ -289,6 +316,16 @@ class JobUpdateProperties(ArmModel):
     log_level: Literal["Error", "Verbose"] | None = None
     backup_drive_manifest: StrictBool | None = None
     drive_list: Annotated[list[DriveStatus], Field(max_length=10)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _client_defaults_are_not_given(cls, data: Any, info: ValidationInfo) -> Any:
+        # Those versions' clients send the specification's defaults on every update (a tag update included), so a
+        # `false` from them says nothing: honouring it would clear a job's backupDriveManifest at every update.
+        version = request_version(info)
+        if version is None or not isinstance(data, dict):
+            return data
+        return {name: value for name, value in data.items() if not (name in version.update_defaults and value is False)}
 
 
 class JobUpdateRequest(ArmModel):

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from .clock import TimeOutOfRange, to_utc
 from .errors import BadRequest, Conflict
 from .locations import Location
-from .models import SERVICE_OWNED_PROPERTIES, Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest
+from .models import SERVICE_OWNED_PROPERTIES, DriveStatus, Job, JobCreateRequest, JobProperties, JobState, JobUpdateRequest
 from .names import JobKey
 
 S = JobState
@@ -74,17 +74,21 @@ def replace_job(existing: Job, request: JobCreateRequest, now: datetime, *, loca
             f"The job is in state {existing.state}; it can be replaced only in state Creating.",
         )
     replacement = new_job(existing.key, request, now, location=location)
-    properties = replacement.properties.model_copy(
-        update={"created_at": existing.properties.created_at, "state_changed_at": existing.properties.state_changed_at}
-    )
+    kept = {"created_at": existing.properties.created_at, "state_changed_at": existing.properties.state_changed_at}
+    if request.api_version is not None and not request.api_version.has_resource_metadata:
+        # A 2016-11-01 client never sees a job's encryptionKey, so the job it sends back cannot carry it.
+        kept["encryption_key"] = existing.properties.encryption_key
+    properties = replacement.properties.model_copy(update=kept)
     return replacement.model_copy(update={"properties": properties})
 
 
 def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
     """PATCH (Update Job Properties): cancel, ship, or edit. Returns `job` itself when nothing changes."""
     wanted = request.properties
+    if wanted.drive_list is not None:
+        wanted = wanted.model_copy(update={"drive_list": _drives_as_sent_back(job.properties.drive_list or [], wanted.drive_list)})
     # `cancelRequested: false` withdraws nothing (a cancel, once recorded, stands): clients send it on every update.
-    if wanted.cancel_requested and wanted.state is not None:
+    if wanted.cancel_requested and wanted.state is not None and wanted.state != job.state:
         raise BadRequest(
             "InvalidRequestContent",
             "A request cannot both cancel the job and set properties.state.",
@@ -115,6 +119,24 @@ def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
     if properties == job.properties and tags == job.tags:
         return job
     return job.model_copy(update={"tags": tags, "properties": properties.model_copy(update={"updated_at": now})})
+
+
+# What the datacenter reports of a drive: a customer's PATCH never sets it (a client sends back what it read).
+DRIVE_STATUS_FIELDS = ("state", "copy_status", "percent_complete", "verbose_log_uri", "error_log_uri", "manifest_uri", "bytes_succeeded")
+
+
+def _drives_as_sent_back(stored: list[DriveStatus], sent: list[DriveStatus]) -> list[DriveStatus]:
+    """The drive list a PATCH asks for, read as a client sends a job back: a drive's BitLocker key (which no answer
+    shows) is kept when the drive comes without one, and the drive's status stays the datacenter's."""
+    by_id = {drive.drive_id: drive for drive in stored if drive.drive_id is not None}
+    drives = []
+    for drive in sent:
+        known = by_id.get(drive.drive_id)
+        update = {name: getattr(known, name) if known is not None else None for name in DRIVE_STATUS_FIELDS}
+        if drive.bit_locker_key is None and known is not None:
+            update["bit_locker_key"] = known.bit_locker_key
+        drives.append(drive.model_copy(update=update))
+    return drives
 
 
 def _current_value(properties: JobProperties, name: str):

@@ -50,7 +50,8 @@ def test_malformed_or_non_object_json_is_400_and_creates_nothing(api, new_key, d
         ({"properties": {"storageAccountId": "x", "jobType": "Import", "logLevel": "Loud"}}, "properties.logLevel"),
         ({"properties": {"storageAccountId": "x", "jobType": "Import", "unknownField": 1}}, "properties.unknownField"),
         ({"properties": {"storageAccountId": "x", "jobType": "Import", "driveList": [{"percentComplete": 101}]}}, "properties.driveList.0.percentComplete"),
-        ({"properties": {"storageAccountId": "x", "jobType": "Import", "state": "Lost"}}, "properties.state"),
+        ({"properties": {"storageAccountId": "x", "jobType": "Import", "driveList": [{"bytesSucceeded": 2**63}]}}, "properties.driveList.0.bytesSucceeded"),
+        ({"tags": {"a/b": "c"}}, "tags.a/b.[key]"),
         ({"location": ""}, "location"),
     ],
 )

@@ -159,3 +159,87 @@ def test_listings_answer_in_the_requested_version(api, new_key, subscription_id)
     # then each shows its own shape
     assert (old["properties"]["export"], "systemData" in old) == ({"blobListblobPath": "container/list.xml"}, False)
     assert (new["properties"]["export"], "systemData" in new) == ({"blobListBlobPath": "container/list.xml"}, True)
+
+
+class TestWhatClientsSendBack:
+    @pytest.mark.parametrize(
+        "read_only",
+        [
+            {"properties": {"state": None}},
+            {"properties": {"state": "Bogus", "percentComplete": 500, "returnPackage": {"carrierName": "x"}}},
+            {"properties": {"provisioningState": 7, "incompleteBlobListUri": ["x"], "cancelRequested": "yes"}},
+            {"systemData": {"createdAt": 5}, "identity": "none", "id": 1, "name": None, "type": []},
+        ],
+    )
+    def test_read_only_properties_of_any_value_are_ignored_on_put(self, api, new_key, read_only):
+        # given a new job's body carrying what only the service sets, with values no answer would have
+        body = job_body()
+        body = {**body, **{k: v for k, v in read_only.items() if k != "properties"}}
+        body["properties"] = {**body["properties"], **read_only.get("properties", {})}
+        # when it is PUT
+        response = api.put_job(new_key(), body, api_version=V2021)
+        # then the job is created as the service makes it
+        assert response.status_code == 201, response.text
+        assert (response.json()["properties"]["state"], response.json()["properties"]["percentComplete"]) == ("Creating", 0)
+
+    def test_a_tag_update_from_a_2021_client_keeps_backup_drive_manifest(self, api, new_key):
+        # given a job past Shipping whose drive manifests are backed up
+        key = new_key()
+        body = job_body(backupDriveManifest=True, returnAddress=RETURN_ADDRESS, deliveryPackage=DELIVERY_PACKAGE)
+        api.put_job(key, body, api_version=V2021)
+        api.patch_job(key, {"properties": {"state": "Shipping"}})
+        api.move_job(key, "Received")
+        # when a 2021-01-01 client updates its tags, sending the specification's defaults as it always does
+        patch = {"tags": {"team": "x"}, "properties": {"cancelRequested": False, "backupDriveManifest": False}}
+        response = api.patch_job(key, patch, api_version=V2021)
+        # then the tags changed and nothing else (backupDriveManifest could not change in Received)
+        assert response.status_code == 200, response.text
+        assert (response.json()["tags"], response.json()["properties"]["backupDriveManifest"]) == ({"team": "x"}, True)
+
+    def test_a_2021_client_cannot_clear_backup_drive_manifest_by_its_default(self, api, new_key):
+        key = new_key()
+        api.put_job(key, job_body(backupDriveManifest=True), api_version=V2021)
+        response = api.patch_job(key, {"properties": {"backupDriveManifest": False}}, api_version=V2021)
+        assert response.json()["properties"]["backupDriveManifest"] is True
+
+    def test_a_2016_client_clears_backup_drive_manifest_when_it_says_so(self, api, new_key):
+        # (0.1.0 sends the property only when set: false from it is meant)
+        key = new_key()
+        api.put_job(key, job_body(backupDriveManifest=True), api_version=V2016)
+        response = api.patch_job(key, {"properties": {"backupDriveManifest": False}}, api_version=V2016)
+        assert response.json()["properties"]["backupDriveManifest"] is False
+
+    def test_a_cancel_that_repeats_the_current_state_cancels(self, api, job_in_state):
+        # given a shipped job, read and sent back by a client with the cancel set
+        key = job_in_state(JobState.SHIPPING)
+        # when the PATCH carries the state the job is in
+        response = api.patch_job(key, {"properties": {"cancelRequested": True, "state": "Shipping"}})
+        # then it is a cancel, not a state change
+        assert response.status_code == 200, response.text
+        assert (response.json()["properties"]["state"], response.json()["properties"]["cancelRequested"]) == ("Shipping", True)
+
+    def test_a_drive_list_sent_back_as_shown_is_no_change_and_keeps_the_keys(self, api, job_in_state, new_key):
+        # given a job past Shipping with a drive and its BitLocker key (which no answer shows)
+        key = new_key()
+        drive = {"driveId": "D1", "bitLockerKey": "123-456", "manifestFile": "\\DriveManifest.xml"}
+        api.put_job(key, {**job_body(driveList=[drive]), "properties": {**job_body(driveList=[drive])["properties"], "returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE}})
+        api.patch_job(key, {"properties": {"state": "Shipping"}})
+        api.move_job(key, "Received")
+        shown = api.get_job(key).json()["properties"]["driveList"]
+        # when a client sends the list back as it read it, with the drive state its model defaults to
+        response = api.patch_job(key, {"properties": {"driveList": [{**shown[0], "state": "Specified"}]}})
+        # then it is no change (not refused in Received), and the key is still there
+        assert response.status_code == 200, response.text
+        keys = api.request("POST", api.job_path(key) + "/listBitLockerKeys").json()["value"]
+        assert keys == [{"driveId": "D1", "bitLockerKey": "123-456"}]
+
+    def test_a_2016_client_replacing_a_job_keeps_the_encryption_key_it_cannot_see(self, api, new_key):
+        # given a job with a customer-managed key, created under 2021-01-01
+        key = new_key()
+        encryption = {"kekType": "CustomerManaged", "kekUrl": "https://vault/key", "kekVaultResourceID": "/vault"}
+        api.put_job(key, job_body(encryptionKey=encryption), api_version=V2021)
+        # when a 2016-11-01 client reads it and sends it back
+        shown = api.get_job(key, api_version=V2016).json()
+        assert api.put_job(key, shown, api_version=V2016).status_code == 200
+        # then the key is still the job's
+        assert api.get_job(key, api_version=V2021).json()["properties"]["encryptionKey"] == encryption

@@ -244,7 +244,7 @@ ACTIONS = st.lists(
     st.one_of(
         st.tuples(st.just("cancel"), st.none()),
         st.tuples(st.just("ship"), st.none()),
-        st.tuples(st.just("tags"), st.dictionaries(st.text(min_size=1, max_size=5), st.text(max_size=5), max_size=3)),
+        st.tuples(st.just("tags"), st.dictionaries(st.from_regex(r"[^<>%&\\?/\x00-\x1f\x7f]{1,5}", fullmatch=True), st.text(max_size=5), max_size=3)),
         st.tuples(st.just("operator"), st.sampled_from(list(S))),
     ),
     max_size=12,
