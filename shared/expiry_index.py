@@ -167,14 +167,17 @@ class ExpiryDirectory:
         if entry is None:
             return
         remembered = (entry.clock, partition_key, entry.day)
+        recent = entry.day >= datetime.now(timezone.utc).date() - REMEMBERED_DAYS
         with self._lock:
-            if remembered in self._written:
+            # Recency is checked on every use: a long-lived process may remember a day the purge has since dropped.
+            if remembered in self._written and recent:
                 return
+            self._written.discard(remembered)
         self._table.upsert_entity(
             {"PartitionKey": _partition(entry.clock, entry.day), "RowKey": partition_key, _day_property(entry.day): True},
             mode=UpdateMode.MERGE,
         )
-        if entry.day >= datetime.now(timezone.utc).date() - REMEMBERED_DAYS:
+        if recent:
             with self._lock:
                 self._written.add(remembered)
 
@@ -192,6 +195,8 @@ class ExpiryDirectory:
 
     def drop_days(self, row: DirectoryRow, emptied: frozenset[date]) -> bool:
         """Removes days the purge emptied, only if nobody wrote the row since it was read; False if someone did."""
+        with self._lock:
+            self._written -= {(row.clock, row.partition_key, day) for day in emptied}
         remaining = row.days - emptied
         conditions = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified}
         try:
