@@ -27,6 +27,12 @@ LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
 WEST_US = LOCATIONS.get("westus")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow first, otherwise in file order: with parallel workers (pytest.ini's -n and --dist load),
+    the long ones start at once, spread over the workers, rather than one of them ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
     """A Table service of the session's own on a free port, in memory; yields its connection string."""
