@@ -283,3 +283,14 @@ def fresh_store(azurite: str) -> Callable[..., store.JobStore]:
         return store.JobStore.connect(azurite, table_name, **client_options)
 
     return make
+
+
+# The provider's operations, as its published example lists them.
+PROVIDER_OPERATIONS = [
+    "Microsoft.ImportExport/locations/read",
+    "Microsoft.ImportExport/jobs/write",
+    "Microsoft.ImportExport/jobs/read",
+    "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
+    "Microsoft.ImportExport/jobs/delete",
+    "Microsoft.ImportExport/register/action",
+]
