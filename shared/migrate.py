@@ -22,13 +22,12 @@ import sys
 import time
 from dataclasses import dataclass
 
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from pydantic import ValidationError
 
 from .expiry_index import DIRECTORY_PREFIX, ENTRY_PREFIX
 from .filters import FILTER_COLUMNS, filter_columns
-from .purge import is_refused_credential, storage_failure
-from .settings import SettingsError
+from .purge import run_storage_command
 from .store import LAYOUT, JobStore, get_store, stored_job
 
 log = logging.getLogger("importexport.migrate")
@@ -128,20 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="count the jobs to bring up to date; write nothing")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        report = migrate(get_store(), dry_run=args.dry_run)
-    except SettingsError as error:
-        print(f"{parser.prog}: the app settings are not usable: {error}", file=sys.stderr)
-        return 2
-    except AzureError as error:
-        print(f"{parser.prog}: {storage_failure(error)}; run it again to finish", file=sys.stderr)
-        return 2 if is_refused_credential(error) else 1
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; run it again to finish", file=sys.stderr)
-        return 130
-    print(report.summary())
-    return 0
-
+    return run_storage_command(
+        parser.prog, lambda: migrate(get_store(), dry_run=args.dry_run), unfinished="run it again to finish"
+    )
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -209,6 +209,24 @@ def storage_failure(error: AzureError) -> str:
     return f"the storage service did not answer ({type(error).__name__})"
 
 
+def run_storage_command(prog: str, work: Callable[[], object], *, unfinished: str) -> int:
+    """A command's run over storage: its summary and 0, or one line saying what stopped it and an exit code
+    (1 storage did not answer, 2 settings or credentials to fix, 130 interrupted); never a stack trace."""
+    try:
+        report = work()
+    except SettingsError as error:
+        print(f"{prog}: the app settings are not usable: {error}", file=sys.stderr)
+        return 2
+    except AzureError as error:
+        print(f"{prog}: {storage_failure(error)}; {unfinished}", file=sys.stderr)
+        return 2 if is_refused_credential(error) else 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; {unfinished}", file=sys.stderr)
+        return 130
+    print(report.summary())
+    return 0
+
+
 def _utc_time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text[:-1] + "Z" if text[-1:] == "z" else text)
@@ -234,24 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--as-of in the future would delete jobs that have not expired yet; add --dry-run to preview it")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     verb = "would delete" if args.dry_run else "deleted"
-    try:
-        report = purge_from_settings(
+    return run_storage_command(
+        parser.prog,
+        lambda: purge_from_settings(
             clock=FixedClock(args.as_of) if args.as_of else None,
             dry_run=args.dry_run,
             on_job=lambda state, resource_id: print(f"{verb} {state.value} {resource_id}", flush=True),
-        )
-    except SettingsError as error:
-        print(f"{parser.prog}: the app settings are not usable: {error}", file=sys.stderr)
-        return 2
-    except AzureError as error:
-        print(f"{parser.prog}: {storage_failure(error)}; nothing more was purged", file=sys.stderr)
-        return 2 if is_refused_credential(error) else 1
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; nothing more was purged", file=sys.stderr)
-        return 130
-    print(report.summary())
-    return 0
-
+        ),
+        unfinished="nothing more was purged",
+    )
 
 if __name__ == "__main__":
     sys.exit(main())

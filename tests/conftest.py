@@ -28,6 +28,12 @@ LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
 WEST_US = LOCATIONS.get("westus")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow first, otherwise in file order: with parallel workers (pytest.ini's -n and --dist load),
+    the long ones start at once, spread over the workers, rather than one of them ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[str]:
     """A Table service of the session's own on a free port, in memory; yields its connection string."""
@@ -334,3 +340,14 @@ def fresh_store(azurite: str, app_settings: settings.Settings) -> Callable[..., 
         return store.JobStore.connect(azurite, table_name, **client_options)
 
     return make
+
+
+# The provider's operations, as its published example lists them.
+PROVIDER_OPERATIONS = [
+    "Microsoft.ImportExport/locations/read",
+    "Microsoft.ImportExport/jobs/write",
+    "Microsoft.ImportExport/jobs/read",
+    "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
+    "Microsoft.ImportExport/jobs/delete",
+    "Microsoft.ImportExport/register/action",
+]

@@ -17,6 +17,8 @@ import pytest
 
 from scripts.azurite import ROOT
 
+from .conftest import PROVIDER_OPERATIONS
+
 PYTHON_CLIENT = ROOT / ".venv-clients" / "bin" / "python"
 BITLOCKER_KEY = "238810-662376-448998-450120-652806-203390-606320-483076"
 CLIENTS = ("python", "javascript")
@@ -139,11 +141,4 @@ def test_locations_get_by_display_name(reports, client):
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_operations_list(reports, client):
-    assert result_of(reports, client, "operations_list") == [
-        "Microsoft.ImportExport/locations/read",
-        "Microsoft.ImportExport/jobs/write",
-        "Microsoft.ImportExport/jobs/read",
-        "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
-        "Microsoft.ImportExport/jobs/delete",
-        "Microsoft.ImportExport/register/action",
-    ]
+    assert result_of(reports, client, "operations_list") == PROVIDER_OPERATIONS

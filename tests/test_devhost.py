@@ -207,6 +207,7 @@ def timer_app(tmp_path, schedule: str) -> tuple[str, "object"]:
     return package, load_app(tmp_path)
 
 
+@pytest.mark.slow
 def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp_path, monkeypatch):
     # given a timer whose six-field schedule (every second) comes from an app setting
     monkeypatch.setenv("TICK_SCHEDULE", "* * * * * *")

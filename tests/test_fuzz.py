@@ -7,6 +7,7 @@ import os
 import socket
 from datetime import timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,9 @@ SUBSCRIPTION = "00000000-0000-0000-0000-00000000f022"
 # `make test` sends this many; `make fuzz` sets FUZZ_REQUESTS for a longer run.
 GENERATED_REQUESTS = int(os.environ.get("FUZZ_REQUESTS", "5000"))
 FRAMING_REQUESTS = max(GENERATED_REQUESTS // 10, 100)
+# The requests are sent in this many independent runs of equal size (together at least GENERATED_REQUESTS), so that
+# parallel test workers share them; each run draws its own random requests, as one long run would.
+SHARDS = 10
 TEMPLATES = [
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs/{job}",
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs/{job}/listBitLockerKeys",
@@ -98,7 +102,9 @@ bodies = st.one_of(
 )
 
 
-@settings(max_examples=GENERATED_REQUESTS, deadline=None, suppress_health_check=list(HealthCheck))
+@pytest.mark.slow
+@pytest.mark.parametrize("shard", range(SHARDS))
+@settings(max_examples=-(-GENERATED_REQUESTS // SHARDS), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     method=st.sampled_from(["GET", "PUT", "PATCH", "DELETE", "POST"]),
     template=st.sampled_from(TEMPLATES),
@@ -118,7 +124,7 @@ bodies = st.one_of(
     body=bodies,
 )
 def test_generated_requests_never_break_the_api(
-    api, method, template, sub, rg, job, api_version, extra_query, content_encoding, content_type, if_match, body
+    api, shard, method, template, sub, rg, job, api_version, extra_query, content_encoding, content_type, if_match, body
 ):
     path = template.format(sub=sub, rg=rg, job=job)
     headers = {"Content-Type": content_type} if content_type else {}
@@ -196,6 +202,7 @@ def responses_in(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
     return found
 
 
+@pytest.mark.slow
 @settings(max_examples=FRAMING_REQUESTS, deadline=None, suppress_health_check=list(HealthCheck))
 @given(request=framed_requests())
 def test_generated_framing_is_read_or_refused_with_an_arm_error(devhost, request):

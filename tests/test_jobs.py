@@ -155,6 +155,7 @@ class AlwaysOvertakenStore(JobStore):
         raise ResourceModifiedError("another writer changed the job")
 
 
+@pytest.mark.slow
 def test_contention_that_outlasts_the_retries_is_a_retryable_503(job_store, created):
     # given a job that another writer changes before every one of our writes
     key = created()

@@ -18,7 +18,7 @@ from msrest.authentication import BasicTokenAuthentication
 from shared.models import JobState
 
 from .clients.conformance import undefined_properties
-from .conftest import DELIVERY_PACKAGE, LOCATIONS, RETURN_ADDRESS, job_body
+from .conftest import DELIVERY_PACKAGE, LOCATIONS, PROVIDER_OPERATIONS, RETURN_ADDRESS, job_body
 
 
 @pytest.fixture
@@ -177,14 +177,7 @@ def test_operations_through_the_official_client(client):
     # when the client lists the provider's operations
     operations = list(client.operations.list())
     # then it reads the provider's six, with their display words
-    assert [operation.name for operation in operations] == [
-        "Microsoft.ImportExport/locations/read",
-        "Microsoft.ImportExport/jobs/write",
-        "Microsoft.ImportExport/jobs/read",
-        "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
-        "Microsoft.ImportExport/jobs/delete",
-        "Microsoft.ImportExport/register/action",
-    ]
+    assert [operation.name for operation in operations] == PROVIDER_OPERATIONS
     assert (operations[0].provider, operations[0].resource, operations[0].operation) == (
         "Microsoft Import/Export", "Locations", "Get or List Locations"
     )

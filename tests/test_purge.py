@@ -196,6 +196,7 @@ def test_a_finished_job_retagged_after_the_index_was_read_still_goes(store):
     assert expiry_entries(store) == []
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_delete_each_expired_job_once(store):
     # given 240 expired jobs over three subscriptions and 30 that are not
     history = History(store)
@@ -288,12 +289,13 @@ def test_a_crash_before_any_storage_request_leaves_job_and_index_in_step(fresh_s
         pytest.fail(f"{operation} never completed")
 
 
-# 150 expired jobs over 3 subscriptions: directory queries, then per subscription an entry query and a transaction.
+# 101 expired jobs over 3 subscriptions: directory queries, then per subscription an entry query and a transaction.
+@pytest.mark.slow
 @pytest.mark.parametrize("at_request", range(1, 9))
 def test_a_purge_that_crashes_half_way_is_finished_by_the_next_run(fresh_store, at_request):
     healthy = fresh_store()
     history = History(healthy)
-    expired = {history.cancelled(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(150)}
+    expired = {history.cancelled(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(101)}
     kept = {history.job(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"new-{i}"), S.CREATING, NOW - timedelta(days=1)) for i in range(20)}
     crash = CrashBeforeRequest(at_request)
     faulty = fresh_store(raw_request_hook=crash)
@@ -393,6 +395,7 @@ def test_the_purge_drops_the_directory_days_it_emptied_once_they_are_settled(sto
     assert again.directory_rows_read < report.directory_rows_read
 
 
+@pytest.mark.slow
 def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_store):
     # given 150 expired jobs, and 16 threads busy with 40 fresh jobs of the same subscriptions
     healthy = fresh_store()
@@ -497,6 +500,7 @@ as_of_times = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(as_of=as_of_times)
 def test_the_command_deletes_exactly_what_its_dry_run_lists_and_only_expired_jobs(azurite, app_settings, capsys, as_of):

@@ -162,6 +162,7 @@ def job_url(run: RunLocal, key: JobKey) -> str:
     return f"{run.base_url}{key.resource_id}?api-version={API_VERSION}"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_everything_and_keeps_a_job_created_just_before(run_local):
     # given make run's script serving, and a job it has just created
     run = run_local()
@@ -181,6 +182,7 @@ def test_ctrl_c_stops_everything_and_keeps_a_job_created_just_before(run_local):
     assert requests.get(job_url(run, key), timeout=30).status_code == 200
 
 
+@pytest.mark.slow
 def test_a_data_folder_another_running_azurite_uses_is_refused_in_one_line(run_local):
     # given make run serving on a data folder
     first = run_local()
@@ -285,6 +287,7 @@ def test_a_foreign_http_server_on_the_table_port_is_not_taken_for_azurite(run_lo
         assert_refused_in_one_line(run, f"Port {port} (Azurite table)", "not a Table service", "AZURITE_TABLE_PORT=")
 
 
+@pytest.mark.slow
 def test_a_table_service_already_on_the_table_port_is_used(run_local):
     # given Azurite's Table service already running on the chosen table port
     with AzuriteTable() as running:

@@ -40,6 +40,7 @@ def outage(tmp_path):
         yield azurite, Api(f"http://127.0.0.1:{host.port}")
 
 
+@pytest.mark.slow
 def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
     azurite, api = outage
     keys = [JobKey(SUBSCRIPTION, "rg", f"job-{i}") for i in range(12)]
@@ -219,6 +220,7 @@ def hanging_storage(request) -> str:
     return request.getfixturevalue("trickling_storage")
 
 
+@pytest.mark.slow
 def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_settings(hanging_storage, monkeypatch):
     # given the get_job function over storage that never finishes an answer (its tables made), with the
     # production timeouts: a GET is retried, so without a deadline it would take 4 tries x 4 s and backoff,
@@ -240,6 +242,7 @@ def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_
     assert storage_client.REQUEST_STORAGE_BUDGET_SECONDS <= elapsed < 10
 
 
+@pytest.mark.slow
 def test_without_a_request_deadline_a_silent_storage_fails_after_the_tries(silent_storage, monkeypatch):
     # given a store on silent storage outside any HTTP request (as the purge runs), with a short read timeout
     connection, held = silent_storage
