@@ -38,6 +38,12 @@ MAX_PROPERTY_CHARS = 32_000
 # Written on every job: its expiry entry, if it has one, is beside it. Jobs written before (layout 1) kept their
 # entries in a table of their own; `python -m shared.migrate` moves them.
 LAYOUT = 2
+# Layout 2 keeps a job's properties under a new column name. An app of layout 1, still running during a deploy or
+# after a rollback, reads "Properties": it cannot read a layout 2 job, so it cannot write one either, and a write that
+# left the entry beside it behind would let the purge delete the job on the entry's word (the entry's ETag names the
+# job's version only while every writer rewrites the entry).
+PROPERTIES_COLUMN = "JobProperties"
+LAYOUT_1_PROPERTIES_COLUMN = "Properties"
 # Two operations per purged job (entry and job), in transactions of at most 100.
 JOBS_PER_PURGE_TRANSACTION = 50
 
@@ -272,15 +278,15 @@ def job_entity(job: Job) -> dict:
         "JobName": job.name,
         "Location": job.location,
         "Tags": json.dumps(job.tags, ensure_ascii=False, separators=(",", ":")),
-        "Properties": job.properties.model_dump_json(by_alias=True, exclude_none=True),
+        PROPERTIES_COLUMN: job.properties.model_dump_json(by_alias=True, exclude_none=True),
         **filter_columns(job),
         "Layout": LAYOUT,
     }
-    for column in ("Tags", "Properties"):
+    for column, what in (("Tags", "tags"), (PROPERTIES_COLUMN, "properties")):
         if len(entity[column]) > MAX_PROPERTY_CHARS:
             raise PayloadTooLarge(
                 "RequestTooLarge",
-                f"The job's {column.lower()} take {len(entity[column])} characters; the limit is {MAX_PROPERTY_CHARS}.",
+                f"The job's {what} take {len(entity[column])} characters; the limit is {MAX_PROPERTY_CHARS}.",
             )
     return entity
 
@@ -292,8 +298,12 @@ def job_from_entity(entity: dict) -> Job:
         name=entity["JobName"],
         location=entity["Location"],
         tags=json.loads(entity["Tags"]),
-        properties=JobProperties.model_validate_json(entity["Properties"]),
+        properties=JobProperties.model_validate_json(entity[_properties_column(entity)]),
     )
+
+
+def _properties_column(entity: dict) -> str:
+    return PROPERTIES_COLUMN if entity.get("Layout", 1) >= LAYOUT else LAYOUT_1_PROPERTIES_COLUMN
 
 
 def _listing_id(scope: Scope, job_filter: JobFilter | None) -> str:

@@ -12,6 +12,7 @@ import sys
 from datetime import timedelta
 
 import pytest
+from azure.core import MatchConditions
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.clock import FixedClock, SystemClock
@@ -19,12 +20,12 @@ from shared.expiry_index import ExpiryEntry, format_time
 from shared.filters import FILTER_COLUMNS, parse_filter
 from shared.jobs import JobService, Preconditions
 from shared.migrate import is_index_row, migrate
-from shared.models import JobCreateRequest, JobState, JobUpdateRequest
+from shared.models import JobCreateRequest, JobProperties, JobState, JobUpdateRequest
 from shared.names import JobKey, Scope
 from shared.purge import Purge
 from shared.settings import CONNECTION_SETTING, DEVELOPMENT_STORAGE, FALLBACK_CONNECTION_SETTING
 from shared.state_machine import Retention
-from shared.store import JobStore, stored_job
+from shared.store import PROPERTIES_COLUMN, JobStore, stored_job
 
 from .conftest import DELIVERY_PACKAGE, ROOT, BeforeWrite, expiry_entries, free_port, index_problems, job_body, shippable_body
 
@@ -36,7 +37,7 @@ RETENTION = Retention(finished=timedelta(days=90), creating=timedelta(days=14))
 
 def as_previous_layout(store: JobStore, azurite: str) -> None:
     """Rewrites the store's table as the previous layout had it: jobs without filter columns or Layout, their
-    expiry entries (with the job's ETag) in `<table>Expiry`, nothing beside the jobs."""
+    properties under "Properties", their expiry entries (with the job's ETag) in `<table>Expiry`, nothing beside the jobs."""
     legacy = TableClient.from_connection_string(azurite, store.table.table_name + "Expiry")
     legacy.create_table()
     for entity in list(store.table.list_entities()):
@@ -44,7 +45,8 @@ def as_previous_layout(store: JobStore, azurite: str) -> None:
             store.table.delete_entity(entity["PartitionKey"], entity["RowKey"])
             continue
         job = stored_job(entity).job
-        old = {name: value for name, value in entity.items() if name not in FILTER_COLUMNS and name != "Layout"}
+        old = {name: value for name, value in entity.items() if name not in FILTER_COLUMNS and name not in ("Layout", PROPERTIES_COLUMN)}
+        old["Properties"] = entity[PROPERTIES_COLUMN]
         etag = store.table.update_entity(old, mode=UpdateMode.REPLACE)["etag"]
         entry = ExpiryEntry.for_job(job)
         if entry is not None:
@@ -141,6 +143,30 @@ def test_old_jobs_keep_working_before_the_migration(store, azurite):
     assert store.get(keys["new-export"]).job.state == JobState.COMPLETED
     assert store.get(keys["old-cancelled"]) is None
     assert {entity["JobRowKey"] for entity in expiry_entries(store)} == {"rg:new-import", "rg:new-export"}
+
+
+def previous_app_ships(table: TableClient, key: JobKey) -> None:
+    """What an app of the previous layout does to ship a job: read it as that layout reads jobs, and write it back
+    in that layout, conditional on the ETag read, without a look at the entry beside it."""
+    entity = table.get_entity(key.partition_key, key.row_key)
+    properties = JobProperties.model_validate_json(entity["Properties"])
+    shipped = properties.model_copy(update={"state": JobState.SHIPPING})
+    written = {name: value for name, value in entity.items() if name not in FILTER_COLUMNS and name != "Layout"}
+    written["Properties"] = shipped.model_dump_json(by_alias=True, exclude_none=True)
+    table.update_entity(written, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+
+
+def test_an_app_of_the_previous_layout_cannot_write_a_job_behind_its_entry(store):
+    # given a job this version left in Creating 20 days ago: its entry says it expired after 14
+    key = JobKey(SUBSCRIPTION, "rg", "deploying")
+    JobService(store, FixedClock(NOW - timedelta(days=20))).create_job(key, JobCreateRequest.model_validate(job_body()), Preconditions())
+    # when an app of the previous layout, still serving during a deploy, ships it
+    # then it cannot read the job, so it writes nothing (were its write to land, the entry beside would still say
+    # Creating, and the purge would delete a job on its way to the datacenter)
+    with pytest.raises(KeyError, match="Properties"):
+        previous_app_ships(store.table, key)
+    assert store.get(key).job.state == JobState.CREATING
+    assert index_problems(store) == []
 
 
 def test_the_migration_changes_no_job_and_deletes_nothing(store, azurite):
