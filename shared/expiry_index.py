@@ -32,6 +32,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from .clock import Clock, SystemClock
 from .models import Job, JobState
 from .state_machine import ExpiryClock, expiry_clock
 from .storage_client import SCAN_READ_TIMEOUT_SECONDS
@@ -157,8 +158,9 @@ class ExpiryDirectory:
     the purge reads one row for a subscription's quarter however many days have entries.
     """
 
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, *, clock: Clock | None = None) -> None:
         self._table = table
+        self._clock = clock or SystemClock()
         self._written: set[tuple[ExpiryClock, str, date]] = set()
         self._lock = threading.Lock()
 
@@ -167,7 +169,7 @@ class ExpiryDirectory:
         if entry is None:
             return
         remembered = (entry.clock, partition_key, entry.day)
-        recent = entry.day >= datetime.now(timezone.utc).date() - REMEMBERED_DAYS
+        recent = entry.day >= self._clock.now().date() - REMEMBERED_DAYS
         with self._lock:
             # Recency is checked on every use: a long-lived process may remember a day the purge has since dropped.
             if remembered in self._written and recent:

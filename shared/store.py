@@ -24,6 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
+from .clock import Clock
 from .errors import BadRequest, PayloadTooLarge
 from .expiry_index import FIRST_JOB_ROW_KEY, ExpiryDirectory, ExpiryEntry, entry_operations, expired_entries
 from .filters import JobFilter, filter_columns
@@ -81,9 +82,10 @@ class PurgeResult:
 
 
 class JobStore:
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, *, clock: Clock | None = None) -> None:
+        """A store over `table`; `clock` (the system's by default) tells the directory which days are recent."""
         self._table = table
-        self.directory = ExpiryDirectory(table)
+        self.directory = ExpiryDirectory(table, clock=clock)
 
     @property
     def table(self) -> TableClient:

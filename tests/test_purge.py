@@ -395,6 +395,40 @@ def test_the_purge_drops_the_directory_days_it_emptied_once_they_are_settled(sto
     assert again.directory_rows_read < report.directory_rows_read
 
 
+def test_a_day_the_purge_dropped_is_written_again_when_the_same_process_finishes_a_job_on_it(fresh_store):
+    # given a job this process finished today, so its directory day is one the process remembers writing
+    store = fresh_store()
+    today = SystemClock().now()
+    History(store).cancelled(JobKey(SUBSCRIPTIONS[0], "rg", "first"), today)
+    # and, in the same long-lived process, a purge 91 days on that deleted it and dropped its day
+    later = today + timedelta(days=91)
+    assert purge(store, later, directory_settle=timedelta(0)).total_deleted == 1
+    # when the process finishes another job back-dated onto that day
+    second = History(store).cancelled(JobKey(SUBSCRIPTIONS[0], "rg", "second"), today)
+    # then the directory has the day again, and the next purge deletes the job rather than strand it
+    assert index_problems(store) == []
+    assert purge(store, later, directory_settle=timedelta(0)).total_deleted == 1
+    assert store.get(second) is None
+
+
+def test_a_day_another_purge_dropped_is_written_again_by_a_process_that_remembered_it(fresh_store):
+    # given a long-lived process that finished a job today, so it remembers writing today's directory day
+    today = SystemClock().now()
+    process_clock = FixedClock(today)
+    long_lived = JobStore(fresh_store().table, clock=process_clock)
+    History(long_lived).cancelled(JobKey(SUBSCRIPTIONS[0], "rg", "first"), today)
+    # and a purge elsewhere 91 days on that deleted the job and dropped the day
+    later = today + timedelta(days=91)
+    assert purge(fresh_store(), later, directory_settle=timedelta(0)).total_deleted == 1
+    # when, 91 days on, the process finishes another job back-dated onto that day
+    process_clock.advance(timedelta(days=91))
+    second = History(long_lived).cancelled(JobKey(SUBSCRIPTIONS[0], "rg", "second"), today)
+    # then the day, no longer recent, was written again, and the next purge deletes the job rather than strand it
+    assert index_problems(long_lived) == []
+    assert purge(fresh_store(), later, directory_settle=timedelta(0)).total_deleted == 1
+    assert long_lived.get(second) is None
+
+
 @pytest.mark.slow
 def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_store):
     # given 150 expired jobs, and 16 threads busy with 40 fresh jobs of the same subscriptions
