@@ -1,4 +1,4 @@
-"""Timer: the retention purge (rule 6), on the schedule in the IMPORTEXPORT_PURGE_SCHEDULE setting."""
+"""Timer: the retention purge (rule 6 of docs/contract.md), on the schedule in the IMPORTEXPORT_PURGE_SCHEDULE setting."""
 
 import logging
 

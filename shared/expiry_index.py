@@ -1,6 +1,6 @@
 """The expiry index: beside every job the purge may one day delete, one small entry keyed by when its clock started.
 
-Rule 6 deletes Completed and Closed jobs a retention after they finished, and
+Rule 6 (docs/contract.md) deletes Completed and Closed jobs a retention after they finished, and
 jobs left in Creating a Creating expiry after their last update. Each such job
 has an entry in its own partition (the subscription), row key
 `!{clock}|{start time}|{job row key}`: an intra-partition secondary index.

@@ -1,4 +1,4 @@
-"""The retention purge (rule 6): deletes the jobs whose retention ran out, and nothing else.
+"""The retention purge (rule 6 of docs/contract.md): deletes the jobs whose retention ran out, and nothing else.
 
 It reads the expiry directory for the subscriptions that have entries whose
 clock started before the cutoff, then, in each, only those entries (one
@@ -242,7 +242,7 @@ def _utc_time(text: str) -> datetime:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.purge", description="Delete the Import/Export jobs whose retention ran out (rule 6)."
+        prog="python -m shared.purge", description="Delete the Import/Export jobs whose retention ran out (rule 6 of the contract, docs/contract.md)."
     )
     parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     parser.add_argument("--as-of", type=_utc_time, help="judge expiry at this ISO-8601 time instead of now")

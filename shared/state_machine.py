@@ -233,7 +233,7 @@ def check_deletable(job: Job) -> None:
 
 
 class ExpiryClock(StrEnum):
-    """What starts a job's countdown to deletion (rule 6)."""
+    """What starts a job's countdown to deletion (rule 6 of docs/contract.md)."""
 
     CREATING = "creating"  # the last update of a job left in Creating
     FINISHED = "finished"  # completedAt of a Completed or Closed job
@@ -275,7 +275,7 @@ def expiry_clock(job: Job) -> ClockStart | None:
 
 
 def is_expired(job: Job, now: datetime, retention: Retention) -> bool:
-    """Rule 6: finished jobs go after the retention, jobs left in Creating after the Creating expiry."""
+    """Rule 6 (docs/contract.md): finished jobs go after the retention, jobs left in Creating after the Creating expiry."""
     clock = expiry_clock(job)
     return clock is not None and clock.started < retention.cutoff(clock.clock, now)
 
