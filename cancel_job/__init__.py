@@ -1,4 +1,8 @@
-"""PATCH a job (Update Job Properties): request its cancellation, mark it shipped, or edit it."""
+"""PATCH a job (Update Job Properties): request its cancellation, mark it shipped, or edit it.
+
+The API has one operation for all three, so this one function serves every PATCH of a job. The folder keeps
+the name `cancel_job`, which the app's layout promises, after the use the service's documentation gives it.
+"""
 
 import azure.functions as func
 
