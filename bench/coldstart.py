@@ -14,13 +14,10 @@ import argparse
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/coldstart.py` works too
-
-from bench.report import machine, markdown_table, write_section  # noqa: E402
-from devhost.functions import load_app  # noqa: E402
-from scripts.azurite import ROOT  # noqa: E402
+from bench.report import machine, markdown_table, write_section
+from devhost.functions import load_app
+from scripts.azurite import ROOT
 
 
 def import_times(module: str, own: tuple[str, ...]) -> tuple[float, float]:

@@ -23,12 +23,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/load.py` works too
-
-from bench.client import SHIPPABLE_JOB_BODY, JobsClient, Reply  # noqa: E402
-from bench.report import DOCS, machine, markdown_table, percentile, pyplot, write_section  # noqa: E402
-from scripts.azurite import AzuriteTable  # noqa: E402
-from scripts.devhost_process import DevHostProcess  # noqa: E402
+from bench.client import SHIPPABLE_JOB_BODY, JobsClient, Reply
+from bench.report import DOCS, machine, markdown_table, percentile, pyplot, write_section
+from scripts.azurite import AzuriteTable
+from scripts.devhost_process import DevHostProcess
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000c0"
 SHIP = {"state": "Shipping"}

@@ -15,34 +15,30 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/ops.py` works too
+import azure.functions as func
+from azure.core import MatchConditions
+from azure.data.tables import TableServiceClient, UpdateMode
 
-import azure.functions as func  # noqa: E402
-from azure.core import MatchConditions  # noqa: E402
-from azure.data.tables import TableServiceClient, UpdateMode  # noqa: E402
-
-from bench.client import JOB_BODY, SHIPPABLE_JOB_BODY, JobsClient, Reply  # noqa: E402
-from bench.report import machine, markdown_table, percentile, write_section  # noqa: E402
-from devhost.functions import load_app  # noqa: E402
-from scripts.azurite import ROOT, AzuriteTable, connection_string  # noqa: E402
-from scripts.devhost_process import DevHostProcess  # noqa: E402
-from scripts.storage_proxy import StorageProxy  # noqa: E402
-from shared import jobs, storage_client  # noqa: E402
-from shared.clock import SystemClock  # noqa: E402
-from shared.expiry_index import ExpiryEntry, entry_operations  # noqa: E402
-from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue  # noqa: E402
-from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest  # noqa: E402
-from shared.names import JobKey  # noqa: E402
-from shared.state_machine import move_job, new_job, update_job  # noqa: E402
-from shared.storage_client import CLIENT_OPTIONS, table_service  # noqa: E402
-from shared.store import job_entity, stored_job  # noqa: E402
+from bench.client import JOB_BODY, SHIPPABLE_JOB_BODY, JobsClient, Reply
+from bench.report import machine, markdown_table, percentile, write_section
+from devhost.functions import load_app
+from scripts.azurite import ROOT, AzuriteTable, connection_string
+from scripts.devhost_process import DevHostProcess
+from scripts.storage_proxy import StorageProxy
+from shared import jobs, storage_client
+from shared.clock import SystemClock
+from shared.expiry_index import ExpiryEntry, entry_operations
+from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue
+from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest
+from shared.names import JobKey
+from shared.state_machine import move_job, new_job, update_job
+from shared.storage_client import CLIENT_OPTIONS, table_service
+from shared.store import job_entity, stored_job
 
 TARGET_RATIO = 1.3  # over HTTP, through the dev host
 IN_PROCESS_TARGET_RATIO = 1.10  # the app's own code, called in process, over the same storage calls from the SDK

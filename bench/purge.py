@@ -11,29 +11,26 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/purge.py` works too
+from azure.core import MatchConditions
+from azure.data.tables import TableClient
 
-from azure.core import MatchConditions  # noqa: E402
-from azure.data.tables import TableClient  # noqa: E402
-
-from bench.report import DOCS, machine, markdown_table, pyplot, write_section  # noqa: E402
-from scripts.azurite import running_azurite  # noqa: E402
-from shared import state_machine  # noqa: E402
-from shared.clock import FixedClock  # noqa: E402
-from shared.expiry_index import ExpiryEntry, chunks_by_partition, entry_operations  # noqa: E402
-from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue  # noqa: E402
-from shared.models import Job, JobCreateRequest, JobState  # noqa: E402
-from shared.names import JobKey  # noqa: E402
-from shared.purge import Purge  # noqa: E402
-from shared.state_machine import Retention, is_expired  # noqa: E402
-from shared.store import JOBS_PER_PURGE_TRANSACTION, JobStore, job_entity, job_from_entity  # noqa: E402
+from bench.report import DOCS, machine, markdown_table, pyplot, write_section
+from scripts.azurite import running_azurite
+from shared import state_machine
+from shared.clock import FixedClock
+from shared.expiry_index import ExpiryEntry, chunks_by_partition, entry_operations
+from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue
+from shared.models import Job, JobCreateRequest, JobState
+from shared.names import JobKey
+from shared.purge import Purge
+from shared.state_machine import Retention, is_expired
+from shared.store import JOBS_PER_PURGE_TRANSACTION, JobStore, job_entity, job_from_entity
 
 S = JobState
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
