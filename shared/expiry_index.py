@@ -42,9 +42,14 @@ ENTRY_PREFIX = "!"
 FIRST_JOB_ROW_KEY = '"'
 DIRECTORY_PREFIX = "!"  # directory partitions: `!{clock}|{yyyy}-Q{n}`; subscriptions are GUIDs
 ENTRIES_PER_PAGE = 1000  # the most one query page holds
-# A writer remembers the directory days it wrote only for days this recent: older ones it writes every time, so
-# the purge, which drops only days before its cutoff (at least a day back), never drops a day a writer relies on.
+# A writer remembers the directory days it wrote only for days this recent; the purge drops no day this recent, nor
+# the day before (`droppable_before`), so a write in flight across midnight never lands on a day just dropped.
 REMEMBERED_DAYS = timedelta(days=1)
+
+
+def droppable_before(today: date) -> date:
+    """The purge may drop emptied directory days before this one: none a writer may still skip writing."""
+    return today - REMEMBERED_DAYS - timedelta(days=1)
 
 
 def format_time(moment: datetime) -> str:
@@ -161,27 +166,40 @@ class ExpiryDirectory:
     def __init__(self, table: TableClient, *, clock: Clock | None = None) -> None:
         self._table = table
         self._clock = clock or SystemClock()
-        self._written: set[tuple[ExpiryClock, str, date]] = set()
+        # The recent days this process wrote, by day: older days are forgotten as the process lives on.
+        self._written: dict[date, set[tuple[ExpiryClock, str]]] = {}
         self._lock = threading.Lock()
 
-    def note(self, partition_key: str, entry: ExpiryEntry | None) -> None:
-        """Before a job write that gives the job `entry`: its day is in the directory (one idempotent merge)."""
-        if entry is None:
+    def note(self, partition_key: str, entry: ExpiryEntry | None, *, previous: ExpiryEntry | None = None) -> None:
+        """Before a job write that takes the job's entry from `previous` to `entry`: its day is in the directory.
+
+        An entry that stays on its clock and day needs nothing: the day is listed while the entry exists, and the
+        write, conditional on the job's ETag, lands only while it does. Otherwise one idempotent merge, skipped
+        for a recent day this process has written.
+        """
+        if entry is None or (previous is not None and (previous.clock, previous.day) == (entry.clock, entry.day)):
             return
-        remembered = (entry.clock, partition_key, entry.day)
-        recent = entry.day >= self._clock.now().date() - REMEMBERED_DAYS
+        oldest_recent = self._clock.now().date() - REMEMBERED_DAYS
+        recent = entry.day >= oldest_recent
         with self._lock:
             # Recency is checked on every use: a long-lived process may remember a day the purge has since dropped.
-            if remembered in self._written and recent:
+            for day in [day for day in self._written if day < oldest_recent]:
+                del self._written[day]
+            if recent and (entry.clock, partition_key) in self._written.get(entry.day, ()):
                 return
-            self._written.discard(remembered)
         self._table.upsert_entity(
             {"PartitionKey": _partition(entry.clock, entry.day), "RowKey": partition_key, _day_property(entry.day): True},
             mode=UpdateMode.MERGE,
         )
         if recent:
             with self._lock:
-                self._written.add(remembered)
+                self._written.setdefault(entry.day, set()).add((entry.clock, partition_key))
+
+    @property
+    def remembered(self) -> int:
+        """How many (clock, subscription, day) this process remembers writing: recent days only."""
+        with self._lock:
+            return sum(len(pairs) for pairs in self._written.values())
 
     def rows_through(self, clock: ExpiryClock, last: date) -> Iterator[list[DirectoryRow]]:
         """Pages of the rows of `clock` for the quarters up to `last`'s: one key-range query over the directory."""
@@ -198,7 +216,8 @@ class ExpiryDirectory:
     def drop_days(self, row: DirectoryRow, emptied: frozenset[date]) -> bool:
         """Removes days the purge emptied, only if nobody wrote the row since it was read; False if someone did."""
         with self._lock:
-            self._written -= {(row.clock, row.partition_key, day) for day in emptied}
+            for day in emptied:
+                self._written.get(day, set()).discard((row.clock, row.partition_key))
         remaining = row.days - emptied
         conditions = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified}
         try:

@@ -89,12 +89,14 @@ def _migrate_job(store: JobStore, entity: dict, dry_run: bool, report: Migration
     for attempt in range(MAX_ATTEMPTS):
         try:
             current = stored_job(entity)
-        except (KeyError, ValueError, ValidationError):
-            # Not a job this app can read (a foreign or damaged row): leave it as it is, and say so.
+            outdated = needs_rewrite(entity, current)
+        except (KeyError, TypeError, ValueError, ValidationError):
+            # Not a job this app can read (a foreign or damaged row: a column missing or of another type): leave it
+            # as it is, say so, and go on with the others.
             log.error("row %s/%s is not a readable job; left unchanged", entity.get("PartitionKey"), entity.get("RowKey"))
             report.unreadable += 1
             return
-        if not needs_rewrite(entity, current):
+        if not outdated:
             report.already_current += 1
             return
         if dry_run:

@@ -25,11 +25,11 @@ from datetime import datetime, timedelta, timezone
 from azure.core.exceptions import AzureError, HttpResponseError
 
 from .clock import Clock, FixedClock, SystemClock, TimeOutOfRange, to_utc
-from .expiry_index import DirectoryRow, ExpiryEntry
+from .expiry_index import DirectoryRow, ExpiryEntry, droppable_before
 from .models import JobState
 from .settings import SettingsError, load_settings
 from .state_machine import ExpiryClock, Retention
-from .store import JobStore, PurgeOutcome, get_store
+from .store import JOBS_PER_PURGE_TRANSACTION, JobStore, PurgeOutcome, get_store
 
 log = logging.getLogger("importexport.purge")
 
@@ -115,29 +115,41 @@ class Purge:
                         partition.clocks.add(clock)
                         partition.rows.append(row)
         for partition_key, work in due.items():
-            if time.monotonic() > deadline:
+            if not self._purge_partition(partition_key, work, cutoffs, report, deadline):
                 report.complete = False
                 break
-            self._purge_partition(partition_key, work, cutoffs, report)
         report.seconds = time.monotonic() - started
         return report
 
-    def _purge_partition(self, partition_key: str, work: _Due, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> None:
-        entries: list[ExpiryEntry] = []
+    def _purge_partition(
+        self, partition_key: str, work: _Due, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport, deadline: float
+    ) -> bool:
+        """Purges one subscription's expired entries a transaction at a time; False when the budget ran out first."""
+        changed: list[ExpiryEntry] = []
         for clock in sorted(work.clocks):
             for page in self._store.expired_entries(partition_key, clock, cutoffs[clock]):
                 report.entries_read += len(page)
-                entries += _expired_only(page, cutoffs)
+                expired = _expired_only(page, cutoffs)
+                for start in range(0, len(expired), JOBS_PER_PURGE_TRANSACTION):
+                    if time.monotonic() > deadline:
+                        return False  # the days stay in the directory, and the next run continues
+                    changed += self._delete(partition_key, expired[start : start + JOBS_PER_PURGE_TRANSACTION], cutoffs, report)
+        if not self._dry_run:
+            self._tidy_directory(work.rows, changed, cutoffs)
+        return True
+
+    def _delete(self, partition_key: str, entries: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> list[ExpiryEntry]:
+        """Deletes the entries' jobs (or, in a dry run, reports them); returns the ones that changed and stay."""
         if self._dry_run:
             for entry in entries:
                 self._record(entry, report)
-            return
+            return []
         result = self._store.delete_expired(partition_key, entries)
         for entry in result.deleted:
             self._record(entry, report)
         changed = [entry for entry in result.by_outcome[PurgeOutcome.CHANGED] if not self._judge_again(partition_key, entry, cutoffs, report)]
         report.changed_since_read += len(changed)
-        self._tidy_directory(work.rows, changed, cutoffs)
+        return changed
 
     def _judge_again(self, partition_key: str, entry: ExpiryEntry, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> bool:
         """A job written since its entry was read: True when its entry, read again, is still expired and it went.
@@ -158,11 +170,12 @@ class Purge:
         """Drops the days before the cutoff's day that this run emptied, from rows old enough to be settled."""
         still_there = {(entry.clock, entry.day) for entry in changed}
         settled_before = datetime.now(timezone.utc) - self._directory_settle
+        writers_may_skip = droppable_before(self._clock.now().astimezone(timezone.utc).date())
         for row in rows:
-            cutoff_day = cutoffs[row.clock].astimezone(timezone.utc).date()
+            last_day = min(cutoffs[row.clock].astimezone(timezone.utc).date(), writers_may_skip)
             # Every entry of a day before the cutoff's day is expired, so the query read them all; the ones that
             # changed since may still be there (a retagged finished job keeps its day).
-            emptied = frozenset(day for day in row.days if day < cutoff_day and (row.clock, day) not in still_there)
+            emptied = frozenset(day for day in row.days if day < last_day and (row.clock, day) not in still_there)
             if emptied and row.written_at < settled_before:
                 self._store.directory.drop_days(row, emptied)
 

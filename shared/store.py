@@ -121,7 +121,7 @@ class JobStore:
         partition = job.key.partition_key
         entry = ExpiryEntry.for_job(job)
         previous = ExpiryEntry.for_job(current.job) if current.entry_beside else None
-        self.directory.note(partition, entry)
+        self.directory.note(partition, entry, previous=previous)
         operations = [
             ("update", job_entity(job), {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified}),
             *entry_operations(partition, previous, entry),

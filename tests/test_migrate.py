@@ -252,6 +252,25 @@ def test_a_row_that_is_not_a_job_is_left_alone(store):
     assert store.table.get_entity(SUBSCRIPTION, "stray")["Note"] == "not a job"
 
 
+@pytest.mark.parametrize(
+    "damage", [{"Tags": 7}, {"Layout": "two"}, {"Properties": 7}, {"JobName": None}], ids=["tags", "layout", "properties", "name"]
+)
+def test_a_damaged_row_is_counted_and_the_jobs_after_it_are_still_migrated(store, azurite, damage):
+    # given old jobs, and before them in key order a row with a column of the wrong type
+    keys = old_jobs(store, azurite)
+    store.table.create_entity(
+        {"PartitionKey": SUBSCRIPTION, "RowKey": "a:damaged", "SubscriptionId": SUBSCRIPTION, "ResourceGroup": "a",
+         "JobName": "damaged", "Location": "westus", "Tags": "{}", "Properties": "{}"} | damage
+    )
+    # when the migration runs
+    report = migrate(store)
+    # then the row is counted and left as it was, and every job is migrated (the expired ones found by the purge)
+    assert (report.unreadable, report.rewritten) == (1, 5)
+    assert store.table.get_entity(SUBSCRIPTION, "a:damaged").get(next(iter(damage))) == next(iter(damage.values()))
+    assert purge(store).deleted == {"Completed": 1, "Creating": 1}
+    assert store.get(keys["new-import"]) is not None
+
+
 def run_cli(args, env_changes: dict[str, str], drop: tuple[str, ...] = ()):
     env = {name: value for name, value in os.environ.items() if name not in drop} | env_changes
     return subprocess.run([sys.executable, "-m", "shared.migrate", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -427,6 +428,84 @@ def test_a_day_another_purge_dropped_is_written_again_by_a_process_that_remember
     assert index_problems(long_lived) == []
     assert purge(fresh_store(), later, directory_settle=timedelta(0)).total_deleted == 1
     assert long_lived.get(second) is None
+
+
+def test_a_write_that_keeps_its_entry_on_its_day_sends_no_directory_request(fresh_store):
+    # given a job finished five days ago, and a process that has never written that day
+    key = History(fresh_store()).job(JobKey(SUBSCRIPTIONS[0], "rg", "finished"), S.COMPLETED, NOW - timedelta(days=5))
+    sent = []
+    process = fresh_store(raw_request_hook=lambda request: sent.append(request.http_request.method))
+    # when the process retags it three times
+    counts = []
+    for n in range(3):
+        sent.clear()
+        JobService(process).update_job(key, tag_update(f"v{n}"), Preconditions())
+        counts.append(len(sent))
+    # then each retag is the read and the transaction, nothing more: the entry stays on its day, which is listed
+    assert counts == [2, 2, 2]
+    assert index_problems(process) == []
+
+
+def test_a_long_lived_process_remembers_only_recent_directory_days(fresh_store):
+    # given a process that creates a job in each of three subscriptions every day for 30 days
+    process_clock = FixedClock(NOW)
+    process = JobStore(fresh_store().table, clock=process_clock)
+    for day in range(30):
+        for subscription in SUBSCRIPTIONS:
+            JobService(process, FixedClock(process_clock.now())).create_job(
+                JobKey(subscription, "rg", f"day-{day}"), JobCreateRequest.model_validate(shippable_body()), Preconditions()
+            )
+        process_clock.advance(timedelta(days=1))
+    # then, as of its last write, it remembers that day and the day before only: two days of three subscriptions
+    assert process.directory.remembered == 6
+    assert index_problems(process) == []
+
+
+def test_a_run_stops_at_its_time_budget_within_one_subscription_and_the_next_continues(fresh_store):
+    # given 120 expired jobs in one subscription (three transactions), and storage that takes 0.3 s per transaction
+    healthy = fresh_store()
+    expired = {History(healthy).cancelled(JobKey(SUBSCRIPTIONS[0], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(120)}
+
+    def slow_transactions(request) -> None:
+        if request.http_request.url.endswith("$batch"):
+            time.sleep(0.3)
+
+    slow = fresh_store(raw_request_hook=slow_transactions)
+    # when a run with a budget of 0.2 s purges
+    stopped = purge(slow, NOW, budget=timedelta(seconds=0.2))
+    # then it stopped after its first transaction, within the subscription, and the next run deletes the rest
+    assert (stopped.complete, stopped.total_deleted) == (False, 50)
+    assert purge(healthy, NOW).total_deleted == 70
+    assert surviving(healthy, expired) == set()
+    assert index_problems(healthy) == []
+
+
+def test_a_write_across_midnight_never_lands_on_a_directory_day_a_purge_just_dropped(fresh_store):
+    # given the shortest retention (one day), and a process that finished job A on day X-1, so it remembers X-1
+    x = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    one_day = Retention(finished=timedelta(days=1), creating=timedelta(days=14))
+    healthy = fresh_store()
+    process_clock = FixedClock(x - timedelta(hours=14))
+    purged = []
+
+    def purge_just_after_midnight(request) -> None:
+        if process_clock.now() > x and request.http_request.url.endswith("$batch") and not purged:
+            late = Purge(healthy, one_day, FixedClock(x + timedelta(days=1, milliseconds=100)), timedelta(minutes=1), directory_settle=timedelta(0))
+            purged.append(late.run())
+
+    writer = JobStore(fresh_store(raw_request_hook=purge_just_after_midnight).table, clock=process_clock)
+    History(writer).job(JobKey(SUBSCRIPTIONS[0], "rg", "a"), S.COMPLETED, x - timedelta(hours=14))
+    b = History(writer).job(JobKey(SUBSCRIPTIONS[0], "rg", "b"), S.PACKAGING, x - timedelta(days=2))
+    # when at 23:59:59.9 on day X the process reports B finished on X-1, and its transaction lands just after a purge
+    # of X+1 00:00:00.1 deleted A
+    process_clock.advance(timedelta(days=1, hours=14) - timedelta(milliseconds=100))
+    JobService(writer, FixedClock(process_clock.now())).move_job(b, S.COMPLETED, x - timedelta(hours=12))
+    assert purged[0].total_deleted == 1
+    # then B's day is still in the directory, and the next purge deletes B rather than strand it
+    assert index_problems(healthy) == []
+    again = Purge(healthy, one_day, FixedClock(x + timedelta(days=2)), timedelta(minutes=1), directory_settle=timedelta(0)).run()
+    assert again.total_deleted == 1
+    assert healthy.get(b) is None
 
 
 @pytest.mark.slow
