@@ -136,7 +136,9 @@ def worst_case_jobs(total: int, expired: int) -> list[Job]:
 
 def run_ours(store: JobStore, counter: RequestCounter) -> Result:
     counter.reset()
-    report = Purge(store, RETENTION, FixedClock(NOW), timedelta(hours=1)).run()
+    # Directory rows count as settled (as they are an hour after their last write), so the run drops the days it
+    # empties, as a real run does.
+    report = Purge(store, RETENTION, FixedClock(NOW), timedelta(hours=1), directory_settle=timedelta(0)).run()
     assert report.complete
     return Result(counter.count, report.entities_read, report.total_deleted, report.seconds, counter.seconds)
 
@@ -251,11 +253,13 @@ def main(argv: list[str] | None = None) -> None:
         f"From M = {sizes[0]:,} to M = {sizes[-1]:,}: our purge's wall time grows {growth(ours_all):.2f}x, "
         f"the naive scan's {growth(naive_all):.2f}x and the raw-SDK floor's {growth(floor_all):.2f}x; "
         f"our time outside Azurite grows {growth(ours_all, lambda r: r.seconds - r.storage_seconds):.2f}x. "
-        f"Requests stay at {ours_all[-1].requests} and entities read per purged job at "
+        f"Requests stay between {min(r.requests for r in ours_all)} and {max(r.requests for r in ours_all)} (how the "
+        f"expired jobs fall into transactions of {JOBS_PER_PURGE_TRANSACTION}; the emptied directory days go in one "
+        f"transaction per clock and quarter), and entities read per purged job at most "
         f"{max(r.reads_per_purged_job for r in ours_all):.2f}. In the worst case (each expired job in a subscription "
         f"and on a day of its own) the purge reads a directory row and an entry per job "
         f"({worst[0].reads_per_purged_job:.2f} entities per purged job) and sends a query and a transaction per "
-        f"subscription ({worst[0].requests:,} requests)."
+        f"subscription, and a directory transaction per 100 rows of a clock and quarter ({worst[0].requests:,} requests)."
     )
     print(table, summary, sep="\n\n")
     if args.no_write:

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from .clock import Clock, SystemClock
 from .models import Job, JobState
@@ -42,6 +41,7 @@ ENTRY_PREFIX = "!"
 FIRST_JOB_ROW_KEY = '"'
 DIRECTORY_PREFIX = "!"  # directory partitions: `!{clock}|{yyyy}-Q{n}`; subscriptions are GUIDs
 ENTRIES_PER_PAGE = 1000  # the most one query page holds
+MAX_TRANSACTION_OPERATIONS = 100
 # A writer remembers the directory days it wrote only for days this recent; the purge drops no day this recent, nor
 # the day before (`droppable_before`), so a write in flight across midnight never lands on a day just dropped.
 REMEMBERED_DAYS = timedelta(days=1)
@@ -213,23 +213,39 @@ class ExpiryDirectory:
             if rows:
                 yield rows
 
-    def drop_days(self, row: DirectoryRow, emptied: frozenset[date]) -> bool:
-        """Removes days the purge emptied, only if nobody wrote the row since it was read; False if someone did."""
+    def drop_days(self, drops: list[tuple[DirectoryRow, frozenset[date]]]) -> None:
+        """Removes the days the purge emptied from their rows, each only if nobody wrote its row since it was read.
+
+        The rows of one clock and quarter share a partition, so their changes go in one transaction (up to 100);
+        when one of them was written meanwhile, the others are tried one at a time and that one is left as it is.
+        """
         with self._lock:
-            for day in emptied:
-                self._written.get(day, set()).discard((row.clock, row.partition_key))
-        remaining = row.days - emptied
-        conditions = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified}
-        try:
-            if remaining:
-                entity = {"PartitionKey": _quarter_partition(row.clock, row.quarter), "RowKey": row.partition_key}
-                entity.update({_day_property(day): True for day in remaining})
-                self._table.update_entity(entity, mode=UpdateMode.REPLACE, **conditions)
-            else:
-                self._table.delete_entity(_quarter_partition(row.clock, row.quarter), row.partition_key, **conditions)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return False
-        return True
+            for row, emptied in drops:
+                for day in emptied:
+                    self._written.get(day, set()).discard((row.clock, row.partition_key))
+        by_partition: dict[str, list[tuple]] = {}
+        for row, emptied in drops:
+            by_partition.setdefault(_quarter_partition(row.clock, row.quarter), []).append(_drop_operation(row, emptied))
+        for operations in by_partition.values():
+            for start in range(0, len(operations), MAX_TRANSACTION_OPERATIONS):
+                chunk = operations[start : start + MAX_TRANSACTION_OPERATIONS]
+                try:
+                    self._table.submit_transaction(chunk)
+                except TableTransactionError:
+                    for operation in chunk:
+                        try:
+                            self._table.submit_transaction([operation])
+                        except TableTransactionError:
+                            pass  # written since the purge read it: the next run sees it as it is now
+
+
+def _drop_operation(row: DirectoryRow, emptied: frozenset[date]) -> tuple:
+    conditions = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified}
+    key = {"PartitionKey": _quarter_partition(row.clock, row.quarter), "RowKey": row.partition_key}
+    remaining = row.days - emptied
+    if not remaining:
+        return ("delete", key, conditions)
+    return ("update", key | {_day_property(day): True for day in remaining}, {"mode": UpdateMode.REPLACE, **conditions})
 
 
 def _partition(clock: ExpiryClock, day: date) -> str:

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
@@ -114,29 +114,39 @@ class Purge:
                         partition = due.setdefault(row.partition_key, _Due())
                         partition.clocks.add(clock)
                         partition.rows.append(row)
+        emptied: list[tuple[DirectoryRow, frozenset[date]]] = []
         for partition_key, work in due.items():
-            if not self._purge_partition(partition_key, work, cutoffs, report, deadline):
+            changed = self._purge_partition(partition_key, work, cutoffs, report, deadline)
+            if changed is None:
                 report.complete = False
                 break
+            emptied += self._emptied_days(work.rows, changed, cutoffs)
+        if emptied and not self._dry_run:
+            self._store.directory.drop_days(emptied)
         report.seconds = time.monotonic() - started
         return report
 
     def _purge_partition(
         self, partition_key: str, work: _Due, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport, deadline: float
-    ) -> bool:
-        """Purges one subscription's expired entries a transaction at a time; False when the budget ran out first."""
+    ) -> list[ExpiryEntry] | None:
+        """Purges one subscription's expired entries a transaction at a time: the entries that changed and stay, or
+        None when the budget ran out first (its days stay in the directory, and the next run continues)."""
         changed: list[ExpiryEntry] = []
+        pending: list[ExpiryEntry] = []  # full transactions across pages and clocks: the fewest requests
         for clock in sorted(work.clocks):
             for page in self._store.expired_entries(partition_key, clock, cutoffs[clock]):
                 report.entries_read += len(page)
-                expired = _expired_only(page, cutoffs)
-                for start in range(0, len(expired), JOBS_PER_PURGE_TRANSACTION):
+                pending += _expired_only(page, cutoffs)
+                while len(pending) >= JOBS_PER_PURGE_TRANSACTION:
                     if time.monotonic() > deadline:
-                        return False  # the days stay in the directory, and the next run continues
-                    changed += self._delete(partition_key, expired[start : start + JOBS_PER_PURGE_TRANSACTION], cutoffs, report)
-        if not self._dry_run:
-            self._tidy_directory(work.rows, changed, cutoffs)
-        return True
+                        return None
+                    changed += self._delete(partition_key, pending[:JOBS_PER_PURGE_TRANSACTION], cutoffs, report)
+                    pending = pending[JOBS_PER_PURGE_TRANSACTION:]
+        if pending:
+            if time.monotonic() > deadline:
+                return None
+            changed += self._delete(partition_key, pending, cutoffs, report)
+        return changed
 
     def _delete(self, partition_key: str, entries: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> list[ExpiryEntry]:
         """Deletes the entries' jobs (or, in a dry run, reports them); returns the ones that changed and stay."""
@@ -166,18 +176,22 @@ class Purge:
             return True
         return False
 
-    def _tidy_directory(self, rows: list[DirectoryRow], changed: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime]) -> None:
-        """Drops the days before the cutoff's day that this run emptied, from rows old enough to be settled."""
+    def _emptied_days(
+        self, rows: list[DirectoryRow], changed: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime]
+    ) -> list[tuple[DirectoryRow, frozenset[date]]]:
+        """The days before the cutoff's day that this run emptied, in rows old enough to be settled: to drop."""
         still_there = {(entry.clock, entry.day) for entry in changed}
         settled_before = datetime.now(timezone.utc) - self._directory_settle
         writers_may_skip = droppable_before(self._clock.now().astimezone(timezone.utc).date())
+        drops = []
         for row in rows:
             last_day = min(cutoffs[row.clock].astimezone(timezone.utc).date(), writers_may_skip)
             # Every entry of a day before the cutoff's day is expired, so the query read them all; the ones that
             # changed since may still be there (a retagged finished job keeps its day).
             emptied = frozenset(day for day in row.days if day < last_day and (row.clock, day) not in still_there)
             if emptied and row.written_at < settled_before:
-                self._store.directory.drop_days(row, emptied)
+                drops.append((row, emptied))
+        return drops
 
     def _record(self, entry: ExpiryEntry, report: PurgeReport) -> None:
         report.deleted[entry.state.value] += 1

@@ -25,7 +25,7 @@ from shared.names import JobKey
 from shared.purge import Purge, PurgeReport
 from shared.purge import main as purge_command
 from shared.settings import CONNECTION_SETTING, DEVELOPMENT_STORAGE, FALLBACK_CONNECTION_SETTING
-from shared.state_machine import Retention, is_expired
+from shared.state_machine import ExpiryClock, Retention, is_expired
 from shared.store import JobStore
 
 from .conftest import (
@@ -394,6 +394,48 @@ def test_the_purge_drops_the_directory_days_it_emptied_once_they_are_settled(sto
     again = purge(store, NOW, directory_settle=timedelta(0))
     assert (again.total_deleted, again.entries_read) == (0, 0)
     assert again.directory_rows_read < report.directory_rows_read
+
+
+def finished_days(store: JobStore) -> dict[str, frozenset]:
+    """The directory's days of the finished clock, by subscription."""
+    last = NOW.date() + timedelta(days=1)
+    return {row.partition_key: row.days for rows in store.directory.rows_through(ExpiryClock.FINISHED, last) for row in rows}
+
+
+def test_the_purge_drops_the_emptied_days_of_a_quarter_in_one_transaction(fresh_store):
+    # given a job cancelled 100 days ago in each of three subscriptions: three directory rows in one quarter's partition
+    healthy = fresh_store()
+    for subscription in SUBSCRIPTIONS:
+        History(healthy).cancelled(JobKey(subscription, "rg", "old"), NOW - timedelta(days=100))
+    transactions = []
+    counting = fresh_store(raw_request_hook=lambda request: transactions.append(request.http_request.url.endswith("$batch")))
+    # when the purge runs with the rows settled
+    report = purge(counting, NOW, directory_settle=timedelta(0))
+    # then it sent a transaction per subscription for the jobs, and one per clock for the three rows (each job also
+    # left a day of the Creating clock, when it was created), which are gone
+    assert report.total_deleted == 3
+    assert sum(transactions) == 3 + 2
+    assert finished_days(healthy) == {}
+    assert index_problems(healthy) == []
+
+
+def test_a_directory_row_written_during_the_purge_keeps_its_days_and_the_others_still_go(fresh_store):
+    # given a job cancelled 100 days ago in each of three subscriptions
+    healthy = fresh_store()
+    for subscription in SUBSCRIPTIONS:
+        History(healthy).cancelled(JobKey(subscription, "rg", "old"), NOW - timedelta(days=100))
+    # and a writer that finishes another job of the first subscription, back-dated to the same quarter, just before
+    # the purge's directory transaction (its fourth write)
+    late = JobKey(SUBSCRIPTIONS[0], "rg", "late")
+    hook = BeforeWrite(4, lambda: History(JobStore(healthy.table)).cancelled(late, NOW - timedelta(days=99)))
+    racing = fresh_store(raw_request_hook=hook)
+    hook.armed = True
+    # when the purge drops the emptied days
+    purge(racing, NOW, directory_settle=timedelta(0))
+    # then the row written meanwhile is left as the writer left it, and the other two are gone
+    assert finished_days(healthy) == {SUBSCRIPTIONS[0]: frozenset({(NOW - timedelta(days=100)).date(), (NOW - timedelta(days=99)).date()})}
+    assert index_problems(healthy) == []
+    assert purge(healthy, NOW).total_deleted == 1
 
 
 def test_a_day_the_purge_dropped_is_written_again_when_the_same_process_finishes_a_job_on_it(fresh_store):
