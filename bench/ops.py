@@ -357,15 +357,16 @@ Machine: {machine()}
 
 {hop} {verdict}
 
-The floor the rules allow: get 1; cancel 2 (read, conditional write); create 1
-and delete 2, plus the expiry index's writes (create: the entry written ahead
-and its ETag; delete: the entry's removal). A cancel in Creating moves the job
-to Completed, so its entry moves too (written ahead, then the old one goes);
-shipping ends the Creating clock, so its entry goes. A listing reads one page.
-The index's writes are what the purge is built on: because an entry carries
-its job's ETag, the purge deletes expired jobs unread, reading 1.00 entity per
-purged job (see Purge); without them it would have to scan, or read each job
-before deleting it.
+Every operation is at the floor the rules allow: get 1; create 1 (the job and
+its expiry entry in one transaction); cancel, ship, complete and delete 2 (the
+read, then one conditional transaction of the job and its entry; a cancel in
+Shipping changes no entry, so its write is a plain conditional update). A
+listing reads one page. The counts are the steady state: a process adds one
+directory merge the first time it writes an entry for a subscription, clock
+and recent day (once per process and day for each subscription it serves), and
+one for each write that moves an entry onto an older day (an operator's
+back-dated finish). Because every write rewrites the job's entry in the same
+transaction, the purge deletes expired jobs without reading them (see Purge).
 
 Reading the ratios: in process, our code (parsing, validation, the rules,
 shaping the ARM body) costs a few per cent over the raw SDK calls. Over HTTP,
