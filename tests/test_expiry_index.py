@@ -32,7 +32,7 @@ def key(subscription_id) -> JobKey:
 
 
 def create(service, key):
-    return service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())[0]
+    return service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions()).stored
 
 
 def patch(service, key, body):

@@ -220,7 +220,7 @@ def test_a_job_changed_by_an_old_writer_meanwhile_is_read_again_and_keeps_that_c
     # then its conditional write lost, it read the job again and brought the new version up to date
     assert (report.raced, report.rewritten) == (1, 1)
     assert healthy.get(key).job.tags == {"retagged": "yes"}
-    assert [job.name for job in healthy.list(SCOPE, 10, None, job_filter=parse_filter("type eq 'Import'"))[0]] == ["busy"]
+    assert [job.name for job in healthy.list(SCOPE, 10, None, job_filter=parse_filter("type eq 'Import'")).jobs] == ["busy"]
     assert index_problems(healthy) == []
 
 

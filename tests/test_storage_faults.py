@@ -134,7 +134,7 @@ def test_a_412_is_not_retried(proxied):
     proxy, store = proxied
     service = JobService(store)
     key = JobKey(SUBSCRIPTION, "rg", "precondition")
-    stale = service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())[0].etag
+    stale = service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions()).stored.etag
     service.update_job(key, JobUpdateRequest.model_validate({"tags": {"v": "2"}}), Preconditions())
     proxy.fail_next(0)
     with pytest.raises(PreconditionFailed):
