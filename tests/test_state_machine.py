@@ -254,12 +254,15 @@ ACTIONS = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(ACTIONS)
 def test_any_sequence_of_actions_keeps_the_invariants(actions):
+    # given a new job, and the states it enters with the time of each move
     job = shippable()
     now = T0
-    history = [job.state]
+    moves = [(job.state, T0)]
+    # when any sequence of actions is tried on it, an hour apart
     for kind, argument in actions:
         now += timedelta(hours=1)
         before = job
+        unchanged = job.model_copy(deep=True)
         try:
             if kind == "cancel":
                 job = patch(job, {"cancelRequested": True}, at=now)
@@ -270,10 +273,12 @@ def test_any_sequence_of_actions_keeps_the_invariants(actions):
             else:
                 job = state_machine.move_job(job, argument, now, now)
         except (Conflict, BadRequest):
-            assert job is before  # a refused action changes nothing
+            # then a refused action changes nothing, not even in place
+            assert job == unchanged
             continue
+        # then every move is an edge of the contract's state table
         if job.state != before.state:
-            history.append(job.state)
+            moves.append((job.state, now))
             assert (before.state, job.state) in LEGAL_EDGES
         # a cancel request is never lost
         assert job.properties.cancel_requested or not before.properties.cancel_requested
@@ -283,7 +288,8 @@ def test_any_sequence_of_actions_keeps_the_invariants(actions):
         if job.properties.cancel_requested and job.state != before.state:
             assert job.state in (S.COMPLETED, S.RECEIVED, S.PACKAGING, S.CLOSED)
             assert not (job.state == S.CLOSED and before.state == S.PACKAGING)
-    assert history[0] == S.CREATING
+    # and stateChangedAt is the time of the job's last move, however many actions did not move it
+    assert (job.state, job.properties.state_changed_at) == moves[-1]
 
 
 LEGAL_EDGES = {
