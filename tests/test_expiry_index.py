@@ -80,9 +80,12 @@ def test_tags_on_a_finished_job_keep_its_clock_and_rewrite_its_entry(store, serv
         back_then.move_job(key, state, None)
     service.move_job(key, JobState.COMPLETED, at)
     [before] = expiry_entries(store)
-    # when its tags change
-    patch(service, key, {"tags": {"after": "done"}})
-    # then its entry keeps the key of the finish time, and has a new ETag: the entry names the job's version
+    # when its tags change, now
+    retagged = patch(service, key, {"tags": {"after": "done"}})
+    # then the job keeps its clock: finished at `at`, 100 days ago, though it was written just now
+    assert retagged.job.properties.completed_at == store.get(key).job.properties.completed_at == at
+    assert retagged.job.properties.updated_at > at + timedelta(days=99)
+    # and its entry keeps the key of the finish time, and has a new ETag: the entry names the job's version
     [after] = expiry_entries(store)
     assert after["RowKey"] == before["RowKey"] == f"!finished|{format_time(at)}|{key.row_key}"
     assert after.metadata["etag"] != before.metadata["etag"]
