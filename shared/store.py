@@ -350,11 +350,21 @@ def _decode_skip_token(token: str | None, scope: Scope, job_filter: JobFilter | 
     return {"PartitionKey": continuation["PartitionKey"], "RowKey": continuation["RowKey"]}
 
 
-
-
 @functools.cache
 def _store_for(connection: str, table_name: str) -> JobStore:
     return JobStore.connect(connection, table_name)
+
+
+# A store put in place of the settings' one by `install_store`.
+_installed: JobStore | None = None
+
+
+def install_store(job_store: JobStore | None) -> None:
+    """Makes `get_store` answer `job_store` in this process, instead of the store the settings name; None puts the
+    settings' store back. For tests and tools that wrap the real store (to record its writes, say): call
+    `shared.jobs.reload_settings()` after it, so the service is built over it."""
+    global _installed
+    _installed = job_store
 
 
 def forget_store() -> None:
@@ -365,7 +375,9 @@ def forget_store() -> None:
 
 
 def get_store() -> JobStore:
-    """The process's one store (one client, one connection pool; the table is created once)."""
+    """The process's one store (one client, one connection pool; the table is created once), or the installed one."""
     settings = load_settings()
     log_requests(settings.log_storage_requests)
+    if _installed is not None:
+        return _installed
     return _store_for(settings.storage_connection, settings.table_name)
