@@ -8,8 +8,7 @@ import pytest
 
 from shared.models import JobState
 
-from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
-from .test_state_machine import ALL_OPERATOR_CASES, ALLOWED_OPERATOR_MOVES
+from .builders import ALL_OPERATOR_CASES, ALLOWED_OPERATOR_MOVES, DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
 
 S = JobState
 

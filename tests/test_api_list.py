@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared.names import JobKey
-from tests.conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+
+from .builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 
 
 def names(response) -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 
 from shared.models import JobState
 
-from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+from .builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 
 V2016, V2020, V2021 = "2016-11-01", "2020-08-01", "2021-01-01"
 LATER_VERSIONS = (V2020, V2021)

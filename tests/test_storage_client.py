@@ -13,7 +13,7 @@ import pytest
 from shared import jobs, storage_client, store
 from shared.names import JobKey
 
-from .conftest import make_job
+from .builders import make_job
 
 
 @pytest.fixture
