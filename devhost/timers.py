@@ -51,6 +51,11 @@ class TimerScheduler:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    @property
+    def scheduled(self) -> list[str]:
+        """The names of the timer functions it runs: those whose schedule resolved (the others were logged and left out)."""
+        return [function.name for function, _ in self._timers]
+
     def start(self) -> None:
         for function, schedule in self._timers:
             thread = threading.Thread(target=self._run, args=(function, schedule), name=f"timer-{function.name}", daemon=True)

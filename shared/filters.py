@@ -16,6 +16,7 @@ import re
 import typing
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from .errors import BadRequest
 from .models import Job, JobDetails, JobState
@@ -120,25 +121,33 @@ def parse_filter(text: str) -> JobFilter:
         tokens.take_keyword("and", "conditions are joined only by and")
 
 
+class _Token(NamedTuple):
+    """One token of the filter: its kind (the name of the `_TOKEN` group it matched), its text and where it starts."""
+
+    kind: str
+    text: str
+    at: int
+
+
 class _Tokens:
     """The filter's tokens (whitespace dropped), read left to right; errors quote the text from the token at hand."""
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._tokens = [(match.lastgroup, match.group(), match.start()) for match in _TOKEN.finditer(text) if match.lastgroup != "space"]
+        self._tokens = [_Token(match.lastgroup, match.group(), match.start()) for match in _TOKEN.finditer(text) if match.lastgroup != "space"]
         self._position = 0
 
     def at_end(self) -> bool:
         return self._position >= len(self._tokens)
 
     def peek_text(self) -> str | None:
-        return None if self.at_end() else self._tokens[self._position][1]
+        return None if self.at_end() else self._tokens[self._position].text
 
     def take(self, kind: str, why: str) -> str:
-        if self.at_end() or self._tokens[self._position][0] != kind:
+        if self.at_end() or self._tokens[self._position].kind != kind:
             raise self.not_understood(why)
         self._position += 1
-        return self._tokens[self._position - 1][1]
+        return self._tokens[self._position - 1].text
 
     def take_keyword(self, keyword: str, why: str) -> None:
         if self.take("word", why).lower() != keyword:
@@ -148,7 +157,7 @@ class _Tokens:
         position = self._position - back
         if position >= len(self._tokens):
             return _invalid(f"The $filter ends before a condition is complete ({why}); {_GRAMMAR}.")
-        at = self._tokens[position][2]
+        at = self._tokens[position].at
         return _invalid(f"The $filter is not understood at '{_shown(self._text[at:])}' ({why}); {_GRAMMAR}.")
 
 
@@ -177,4 +186,4 @@ def _not_understood(text: str, at: int, why: str) -> BadRequest:
 
 
 def _invalid(message: str) -> BadRequest:
-    return BadRequest("InvalidFilter", message, TARGET)
+    return BadRequest(message, code="InvalidFilter", target=TARGET)

@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
@@ -54,17 +54,17 @@ def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Ca
         except HttpResponseError as error:
             if error.status_code is not None and error.status_code < 500:
                 log.exception("storage refused a request: %s", error.status_code)
-                return error_response(ApiError("InternalServerError", "The storage service refused the request."))
+                return error_response(ApiError("The storage service refused the request."))
             return _storage_unavailable(error)
         except AzureError as error:  # no answer from storage: connection refused, timed out, reset
             return _storage_unavailable(error)
         except SettingsError as error:
             # Not an outage: no Retry-After, since trying again cannot help until the settings are fixed.
             log.error("the app is misconfigured: %s", error)
-            return error_response(ApiError("InvalidConfiguration", "The app is misconfigured; its log says how."))
+            return error_response(ApiError("The app is misconfigured; its log says how.", code="InvalidConfiguration"))
         except Exception:  # the boundary: log it, never send a stack trace
             log.exception("unexpected failure in %s", handler.__module__)
-            return error_response(ApiError("InternalServerError", "The server met an unexpected error."))
+            return error_response(ApiError("The server met an unexpected error."))
 
     return main
 
@@ -73,7 +73,8 @@ def _storage_unavailable(error: Exception) -> func.HttpResponse:
     log.warning("storage unavailable: %s", type(error).__name__)
     return error_response(
         ServiceUnavailable(
-            "ServiceUnavailable", "The job store is unavailable right now; retry after a short wait.", retry_after=RETRY_AFTER_SECONDS
+            "The job store is unavailable right now; retry after a short wait.",
+            retry_after=RETRY_AFTER_SECONDS,
         )
     )
 
@@ -90,7 +91,7 @@ def query_parameters(req: func.HttpRequest) -> dict[str, str]:
         lowered = name.lower()
         if lowered in parameters and lowered != FUNCTION_KEY_PARAMETER:
             code = "InvalidApiVersionParameter" if lowered == "api-version" else "InvalidQueryParameter"
-            raise BadRequest(code, f"The query parameter '{name[:40]}' is given more than once; give it once.", name[:40])
+            raise BadRequest(f"The query parameter '{name[:40]}' is given more than once; give it once.", code=code, target=name[:40])
         parameters[lowered] = value
     return parameters
 
@@ -100,14 +101,14 @@ def check_api_version(req: func.HttpRequest) -> ApiVersion:
     version = query_parameters(req).get("api-version")
     if not version:
         raise BadRequest(
-            "MissingApiVersionParameter",
             f"The api-version query parameter (?api-version=) is required for all requests. "
             f"Supported versions: {', '.join(API_VERSIONS)}.",
+            code="MissingApiVersionParameter",
         )
     if version not in API_VERSIONS:
         raise BadRequest(
-            "InvalidApiVersionParameter",
             f"The api-version '{version[:40]}' is invalid. The supported versions are {', '.join(API_VERSIONS)}.",
+            code="InvalidApiVersionParameter",
         )
     return ApiVersion(version)
 
@@ -149,7 +150,7 @@ def parse_top(raw: str | None, maximum: int = 100) -> int:
     if raw is None:
         return maximum
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise BadRequest("InvalidTop", f"$top must be a whole number from 1 to {maximum}.", "$top")
+        raise BadRequest(f"$top must be a whole number from 1 to {maximum}.", code="InvalidTop", target="$top")
     return int(raw)
 
 
@@ -158,30 +159,31 @@ def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
     content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(
-            "UnsupportedMediaType", f"The content type '{content_type[:100]}' is not supported; send application/json."
+            f"The content type '{content_type[:100]}' is not supported; send application/json.",
         )
     encoding = (req.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":
         raise UnsupportedMediaType(
-            "UnsupportedContentEncoding", f"The content encoding '{encoding[:40]}' is not supported; send the body uncompressed."
+            f"The content encoding '{encoding[:40]}' is not supported; send the body uncompressed.",
+            code="UnsupportedContentEncoding",
         )
     body = req.get_body()
     if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge("RequestTooLarge", f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
+        raise PayloadTooLarge(f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.", code="RequestTooLarge")
     if not body.strip():
-        raise BadRequest("InvalidRequestContent", "The request body is empty; send a JSON object.")
+        raise BadRequest("The request body is empty; send a JSON object.", code="InvalidRequestContent")
     try:
         document = json.loads(body, object_pairs_hook=_reject_duplicate_keys)
     except _DuplicateKey as error:
-        raise BadRequest("InvalidRequestContent", f"The JSON object has the key '{error.key[:100]}' twice.") from error
+        raise BadRequest(f"The JSON object has the key '{error.key[:100]}' twice.", code="InvalidRequestContent") from error
     except (UnicodeDecodeError, ValueError) as error:
-        raise BadRequest("InvalidRequestContent", "The request body is not valid JSON.") from error
+        raise BadRequest("The request body is not valid JSON.", code="InvalidRequestContent") from error
     except RecursionError as error:
-        raise BadRequest("InvalidRequestContent", "The request body is nested too deeply.") from error
+        raise BadRequest("The request body is nested too deeply.", code="InvalidRequestContent") from error
     if _depth(document) > MAX_JSON_DEPTH:
-        raise BadRequest("InvalidRequestContent", f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+        raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.", code="InvalidRequestContent")
     if not isinstance(document, dict):
-        raise BadRequest("InvalidRequestContent", "The request body must be a JSON object.")
+        raise BadRequest("The request body must be a JSON object.", code="InvalidRequestContent")
     try:
         return model.model_validate(document, context={"api_version": check_api_version(req)})
     except ValidationError as error:
@@ -216,11 +218,20 @@ def _depth(value: Any) -> int:
 
 
 def _invalid_content(error: ValidationError) -> BadRequest:
-    problems = [(".".join(str(part) for part in e["loc"]) or "body", e["msg"]) for e in error.errors(include_input=False)]
-    summary = "; ".join(f"{target}: {message}" for target, message in problems[:5])
+    problems = [_Problem(".".join(str(part) for part in e["loc"]) or "body", e["msg"]) for e in error.errors(include_input=False)]
+    summary = "; ".join(f"{problem.target}: {problem.message}" for problem in problems[:5])
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    details = [{"code": "InvalidRequestContent", "target": t, "message": m} for t, m in problems[:20]]
-    return BadRequest("InvalidRequestContent", f"The request content is invalid: {summary}{more}.", problems[0][0], details)
+    details = [{"code": "InvalidRequestContent", "target": problem.target, "message": problem.message} for problem in problems[:20]]
+    return BadRequest(
+        f"The request content is invalid: {summary}{more}.", code="InvalidRequestContent", target=problems[0].target, details=details
+    )
+
+
+class _Problem(NamedTuple):
+    """One thing wrong with a request body: where (a dotted path, or "body") and what."""
+
+    target: str
+    message: str
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -283,4 +294,4 @@ def error_response(error: ApiError) -> func.HttpResponse:
 def not_found_response(req: func.HttpRequest) -> func.HttpResponse:
     """The answer for a path no operation of the API takes, whatever its api-version: there is nothing to version."""
     path = "/" + (req.route_params.get("path") or "")
-    return error_response(NotFound("NotFound", f"No operation of this API answers {req.method[:16]} {path[:200]}."))
+    return error_response(NotFound(f"No operation of this API answers {req.method[:16]} {path[:200]}."))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
@@ -24,7 +25,7 @@ from .locations import LocationCatalogue
 from .models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from .names import JobKey, Scope
 from .settings import load_settings
-from .store import JobStore, StoredJob, forget_store, get_store
+from .store import JobPage, JobStore, StoredJob, forget_store, get_store
 
 # How often an operation re-reads and retries after losing a race before it gives up with a retryable 503.
 MAX_ATTEMPTS = 12
@@ -48,16 +49,22 @@ class Preconditions:
         if self.if_match is not None:
             if current is None or not _etag_matches(self.if_match, current.etag):
                 raise PreconditionFailed(
-                    "PreconditionFailed",
                     "The job does not exist." if current is None else "The job has changed: its ETag does not match If-Match.",
                 )
         if self.if_none_match is not None and current is not None and _etag_matches(self.if_none_match, current.etag):
-            raise PreconditionFailed("PreconditionFailed", "The job already exists and If-None-Match forbids replacing it.")
+            raise PreconditionFailed("The job already exists and If-None-Match forbids replacing it.")
 
 
 def _etag_matches(header: str, etag: str) -> bool:
     header = header.strip()
     return header == "*" or header == etag or etag in (part.strip() for part in header.split(","))
+
+
+class CreateResult(NamedTuple):
+    """What a PUT did: the job as stored, and whether the PUT created it (201) or replaced it (200)."""
+
+    stored: StoredJob
+    created: bool
 
 
 class JobService:
@@ -72,7 +79,7 @@ class JobService:
             raise _not_found(key)
         return current
 
-    def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> tuple[StoredJob, bool]:
+    def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> CreateResult:
         """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new."""
         # Checked before any storage call, so a job in an unknown location is never stored.
         location = self._locations.for_job(request.location)
@@ -80,7 +87,7 @@ class JobService:
             if preconditions.if_match is None:
                 # Most PUTs create: try that first, and read only when the job turns out to exist.
                 try:
-                    return self._store.insert(state_machine.new_job(key, request, self._clock.now(), location=location)), True
+                    return CreateResult(self._store.insert(state_machine.new_job(key, request, self._clock.now(), location=location)), created=True)
                 except ResourceExistsError:
                     pass
             current = self._store.get(key)
@@ -89,7 +96,7 @@ class JobService:
                 continue  # deleted since the insert failed (If-Match would have stopped at the check): insert again
             try:
                 replacement = state_machine.replace_job(current.job, request, self._clock.now(), location=location)
-                return self._store.replace(replacement, current), False
+                return CreateResult(self._store.replace(replacement, current), created=False)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)
@@ -120,7 +127,7 @@ class JobService:
 
     def list_jobs(
         self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None
-    ) -> tuple[list[Job], str | None]:
+    ) -> JobPage:
         return self._store.list(scope, top, skip_token, job_filter=job_filter)
 
     def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job]) -> StoredJob:
@@ -142,22 +149,22 @@ class JobService:
     def _lost_race(preconditions: Preconditions, attempt: int) -> None:
         # The version the caller pinned is gone; retrying would act on one they never saw.
         if preconditions.if_match is not None or preconditions.if_none_match is not None:
-            raise PreconditionFailed("PreconditionFailed", "The job changed while the request was being processed.")
+            raise PreconditionFailed("The job changed while the request was being processed.")
         time.sleep(random.uniform(0, min(RETRY_BACKOFF_MAX_SECONDS, RETRY_BACKOFF_FIRST_SECONDS * 2**attempt)))
 
 
 def _not_found(key: JobKey) -> NotFound:
     return NotFound(
-        "ResourceNotFound",
         f"The Resource '{key.resource_id.split('/providers/', 1)[1]}' under resource group "
         f"'{key.resource_group}' was not found.",
+        code="ResourceNotFound",
     )
 
 
 def _too_contended(key: JobKey) -> ServiceUnavailable:
     return ServiceUnavailable(
-        "ConcurrentUpdate",
         f"The job '{key.job_name}' is being changed by too many requests at once; retry after Retry-After seconds.",
+        code="ConcurrentUpdate",
         retry_after=CONTENDED_RETRY_AFTER_SECONDS,
     )
 

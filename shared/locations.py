@@ -135,8 +135,8 @@ class LocationCatalogue(BaseModel):
         location = self.find(name)
         if location is None:
             raise NotFound(
-                "LocationNotFound",
                 f"The location '{name[:64]}' is not a location of {PROVIDER}; list the locations to see them.",
+                code="LocationNotFound",
             )
         return location
 
@@ -146,10 +146,10 @@ class LocationCatalogue(BaseModel):
         if location is None:
             # ARM's code and wording for a location a resource type is not offered in.
             raise BadRequest(
-                "LocationNotAvailableForResourceType",
                 f"The provided location '{name[:64]}' is not available for resource type '{RESOURCE_TYPE}'. "
                 f"List of available regions for the resource type is '{','.join(each.name for each in self.locations)}'.",
-                "location",
+                code="LocationNotAvailableForResourceType",
+                target="location",
             )
         return location
 

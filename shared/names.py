@@ -66,7 +66,7 @@ class NameRule:
         # A trailing '.' is what ARM refuses in every name; the patterns allow it elsewhere.
         if not self.pattern.fullmatch(value or "") or value.endswith("."):
             shown = value if len(value) <= 100 else value[:100] + "..."
-            raise BadRequest(self.code, f"The {self.what} {shown!r} is invalid: {self.rule}.", self.target)
+            raise BadRequest(f"The {self.what} {shown!r} is invalid: {self.rule}.", code=self.code, target=self.target)
         return value
 
 

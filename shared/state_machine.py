@@ -70,8 +70,8 @@ def replace_job(existing: Job, request: JobCreateRequest, now: datetime, *, loca
     """PUT on an existing job: allowed only while it is still being created."""
     if existing.state != S.CREATING:
         raise Conflict(
-            "InvalidJobState",
             f"The job is in state {existing.state}; it can be replaced only in state Creating.",
+            code="InvalidJobState",
         )
     replacement = new_job(existing.key, request, now, location=location)
     kept = {"created_at": existing.properties.created_at, "state_changed_at": existing.properties.state_changed_at}
@@ -90,9 +90,9 @@ def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
     # `cancelRequested: false` withdraws nothing (a cancel, once recorded, stands): clients send it on every update.
     if wanted.cancel_requested and wanted.state is not None and wanted.state != job.state:
         raise BadRequest(
-            "InvalidRequestContent",
             "A request cannot both cancel the job and set properties.state.",
-            "properties.state",
+            code="InvalidRequestContent",
+            target="properties.state",
         )
 
     # A value equal to the job's is no change, so it is never refused for the job's state: clients send their
@@ -104,9 +104,9 @@ def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
     }
     if changes and job.state not in EDITABLE:
         raise Conflict(
-            "InvalidJobState",
             f"The job is in state {job.state}; {', '.join(_alias(n) for n in changes)} can be changed "
             "only in state Creating or Shipping.",
+            code="InvalidJobState",
         )
     properties = job.properties.model_copy(update=changes)
 
@@ -147,9 +147,9 @@ def _current_value(properties: JobProperties, name: str):
 def _ship(current: JobState, properties: JobProperties, target: JobState, now: datetime) -> JobProperties:
     if current != S.CREATING or target != S.SHIPPING:
         raise Conflict(
-            "InvalidStateTransition",
             f"The job is in state {current}; a customer can only move a job from Creating to Shipping, "
             f"not to {target}.",
+            code="InvalidStateTransition",
         )
     missing = [
         alias
@@ -158,10 +158,10 @@ def _ship(current: JobState, properties: JobProperties, target: JobState, now: d
     ]
     if missing:
         raise BadRequest(
-            "ShippingInformationMissing",
             f"The job cannot move to Shipping before properties.{' and properties.'.join(missing)} "
             "are set, in this or an earlier request.",
-            f"properties.{missing[0]}",
+            code="ShippingInformationMissing",
+            target=f"properties.{missing[0]}",
         )
     return properties.model_copy(update={"state": S.SHIPPING, "state_changed_at": now})
 
@@ -169,8 +169,8 @@ def _ship(current: JobState, properties: JobProperties, target: JobState, now: d
 def _cancel(current: JobState, properties: JobProperties, now: datetime) -> JobProperties:
     if current not in CANCELLABLE:
         raise Conflict(
-            "InvalidJobState",
             f"The job is in state {current}; a job can be cancelled only before it is in state Packaging.",
+            code="InvalidJobState",
         )
     if current == S.CREATING:
         # Nothing has shipped, so the cancel takes effect at once.
@@ -185,38 +185,38 @@ def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> 
     try:
         at = now if at is None else to_utc(at)
     except TimeOutOfRange as error:
-        raise BadRequest("InvalidMoveTime", f"The time of the move, {error}.", "at") from error
+        raise BadRequest(f"The time of the move, {error}.", code="InvalidMoveTime", target="at") from error
     if at > now:
-        raise BadRequest("InvalidMoveTime", "The time of the move cannot be in the future.", "at")
+        raise BadRequest("The time of the move cannot be in the future.", code="InvalidMoveTime", target="at")
     last_move = job.properties.state_changed_at
     if last_move is not None and at < last_move:
         raise BadRequest(
-            "InvalidMoveTime",
             f"The time of the move cannot be before the job's last move at {last_move.isoformat()}.",
-            "at",
+            code="InvalidMoveTime",
+            target="at",
         )
     allowed = OPERATOR_MOVES.get(job.state, ())
     if target not in allowed:
         options = " or ".join(allowed) if allowed else "no other state"
         raise Conflict(
-            "InvalidStateTransition",
             f"The job is in state {job.state}; the operator can move it to {options}, not to {target}.",
+            code="InvalidStateTransition",
         )
     cancelled = job.properties.cancel_requested
     if job.state == S.RECEIVED and target == S.TRANSFERRING and cancelled:
         raise Conflict(
-            "InvalidStateTransition",
             "The job is in state Received with a cancel requested; a cancelled job skips the copy and goes to Packaging.",
+            code="InvalidStateTransition",
         )
     if job.state == S.RECEIVED and target == S.PACKAGING and not cancelled:
         raise Conflict(
-            "InvalidStateTransition",
             "The job is in state Received; only a cancelled job goes from Received straight to Packaging.",
+            code="InvalidStateTransition",
         )
     if job.state == S.PACKAGING and target == S.CLOSED and cancelled:
         raise Conflict(
-            "InvalidStateTransition",
             "The job is in state Packaging with a cancel requested; a cancelled job ends Completed, not Closed.",
+            code="InvalidStateTransition",
         )
     update = {"state": target, "state_changed_at": at, "updated_at": now}
     if target in FINISHED:
@@ -227,8 +227,8 @@ def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> 
 def check_deletable(job: Job) -> None:
     if job.state not in DELETABLE:
         raise Conflict(
-            "InvalidJobState",
             f"The job is in state {job.state}; it can be deleted only in state Creating or Completed.",
+            code="InvalidJobState",
         )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from typing import NamedTuple
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -79,6 +80,13 @@ class PurgeResult:
     @property
     def deleted(self) -> list[ExpiryEntry]:
         return self.by_outcome[PurgeOutcome.DELETED]
+
+
+class JobPage(NamedTuple):
+    """One page of a listing: its jobs, and the token of the next page (None on the last)."""
+
+    jobs: list[Job]
+    next_skip_token: str | None
 
 
 class JobStore:
@@ -197,7 +205,7 @@ class JobStore:
 
     def list(
         self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None
-    ) -> tuple[list[Job], str | None]:
+    ) -> JobPage:
         """One page of the jobs in `scope` that meet `job_filter`, in key order, and the token of the next page (or None).
 
         With a filter, Table Storage may answer fewer than `top` jobs (even none) and a continuation: the
@@ -205,7 +213,7 @@ class JobStore:
         """
         continuation = _decode_skip_token(skip_token, scope, job_filter)
         if job_filter is not None and job_filter.matches_nothing:
-            return [], None
+            return JobPage([], None)
         conditions = ["PartitionKey eq @partition"]
         parameters = {"partition": scope.partition_key}
         prefix = scope.row_key_prefix
@@ -226,7 +234,7 @@ class JobStore:
         )
         page = next(pages, [])
         jobs = [job_from_entity(entity) for entity in page]
-        return jobs, _encode_skip_token(pages.continuation_token, scope, job_filter)
+        return JobPage(jobs, _encode_skip_token(pages.continuation_token, scope, job_filter))
 
     def _submit(self, operations: list[tuple]) -> list:
         """One transaction; a failure of its first operation (the job's) raises what a single write would.
@@ -287,8 +295,8 @@ def job_entity(job: Job) -> dict:
     for column, what in (("Tags", "tags"), (PROPERTIES_COLUMN, "properties")):
         if len(entity[column]) > MAX_PROPERTY_CHARS:
             raise PayloadTooLarge(
-                "RequestTooLarge",
                 f"The job's {what} take {len(entity[column])} characters; the limit is {MAX_PROPERTY_CHARS}.",
+                code="RequestTooLarge",
             )
     return entity
 
@@ -327,7 +335,7 @@ def _encode_skip_token(continuation: dict | None, scope: Scope, job_filter: JobF
 def _decode_skip_token(token: str | None, scope: Scope, job_filter: JobFilter | None) -> dict | None:
     if token is None:
         return None
-    invalid = BadRequest("InvalidSkipToken", "The $skipToken is not one this listing gave out; start the listing again.", "$skipToken")
+    invalid = BadRequest("The $skipToken is not one this listing gave out; start the listing again.", code="InvalidSkipToken", target="$skipToken")
     try:
         continuation = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:
@@ -342,11 +350,21 @@ def _decode_skip_token(token: str | None, scope: Scope, job_filter: JobFilter | 
     return {"PartitionKey": continuation["PartitionKey"], "RowKey": continuation["RowKey"]}
 
 
-
-
 @functools.cache
 def _store_for(connection: str, table_name: str) -> JobStore:
     return JobStore.connect(connection, table_name)
+
+
+# A store put in place of the settings' one by `install_store`.
+_installed: JobStore | None = None
+
+
+def install_store(job_store: JobStore | None) -> None:
+    """Makes `get_store` answer `job_store` in this process, instead of the store the settings name; None puts the
+    settings' store back. For tests and tools that wrap the real store (to record its writes, say): call
+    `shared.jobs.reload_settings()` after it, so the service is built over it."""
+    global _installed
+    _installed = job_store
 
 
 def forget_store() -> None:
@@ -357,7 +375,9 @@ def forget_store() -> None:
 
 
 def get_store() -> JobStore:
-    """The process's one store (one client, one connection pool; the table is created once)."""
+    """The process's one store (one client, one connection pool; the table is created once), or the installed one."""
     settings = load_settings()
     log_requests(settings.log_storage_requests)
+    if _installed is not None:
+        return _installed
     return _store_for(settings.storage_connection, settings.table_name)

@@ -14,9 +14,11 @@ import requests
 from devhost.config import ConfigError
 from devhost.functions import load_app
 from devhost.server import Keys
+from scripts.azurite import ROOT, free_port
 from shared.names import JobKey
 
-from .conftest import ROOT, free_port, serve, shippable_body
+from .builders import shippable_body
+from .harness import serving
 
 SUB = "00000000-0000-0000-0000-00000000acc5"
 VALUES = {"subscriptionId": SUB, "resourceGroupName": "rg", "jobName": "job", "locationName": "westus", "path": "no/such/path"}
@@ -37,11 +39,8 @@ ROUTES = list(concrete_routes())
 
 @pytest.fixture(scope="module")
 def keyed(app_settings):
-    server, thread = serve(Keys(function_key="the-function-key", master_key="the-master-key"))
-    yield server.base_url
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(keys=Keys(function_key="the-function-key", master_key="the-master-key")) as server:
+        yield server.base_url
 
 
 def call(base_url: str, method: str, path: str, key: str | None, in_query: bool = False) -> int:

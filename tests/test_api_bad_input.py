@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import job_body, shippable_body
+from .builders import job_body, shippable_body
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000ba"
 

@@ -8,8 +8,7 @@ import pytest
 
 from shared.models import JobState
 
-from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
-from .test_state_machine import ALL_OPERATOR_CASES, ALLOWED_OPERATOR_MOVES
+from .builders import ALL_OPERATOR_CASES, ALLOWED_OPERATOR_MOVES, DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
 
 S = JobState
 
@@ -78,6 +77,7 @@ class TestCreateAndGet:
         key = job_in_state(S.SHIPPING)
         response = api.put_job(key)
         assert response.status_code == 409
+        assert error_of(response)["code"] == "InvalidJobState"
         assert "state Shipping" in error_of(response)["message"]
 
     def test_if_none_match_star_makes_put_create_only(self, api, new_key):
@@ -174,6 +174,7 @@ class TestCustomerMovesOverHttp:
         etag = api.get_job(key).headers["ETag"]
         response = api.cancel_job(key)
         assert response.status_code == 409
+        assert error_of(response)["code"] == "InvalidJobState"
         assert f"The job is in state {state}" in error_of(response)["message"]
         assert api.get_job(key).headers["ETag"] == etag
 
@@ -219,6 +220,7 @@ class TestCustomerMovesOverHttp:
         response = api.patch_job(key, {"properties": {"backupDriveManifest": True}})
         # then it is refused, naming the state and the property
         assert response.status_code == 409
+        assert error_of(response)["code"] == "InvalidJobState"
         assert "properties.backupDriveManifest" in error_of(response)["message"]
 
     @pytest.mark.parametrize("state", [S.RECEIVED, S.COMPLETED])
@@ -226,6 +228,7 @@ class TestCustomerMovesOverHttp:
         key = job_in_state(state)
         response = api.patch_job(key, {"properties": {"state": "Shipping"}})
         assert response.status_code == 409
+        assert error_of(response)["code"] == "InvalidStateTransition"
         assert f"The job is in state {state}" in error_of(response)["message"]
 
     def test_patch_tags_and_properties(self, api, job_in_state):
@@ -239,6 +242,7 @@ class TestCustomerMovesOverHttp:
         key = job_in_state(S.RECEIVED)
         response = api.patch_job(key, {"properties": {"returnShipping": {"carrierName": "UPS", "carrierAccountNumber": "1"}}})
         assert response.status_code == 409
+        assert error_of(response)["code"] == "InvalidJobState"
         assert "state Received" in error_of(response)["message"]
 
     def test_patch_with_stale_if_match_is_412_and_current_works(self, api, job_in_state):
@@ -272,6 +276,7 @@ class TestOperatorMovesOverHttp:
         etag = api.get_job(key).headers["ETag"]
         response = api.move_job(key, target)
         assert response.status_code == 409
+        assert error_of(response)["code"] == "InvalidStateTransition"
         assert f"The job is in state {state}" in error_of(response)["message"]
         assert api.get_job(key).headers["ETag"] == etag
 
@@ -284,38 +289,43 @@ class TestOperatorMovesOverHttp:
         assert job_store.get(key).job.properties.completed_at == last
 
     @pytest.mark.parametrize(
-        "at,code",
+        "at,code,rule",
         [
-            ("2999-01-01T00:00:00Z", "InvalidMoveTime"),  # in the future
-            ("2000-01-01T00:00:00Z", "InvalidMoveTime"),  # before the job's last move
-            ("0001-01-01T00:00:00+01:00", "InvalidMoveTime"),  # the year 0 in UTC
-            ("9999-12-31T23:59:59-01:00", "InvalidMoveTime"),  # the year 10000 in UTC
-            ("0001-01-01T00:00:00Z", "InvalidMoveTime"),
-            ("9999-12-31T23:59:59.999999Z", "InvalidMoveTime"),
-            ("2026-01-01T00:00:00", "InvalidRequestContent"),  # no time zone
-            ("yesterday", "InvalidRequestContent"),
-            (0, "InvalidRequestContent"),  # a number, which pydantic would read as Unix time
-            (253402300800, "InvalidRequestContent"),
+            # The three rules of InvalidMoveTime share a code; the message says which one refused the time.
+            ("2999-01-01T00:00:00Z", "InvalidMoveTime", "cannot be in the future"),
+            ("2000-01-01T00:00:00Z", "InvalidMoveTime", "cannot be before the job's last move"),
+            ("0001-01-01T00:00:00+01:00", "InvalidMoveTime", "is outside the times this service accepts"),  # the year 0 in UTC
+            ("9999-12-31T23:59:59-01:00", "InvalidMoveTime", "is outside the times this service accepts"),  # the year 10000 in UTC
+            ("0001-01-01T00:00:00Z", "InvalidMoveTime", "is outside the times this service accepts"),
+            ("9999-12-31T23:59:59.999999Z", "InvalidMoveTime", "is outside the times this service accepts"),
+            # The fourth rule: `at` is a time with its zone, in ISO 8601 (the body's validation)
+            ("2026-01-01T00:00:00", "InvalidRequestContent", "at:"),  # no time zone
+            ("yesterday", "InvalidRequestContent", "at:"),
+            (0, "InvalidRequestContent", "at:"),  # a number, which pydantic would read as Unix time
+            (253402300800, "InvalidRequestContent", "at:"),
         ],
     )
-    def test_bad_move_times_are_400_and_change_nothing(self, api, job_in_state, at, code):
+    def test_bad_move_times_are_400_and_change_nothing(self, api, job_in_state, at, code, rule):
         # given a shipped job
         key = job_in_state(S.SHIPPING)
         # when the operator moves it at a time that cannot be
         response = api.move_job(key, "Received", at=at)
-        # then the answer is 400 with the code for it, and the job stays as it was
+        # then the answer is 400 with the code and the rule that refused it, naming `at`, and the job stays as it was
         assert response.status_code == 400
-        assert error_of(response)["code"] == code
+        assert (error_of(response)["code"], error_of(response)["target"]) == (code, "at")
+        assert rule in error_of(response)["message"]
         assert api.get_job(key).json()["properties"]["state"] == "Shipping"
 
     def test_unknown_state_is_400(self, api, job_in_state):
         key = job_in_state(S.SHIPPING)
         response = api.move_job(key, "Lost")
         assert response.status_code == 400
-        assert error_of(response)["target"] == "state"
+        assert (error_of(response)["code"], error_of(response)["target"]) == ("InvalidRequestContent", "state")
 
     def test_move_of_absent_job_is_404(self, api, new_key):
-        assert api.move_job(new_key(), "Received").status_code == 404
+        response = api.move_job(new_key(), "Received")
+        assert response.status_code == 404
+        assert error_of(response)["code"] == "ResourceNotFound"
 
 
 class TestDelete:

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shared.names import JobKey
-from tests.conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+
+from .builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 
 
 def names(response) -> list[str]:
@@ -97,9 +98,17 @@ def test_forged_skip_token_is_400(api, subscription_id, token):
     assert response.json()["error"]["code"] == "InvalidSkipToken"
 
 
-def test_bad_scope_names_are_400(api):
-    assert api.list_jobs("not-a-subscription").status_code == 400
-    assert api.list_jobs("00000000-0000-0000-0000-000000000001", "bad'group").status_code == 400
+@pytest.mark.parametrize(
+    "scope,code",
+    [
+        (["not-a-subscription"], "InvalidSubscriptionId"),
+        (["00000000-0000-0000-0000-000000000001", "bad'group"], "InvalidResourceGroupName"),
+    ],
+)
+def test_bad_scope_names_are_400(api, scope, code):
+    response = api.list_jobs(*scope)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == code
 
 
 def skip_token_of(response) -> str:

@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from .conftest import API_VERSION, LOCATIONS, app_setting, job_body
+from .builders import API_VERSION, LOCATIONS, job_body
+from .harness import app_setting
 
 LOCATIONS_PATH = "/providers/Microsoft.ImportExport/locations"
 OPERATIONS_PATH = "/providers/Microsoft.ImportExport/operations"

@@ -6,7 +6,7 @@ import pytest
 
 from shared.models import JobState
 
-from .conftest import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+from .builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 
 V2016, V2020, V2021 = "2016-11-01", "2020-08-01", "2021-01-01"
 LATER_VERSIONS = (V2020, V2021)
@@ -75,12 +75,14 @@ class TestExportListPath:
     def test_2016_refuses_the_later_spelling(self, api, new_key):
         response = api.put_job(new_key(), export_body("blobListBlobPath"), api_version=V2016)
         assert response.status_code == 400
+        assert error_of(response)["code"] == "InvalidRequestContent"
         assert "spells it 'blobListblobPath'" in error_of(response)["message"]
 
     @pytest.mark.parametrize("version", LATER_VERSIONS)
     def test_later_versions_refuse_the_2016_spelling(self, api, new_key, version):
         response = api.put_job(new_key(), export_body("blobListblobPath"), api_version=version)
         assert response.status_code == 400
+        assert error_of(response)["code"] == "InvalidRequestContent"
         assert error_of(response)["target"] == "properties.export.blobListblobPath"
 
 
@@ -129,6 +131,7 @@ class TestResourceMetadata:
         body = {**job_body(), name: {}}
         response = api.put_job(new_key(), body, api_version=V2016)
         assert response.status_code == 400
+        assert error_of(response)["code"] == "InvalidRequestContent"
         assert f"'{name}' is not defined in api-version 2016-11-01" in error_of(response)["message"]
 
 
@@ -146,6 +149,7 @@ class TestEncryptionKey:
     def test_2016_refuses_it(self, api, new_key):
         response = api.put_job(new_key(), job_body(encryptionKey=ENCRYPTION_KEY), api_version=V2016)
         assert response.status_code == 400
+        assert error_of(response)["code"] == "InvalidRequestContent"
         assert "'encryptionKey' is not defined in api-version 2016-11-01" in error_of(response)["message"]
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from scripts.azurite import ROOT
 
 # Each starts its own Azurite or interpreters: seconds apiece.
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ import pytest
 
 from scripts.azurite import ROOT
 
-from .conftest import PROVIDER_OPERATIONS
+from .builders import PROVIDER_OPERATIONS
 
 PYTHON_CLIENT = ROOT / ".venv-clients" / "bin" / "python"
 BITLOCKER_KEY = "238810-662376-448998-450120-652806-203390-606320-483076"

@@ -13,7 +13,6 @@ import textwrap
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import requests
@@ -21,8 +20,10 @@ import requests
 from devhost.functions import compile_route, load_app
 from devhost.server import DevHost, Keys
 from devhost.timers import TimerScheduler, resolve_schedule
+from scripts.azurite import ROOT, free_port
+from scripts.devhost_process import DevHostProcess
 
-from .conftest import ROOT, free_port, serve, wait_for_port
+from .harness import serving
 
 JOB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/j"
 
@@ -77,7 +78,6 @@ def test_unknown_paths_and_wrong_methods_reach_the_apps_catch_all(api):
 
 def test_a_burst_of_new_connections_is_served(app_settings):
     # given a dev host and 128 clients that connect at the same moment (a load test's start, a retry storm)
-    server, thread = serve(Keys())
     clients = 128
     start = threading.Barrier(clients)
     answers: list[int | str] = []
@@ -94,25 +94,20 @@ def test_a_burst_of_new_connections_is_served(app_settings):
             connection.close()
 
     # when each sends a request on its new connection
-    threads = [threading.Thread(target=connect_and_get) for _ in range(clients)]
-    for each in threads:
-        each.start()
-    for each in threads:
-        each.join()
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving() as server:
+        threads = [threading.Thread(target=connect_and_get) for _ in range(clients)]
+        for each in threads:
+            each.start()
+        for each in threads:
+            each.join()
     # then every one is answered: none is left in a full accept queue (socketserver's default holds 5)
     assert answers == [404] * clients
 
 
 @pytest.fixture(scope="module")
 def keyed_host(app_settings):
-    server, thread = serve(Keys(function_key="fn-key", master_key="master-key"))
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(keys=Keys(function_key="fn-key", master_key="master-key")) as server:
+        yield server
 
 
 @pytest.mark.parametrize(
@@ -158,16 +153,12 @@ def test_admin_endpoint_runs_a_timer_function(tmp_path):
         )
     )
     sys.path.insert(0, str(tmp_path))
-    server = DevHost(load_app(tmp_path), ("127.0.0.1", 0), Keys())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
         # when it is run through the admin endpoint
-        response = requests.post(f"{server.base_url}/admin/functions/{package}", json={"input": ""}, timeout=10)
-        missing = requests.post(f"{server.base_url}/admin/functions/nope", json={}, timeout=10)
+        with serving(load_app(tmp_path)) as server:
+            response = requests.post(f"{server.base_url}/admin/functions/{package}", json={"input": ""}, timeout=10)
+            missing = requests.post(f"{server.base_url}/admin/functions/nope", json={}, timeout=10)
     finally:
-        server.shutdown()
-        server.server_close()
         sys.path.remove(str(tmp_path))
     # then it ran once, as the Functions host would run it
     assert response.status_code == 202
@@ -177,22 +168,14 @@ def test_admin_endpoint_runs_a_timer_function(tmp_path):
 
 def test_python_m_devhost_serves_the_app(app_settings, tmp_path):
     # given only the environment a user would set
-    port = free_port()
-    env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": app_settings.storage_connection, "IMPORTEXPORT_TABLE_NAME": app_settings.table_name}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devhost", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        wait_for_port(port, 20)
+    host = DevHostProcess(app_settings.storage_connection, app_settings.table_name, root=None, capture_output=True)
+    with host:
         # when a job route is called
-        response = requests.get(f"http://127.0.0.1:{port}{JOB}", params={"api-version": "2021-01-01"}, timeout=10)
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+        response = requests.get(f"http://127.0.0.1:{host.port}{JOB}", params={"api-version": "2021-01-01"}, timeout=10)
     # then the app answers through it
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "ResourceNotFound"
-    assert "create_job: PUT /subscriptions/{subscriptionId}" in output
+    assert "create_job: PUT /subscriptions/{subscriptionId}" in host.output
 
 
 def timer_app(tmp_path, schedule: str) -> tuple[str, "object"]:
@@ -213,6 +196,7 @@ def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp
     monkeypatch.setenv("TICK_SCHEDULE", "* * * * * *")
     package, app = timer_app(tmp_path, "%TICK_SCHEDULE%")
     scheduler = TimerScheduler(list(app.functions.values()))
+    assert scheduler.scheduled == [package]
     # when the scheduler runs for a little over two seconds
     scheduler.start()
     try:
@@ -234,7 +218,7 @@ def test_bad_or_missing_schedules_leave_the_timer_out(tmp_path, schedule, caplog
     [function] = app.functions.values()
     with pytest.raises(ValueError):
         resolve_schedule(function)
-    assert TimerScheduler([function])._timers == []
+    assert TimerScheduler([function]).scheduled == []
 
 
 def start_devhost(root, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -308,22 +292,13 @@ def test_an_invalid_schedule_setting_is_logged_and_the_host_still_serves(tmp_pat
     # given a timer whose schedule setting holds no schedule, or one that never fires
     package, _ = timer_app(tmp_path, "%TICK_SCHEDULE%")
     sys.path.remove(str(tmp_path))
-    port = free_port()
-    environment = {**os.environ, "TICK_SCHEDULE": schedule}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devhost", "--root", str(tmp_path), "--port", str(port)],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        # when it starts
-        wait_for_port(port, 20)
-        answer = requests.get(f"http://127.0.0.1:{port}/nothing", timeout=10)
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
+    host = DevHostProcess(root=tmp_path, environment={"TICK_SCHEDULE": schedule}, capture_output=True)
+    # when it starts
+    with host:
+        answer = requests.get(f"http://127.0.0.1:{host.port}/nothing", timeout=10)
     # then the timer is reported and left out, and the rest is served
-    assert f"timer not scheduled: {package}" in output
-    assert "Traceback" not in output
+    assert f"timer not scheduled: {package}" in host.output
+    assert "Traceback" not in host.output
     assert answer.status_code == 404
 
 
@@ -366,18 +341,9 @@ def echo_app(tmp_path_factory):
     sys.path.remove(str(root))
 
 
-@contextmanager
 def hosting(app, address: str = "127.0.0.1"):
     """A dev host serving `app` on a free port of `address` (short read timeout) while the block runs."""
-    server = DevHost(app, (address, 0), Keys(), read_timeout=READ_TIMEOUT)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return serving(app, address=address, read_timeout=READ_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -558,14 +524,9 @@ def test_the_hosts_own_errors_are_json_arm_errors(echo_host, method, path, statu
 
 def test_a_wrong_method_on_the_admin_run_endpoint_is_405_allowing_post(app_settings):
     # given a dev host over the app, which has a timer function
-    server, thread = serve(Keys())
-    try:
+    with serving() as server:
         # when the endpoint that runs it is called with GET
         answers = exchange(server, b"GET /admin/functions/purge_timer HTTP/1.1\r\nHost: h\r\n\r\n")
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
     # then it is a 405 naming the method it takes, like every other wrong method
     assert assert_arm_error(answers[0], 405)["code"] == "MethodNotAllowed"
     assert answers[0][1]["allow"] == "POST"

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from .conftest import ROOT
+from scripts.azurite import ROOT
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

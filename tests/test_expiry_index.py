@@ -9,11 +9,12 @@ import pytest
 from shared.clock import FixedClock, SystemClock
 from shared.expiry_index import format_time
 from shared.jobs import JobService, Preconditions
-from shared.models import JobCreateRequest, JobState, JobUpdateRequest
+from shared.models import JobState
 from shared.names import JobKey, Scope
 from shared.state_machine import ExpiryClock
 
-from .conftest import expiry_entries, index_problems, shippable_body
+from .builders import History, shippable_request, update_request
+from .harness import expiry_entries, index_problems
 
 
 @pytest.fixture
@@ -32,11 +33,11 @@ def key(subscription_id) -> JobKey:
 
 
 def create(service, key):
-    return service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())[0]
+    return service.create_job(key, shippable_request(), Preconditions()).stored
 
 
 def patch(service, key, body):
-    return service.update_job(key, JobUpdateRequest.model_validate(body), Preconditions())
+    return service.update_job(key, update_request(body), Preconditions())
 
 
 def test_a_new_job_has_one_creating_entry_beside_it(store, service, key):
@@ -73,16 +74,14 @@ def test_shipping_removes_the_entry_and_finishing_adds_one(store, service, key):
 def test_tags_on_a_finished_job_keep_its_clock_and_rewrite_its_entry(store, service, key):
     # given a job that finished 100 days ago
     at = SystemClock().now() - timedelta(days=100)
-    back_then = JobService(store, FixedClock(at - timedelta(days=10)))
-    create(back_then, key)
-    patch(back_then, key, {"properties": {"state": "Shipping"}})
-    for state in (JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING):
-        back_then.move_job(key, state, None)
-    service.move_job(key, JobState.COMPLETED, at)
+    History(store).job(key, JobState.COMPLETED, at)
     [before] = expiry_entries(store)
-    # when its tags change
-    patch(service, key, {"tags": {"after": "done"}})
-    # then its entry keeps the key of the finish time, and has a new ETag: the entry names the job's version
+    # when its tags change, now
+    retagged = patch(service, key, {"tags": {"after": "done"}})
+    # then the job keeps its clock: finished at `at`, 100 days ago, though it was written just now
+    assert retagged.job.properties.completed_at == store.get(key).job.properties.completed_at == at
+    assert retagged.job.properties.updated_at > at + timedelta(days=99)
+    # and its entry keeps the key of the finish time, and has a new ETag: the entry names the job's version
     [after] = expiry_entries(store)
     assert after["RowKey"] == before["RowKey"] == f"!finished|{format_time(at)}|{key.row_key}"
     assert after.metadata["etag"] != before.metadata["etag"]

@@ -10,7 +10,8 @@ from shared.errors import ApiError
 from shared.filters import JOB_TYPES, MAX_FILTER_CHARS, Condition, FilterField, JobFilter, filter_columns, parse_filter
 from shared.models import JobState
 from shared.names import JobKey, case_key
-from tests.conftest import DELIVERY_PACKAGE, make_job
+
+from .builders import DELIVERY_PACKAGE, make_job
 
 TYPE, TRACKING, STATE = FilterField.TYPE, FilterField.TRACKING_NUMBER, FilterField.STATE
 

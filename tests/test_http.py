@@ -13,12 +13,11 @@ import cancel_job
 import delete_job
 import get_job
 import list_jobs_by_subscription
+from scripts.azurite import connection_string, free_port
 from shared import jobs
 from shared.errors import BadRequest
 from shared.http import MAX_JSON_DEPTH, read_body
 from shared.models import JobUpdateRequest
-
-from .conftest import connection_string, free_port
 
 JOB_ROUTE = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroupName": "rg", "jobName": "job"}
 

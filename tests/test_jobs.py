@@ -9,14 +9,14 @@ from azure.core.exceptions import ResourceModifiedError
 
 from shared.errors import Conflict, PreconditionFailed, ServiceUnavailable
 from shared.jobs import CONTENDED_RETRY_AFTER_SECONDS, MAX_ATTEMPTS, JobService, Preconditions
-from shared.models import JobCreateRequest, JobState, JobUpdateRequest
+from shared.models import JobState
 from shared.names import JobKey
 from shared.store import JobStore
 
-from .conftest import shippable_body
+from .builders import shippable_body, shippable_request, update_request
 
-CANCEL = JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}})
-SHIP = JobUpdateRequest.model_validate({"properties": {"state": "Shipping"}})
+CANCEL = update_request({"properties": {"cancelRequested": True}})
+SHIP = update_request({"properties": {"state": "Shipping"}})
 
 
 class InterferingStore(JobStore):
@@ -24,20 +24,20 @@ class InterferingStore(JobStore):
 
     def __init__(self, inner: JobStore, interfere) -> None:
         super().__init__(inner.table)
-        self._interfere = interfere
+        self.interfere = interfere
         self.conditional_writes = 0
 
-    def _first_write(self) -> None:
+    def before_conditional_write(self) -> None:
         self.conditional_writes += 1
         if self.conditional_writes == 1:
-            self._interfere()
+            self.interfere()
 
     def replace(self, job, current):
-        self._first_write()
+        self.before_conditional_write()
         return super().replace(job, current)
 
     def delete(self, current):
-        self._first_write()
+        self.before_conditional_write()
         return super().delete(current)
 
 
@@ -47,7 +47,7 @@ def created(job_store, subscription_id):
 
     def make(name: str = "race-job") -> JobKey:
         key = JobKey(subscription_id, "rg", name)
-        service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+        service.create_job(key, shippable_request(), Preconditions())
         return key
 
     return make
@@ -58,7 +58,7 @@ def test_a_cancel_that_loses_the_race_is_reapplied_and_keeps_the_other_change(jo
     key = created()
     other = JobService(job_store)
     other.update_job(key, SHIP, Preconditions())
-    tag_update = JobUpdateRequest.model_validate({"tags": {"by": "other"}})
+    tag_update = update_request({"tags": {"by": "other"}})
     racing = InterferingStore(job_store, lambda: other.update_job(key, tag_update, Preconditions()))
     # when the cancel is applied
     result = JobService(racing).update_job(key, CANCEL, Preconditions())
@@ -73,7 +73,7 @@ def test_with_if_match_a_lost_race_is_412_and_writes_nothing(job_store, created)
     key = created()
     other = JobService(job_store)
     etag = job_store.get(key).etag
-    racing = InterferingStore(job_store, lambda: other.update_job(key, JobUpdateRequest.model_validate({"tags": {"x": "y"}}), Preconditions()))
+    racing = InterferingStore(job_store, lambda: other.update_job(key, update_request({"tags": {"x": "y"}}), Preconditions()))
     with pytest.raises(PreconditionFailed):
         JobService(racing).update_job(key, CANCEL, Preconditions(if_match=etag))
     assert job_store.get(key).job.properties.cancel_requested is False
@@ -162,7 +162,7 @@ def test_contention_that_outlasts_the_retries_is_a_retryable_503(job_store, crea
     store = AlwaysOvertakenStore(job_store)
     # when a tag update keeps losing the race
     with pytest.raises(ServiceUnavailable) as raised:
-        JobService(store).update_job(key, JobUpdateRequest.model_validate({"tags": {"a": "b"}}), Preconditions())
+        JobService(store).update_job(key, update_request({"tags": {"a": "b"}}), Preconditions())
     # then it tried every attempt and answers 503 ConcurrentUpdate with a Retry-After the clients honour
     assert store.attempts == MAX_ATTEMPTS
     assert raised.value.status == 503 and raised.value.code == "ConcurrentUpdate"

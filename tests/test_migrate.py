@@ -15,19 +15,21 @@ import pytest
 from azure.core import MatchConditions
 from azure.data.tables import TableClient, UpdateMode
 
+from scripts.azurite import ROOT, free_port
 from shared.clock import FixedClock, SystemClock
 from shared.expiry_index import ExpiryEntry, format_time
 from shared.filters import FILTER_COLUMNS, parse_filter
 from shared.jobs import JobService, Preconditions
 from shared.migrate import is_index_row, migrate
-from shared.models import JobCreateRequest, JobProperties, JobState, JobUpdateRequest
+from shared.models import JobCreateRequest, JobProperties, JobState
 from shared.names import JobKey, Scope
 from shared.purge import Purge
 from shared.settings import CONNECTION_SETTING, DEVELOPMENT_STORAGE, FALLBACK_CONNECTION_SETTING
 from shared.state_machine import Retention
 from shared.store import PROPERTIES_COLUMN, JobStore, stored_job
 
-from .conftest import DELIVERY_PACKAGE, ROOT, BeforeWrite, expiry_entries, free_port, index_problems, job_body, shippable_body
+from .builders import DELIVERY_PACKAGE, create_request, job_body, shippable_body, update_request
+from .harness import BeforeWrite, expiry_entries, index_problems
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000c1"
 SCOPE = Scope(SUBSCRIPTION)
@@ -80,8 +82,8 @@ def old_jobs(store: JobStore, azurite: str) -> dict[str, JobKey]:
     for name, key in keys.items():
         service = JobService(writer, FixedClock(times.get(name, NOW)))
         service.create_job(key, JobCreateRequest.model_validate(bodies[name]), Preconditions())
-    JobService(writer).update_job(keys["shipped-import"], JobUpdateRequest.model_validate({"properties": {"state": "Shipping"}}), Preconditions())
-    cancel = JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}})
+    JobService(writer).update_job(keys["shipped-import"], update_request({"properties": {"state": "Shipping"}}), Preconditions())
+    cancel = update_request({"properties": {"cancelRequested": True}})
     JobService(writer, FixedClock(times["old-cancelled"])).update_job(keys["old-cancelled"], cancel, Preconditions())
     as_previous_layout(store, azurite)
     return keys
@@ -135,8 +137,8 @@ def test_old_jobs_keep_working_before_the_migration(store, azurite):
     keys = old_jobs(store, azurite)
     service = JobService(store)
     # when the API changes one, cancels another and deletes a third
-    service.update_job(keys["new-import"], JobUpdateRequest.model_validate({"tags": {"v": "2"}}), Preconditions())
-    service.update_job(keys["new-export"], JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}}), Preconditions())
+    service.update_job(keys["new-import"], update_request({"tags": {"v": "2"}}), Preconditions())
+    service.update_job(keys["new-export"], update_request({"properties": {"cancelRequested": True}}), Preconditions())
     assert service.delete_job(keys["old-cancelled"], Preconditions())
     # then each write took effect, and each job written since has its entry beside it
     assert store.get(keys["new-import"]).job.tags == {"v": "2"}
@@ -159,7 +161,7 @@ def previous_app_ships(table: TableClient, key: JobKey) -> None:
 def test_an_app_of_the_previous_layout_cannot_write_a_job_behind_its_entry(store):
     # given a job this version left in Creating 20 days ago: its entry says it expired after 14
     key = JobKey(SUBSCRIPTION, "rg", "deploying")
-    JobService(store, FixedClock(NOW - timedelta(days=20))).create_job(key, JobCreateRequest.model_validate(job_body()), Preconditions())
+    JobService(store, FixedClock(NOW - timedelta(days=20))).create_job(key, create_request(), Preconditions())
     # when an app of the previous layout, still serving during a deploy, ships it
     # then it cannot read the job, so it writes nothing (were its write to land, the entry beside would still say
     # Creating, and the purge would delete a job on its way to the datacenter)
@@ -205,7 +207,7 @@ def test_a_job_changed_by_an_old_writer_meanwhile_is_read_again_and_keeps_that_c
     # given an old job, and an app of the old version that retags it just before the migration writes it
     healthy = fresh_store()
     key = JobKey(SUBSCRIPTION, "rg", "busy")
-    JobService(JobStore(healthy.table)).create_job(key, JobCreateRequest.model_validate(job_body()), Preconditions())
+    JobService(JobStore(healthy.table)).create_job(key, create_request(), Preconditions())
     as_previous_layout(healthy, azurite)
 
     def old_app_retags() -> None:
@@ -220,7 +222,7 @@ def test_a_job_changed_by_an_old_writer_meanwhile_is_read_again_and_keeps_that_c
     # then its conditional write lost, it read the job again and brought the new version up to date
     assert (report.raced, report.rewritten) == (1, 1)
     assert healthy.get(key).job.tags == {"retagged": "yes"}
-    assert [job.name for job in healthy.list(SCOPE, 10, None, job_filter=parse_filter("type eq 'Import'"))[0]] == ["busy"]
+    assert [job.name for job in healthy.list(SCOPE, 10, None, job_filter=parse_filter("type eq 'Import'")).jobs] == ["busy"]
     assert index_problems(healthy) == []
 
 
@@ -228,9 +230,9 @@ def test_a_job_rewritten_by_this_version_meanwhile_is_left_as_its_write_left_it(
     # given an old job that this version of the app cancels just before the migration writes it
     healthy = fresh_store()
     key = JobKey(SUBSCRIPTION, "rg", "cancelled")
-    JobService(JobStore(healthy.table)).create_job(key, JobCreateRequest.model_validate(job_body()), Preconditions())
+    JobService(JobStore(healthy.table)).create_job(key, create_request(), Preconditions())
     as_previous_layout(healthy, azurite)
-    cancel = JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}})
+    cancel = update_request({"properties": {"cancelRequested": True}})
     hook = BeforeWrite(1, lambda: JobService(healthy).update_job(key, cancel, Preconditions()))
     migrating = fresh_store(raw_request_hook=hook)
     hook.armed = True

@@ -17,8 +17,8 @@ from msrest.authentication import BasicTokenAuthentication
 
 from shared.models import JobState
 
+from .builders import DELIVERY_PACKAGE, LOCATIONS, PROVIDER_OPERATIONS, RETURN_ADDRESS, job_body
 from .clients.conformance import undefined_properties
-from .conftest import DELIVERY_PACKAGE, LOCATIONS, PROVIDER_OPERATIONS, RETURN_ADDRESS, job_body
 
 
 @pytest.fixture

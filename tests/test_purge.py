@@ -17,10 +17,11 @@ from azure.functions.timer import TimerRequest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scripts.azurite import ROOT, free_port
 from shared.clock import FixedClock, SystemClock, TimeOutOfRange, to_utc
 from shared.errors import BadRequest, Conflict
 from shared.jobs import JobService, Preconditions, reload_settings
-from shared.models import JobCreateRequest, JobState, JobUpdateRequest
+from shared.models import JobState, JobUpdateRequest
 from shared.names import JobKey
 from shared.purge import Purge, PurgeReport
 from shared.purge import main as purge_command
@@ -28,17 +29,8 @@ from shared.settings import CONNECTION_SETTING, DEVELOPMENT_STORAGE, FALLBACK_CO
 from shared.state_machine import ExpiryClock, Retention, is_expired
 from shared.store import JobStore
 
-from .conftest import (
-    OPERATOR_PATHS,
-    ROOT,
-    BeforeWrite,
-    CrashBeforeRequest,
-    InjectedCrash,
-    expiry_entries,
-    free_port,
-    index_problems,
-    shippable_body,
-)
+from .builders import CANCEL, History, shippable_request, update_request
+from .harness import BeforeWrite, CrashBeforeRequest, InjectedCrash, expiry_entries, index_problems
 
 S = JobState
 NOW = SystemClock().now()
@@ -46,36 +38,8 @@ RETENTION = Retention(finished=timedelta(days=90), creating=timedelta(days=14))
 SUBSCRIPTIONS = ["00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000a2", "00000000-0000-0000-0000-0000000000a3"]
 
 
-class History:
-    """Makes jobs whose last change happened at a chosen time, through the service as the API would."""
-
-    def __init__(self, store: JobStore) -> None:
-        self.store = store
-
-    def at(self, moment: datetime) -> JobService:
-        return JobService(self.store, FixedClock(moment))
-
-    def cancelled(self, key: JobKey, completed_at: datetime) -> JobKey:
-        """A job cancelled while still in Creating: Completed at `completed_at`, in two writes."""
-        self.at(completed_at).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
-        self.at(completed_at).update_job(key, JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}}), Preconditions())
-        return key
-
-    def job(self, key: JobKey, state: JobState, last_change: datetime) -> JobKey:
-        start = last_change - timedelta(days=10) if state != S.CREATING else last_change
-        self.at(start).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
-        if state == S.CREATING:
-            return key
-        self.at(start + timedelta(days=1)).update_job(key, JobUpdateRequest.model_validate({"properties": {"state": "Shipping"}}), Preconditions())
-        steps = OPERATOR_PATHS[state]
-        for day, step in enumerate(steps, start=2):
-            when = last_change if step == steps[-1] else start + timedelta(days=day)
-            self.at(when).move_job(key, step, None)
-        return key
-
-
 def tag_update(name: str) -> JobUpdateRequest:
-    return JobUpdateRequest.model_validate({"tags": {name: "yes"}})
+    return update_request({"tags": {name: "yes"}})
 
 
 class ChangedBeforeFirstDelete(JobStore):
@@ -83,10 +47,10 @@ class ChangedBeforeFirstDelete(JobStore):
 
     def __init__(self, store: JobStore, change) -> None:
         super().__init__(store.table)
-        self._change = change
+        self.pending_change = change
 
     def delete_expired(self, partition_key, entries):
-        change, self._change = self._change, None
+        change, self.pending_change = self.pending_change, None
         if change:
             change()
         return super().delete_expired(partition_key, entries)
@@ -147,8 +111,8 @@ def test_purge_deletes_exactly_the_expired_jobs(store, mixed):
 def test_a_cancelled_job_goes_ninety_days_after_it_completed(store):
     history = History(store)
     key = JobKey(SUBSCRIPTIONS[0], "rg", "cancelled")
-    history.at(NOW - timedelta(days=95)).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
-    history.at(NOW - timedelta(days=91)).update_job(key, JobUpdateRequest.model_validate({"properties": {"cancelRequested": True}}), Preconditions())
+    history.create(key, NOW - timedelta(days=95))
+    history.update(key, NOW - timedelta(days=91), CANCEL)
     assert purge(store, NOW - timedelta(days=1)).total_deleted == 0
     assert purge(store, NOW).deleted == {"Completed": 1}
 
@@ -234,11 +198,11 @@ def test_a_run_stops_at_its_time_budget_and_the_next_continues(store, mixed):
 # Crash between any two storage writes: each operation is cut short before each of its writes in turn.
 def _operations(history: History, key: JobKey):
     def update(body):
-        return lambda service: service.update_job(key, JobUpdateRequest.model_validate(body), Preconditions())
+        return lambda service: service.update_job(key, update_request(body), Preconditions())
 
     return {
-        "create": (None, lambda service: service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())),
-        "replace in Creating": (S.CREATING, lambda service: service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())),
+        "create": (None, lambda service: service.create_job(key, shippable_request(), Preconditions())),
+        "replace in Creating": (S.CREATING, lambda service: service.create_job(key, shippable_request(), Preconditions())),
         "tags in Creating": (S.CREATING, update({"tags": {"v": "2"}})),
         "ship": (S.CREATING, update({"properties": {"state": "Shipping"}})),
         "cancel in Creating": (S.CREATING, update({"properties": {"cancelRequested": True}})),
@@ -495,7 +459,7 @@ def test_a_long_lived_process_remembers_only_recent_directory_days(fresh_store):
     for day in range(30):
         for subscription in SUBSCRIPTIONS:
             JobService(process, FixedClock(process_clock.now())).create_job(
-                JobKey(subscription, "rg", f"day-{day}"), JobCreateRequest.model_validate(shippable_body()), Preconditions()
+                JobKey(subscription, "rg", f"day-{day}"), shippable_request(), Preconditions()
             )
         process_clock.advance(timedelta(days=1))
     # then, as of its last write, it remembers that day and the day before only: two days of three subscriptions
@@ -558,7 +522,7 @@ def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_sto
     expired = {history.cancelled(JobKey(SUBSCRIPTIONS[i % 3], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(150)}
     busy = [JobKey(SUBSCRIPTIONS[i % 3], "rg", f"busy-{i}") for i in range(40)]
     for key in busy:
-        JobService(healthy).create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+        JobService(healthy).create_job(key, shippable_request(), Preconditions())
     stop = threading.Event()
 
     def traffic(seed: int) -> None:
@@ -567,7 +531,7 @@ def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_sto
             key = busy[step % len(busy)]
             body = [{"tags": {"step": str(step)}}, {"properties": {"state": "Shipping"}}, {"properties": {"cancelRequested": True}}][step % 3]
             try:
-                service.update_job(key, JobUpdateRequest.model_validate(body), Preconditions())
+                service.update_job(key, update_request(body), Preconditions())
             except (Conflict, BadRequest):
                 pass
             step += 17

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from .conftest import ROOT
+from scripts.azurite import ROOT
 
 
 def walkthrough() -> str:

@@ -20,10 +20,10 @@ import pytest
 import requests
 from azure.data.tables import TableServiceClient
 
-from scripts.azurite import AzuriteTable
+from scripts.azurite import ROOT, AzuriteTable, free_port
 from shared.names import JobKey
 
-from .conftest import API_VERSION, ROOT, free_port, job_body
+from .builders import API_VERSION, job_body
 
 SCRIPT = ROOT / "scripts" / "run-local.sh"
 # The storage comes from the script, not from whatever the test session put in the environment.

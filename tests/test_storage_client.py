@@ -6,13 +6,14 @@ import logging
 import os
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from shared import jobs, storage_client, store
 from shared.names import JobKey
 
-from .conftest import make_job
+from .builders import make_job
 
 
 @pytest.fixture
@@ -43,19 +44,17 @@ def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store,
     job_store.insert(make_job(key))
     start = threading.Barrier(32)
 
-    def read_a_few_times() -> None:
+    def read_a_few_times(_: int) -> list[bool]:
         start.wait()
-        for _ in range(5):
-            assert job_store.get(key) is not None
+        return [job_store.get(key) is not None for _ in range(5)]
 
-    # when they all read at once
+    # when they all read at once (the pool hands each thread's answer, or its exception, back to this thread)
     caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
-    threads = [threading.Thread(target=read_a_few_times) for _ in range(32)]
-    for each in threads:
-        each.start()
-    for each in threads:
-        each.join()
-    # then no connection was thrown away for want of room in the pool (requests' default holds 10)
+    with ThreadPoolExecutor(32) as pool:
+        found = [each for reads in pool.map(read_a_few_times, range(32)) for each in reads]
+    # then every read found the job, and no connection was thrown away for want of room in the pool (requests'
+    # default holds 10)
+    assert found == [True] * 32 * 5
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
 
 

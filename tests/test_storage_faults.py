@@ -20,11 +20,11 @@ from scripts.storage_proxy import StorageProxy
 from shared import storage_client
 from shared.errors import PreconditionFailed
 from shared.jobs import JobService, Preconditions
-from shared.models import JobCreateRequest, JobUpdateRequest
 from shared.names import JobKey
 from shared.store import JobStore
 
-from .conftest import Api, index_problems, shippable_body
+from .builders import shippable_body, shippable_request, update_request
+from .harness import Api, index_problems
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
 # azure-core's policy as configured in shared.storage_client: 3 retries with backoff, 3 s to connect, 4 s to read.
@@ -122,7 +122,7 @@ def test_throttling_is_retried_by_the_azure_core_policy(proxied, fault):
     key = JobKey(SUBSCRIPTION, "rg", f"throttled-{fault}")
     # when storage throttles the next two requests
     proxy.fail_next(2, fault)
-    stored, created = service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())
+    stored, created = service.create_job(key, shippable_request(), Preconditions())
     # then the policy retried them and the job was created once
     assert created
     status = 503 if fault == "ServerBusy" else 500
@@ -134,11 +134,11 @@ def test_a_412_is_not_retried(proxied):
     proxy, store = proxied
     service = JobService(store)
     key = JobKey(SUBSCRIPTION, "rg", "precondition")
-    stale = service.create_job(key, JobCreateRequest.model_validate(shippable_body()), Preconditions())[0].etag
-    service.update_job(key, JobUpdateRequest.model_validate({"tags": {"v": "2"}}), Preconditions())
+    stale = service.create_job(key, shippable_request(), Preconditions()).stored.etag
+    service.update_job(key, update_request({"tags": {"v": "2"}}), Preconditions())
     proxy.fail_next(0)
     with pytest.raises(PreconditionFailed):
-        service.update_job(key, JobUpdateRequest.model_validate({"tags": {"v": "3"}}), Preconditions(if_match=stale))
+        service.update_job(key, update_request({"tags": {"v": "3"}}), Preconditions(if_match=stale))
     # the stale If-Match is caught on the read: no write was even sent
     assert all(method == "GET" for method, _ in proxy.seen)
     # and storage's own 412 (a race lost at the write) reaches the code once, not retried by the policy

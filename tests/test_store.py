@@ -10,7 +10,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from shared.errors import PayloadTooLarge
 from shared.names import JobKey, Scope
 
-from .conftest import make_job
+from .builders import make_job
 
 
 @pytest.fixture

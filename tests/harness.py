@@ -1,0 +1,194 @@
+"""The tests' machinery: an API client, the dev host on a thread, app settings for a block, fault injection into the
+store's storage requests, and the check that jobs and their expiry index agree."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import requests
+
+from devhost.functions import FunctionApp, load_app
+from devhost.server import DevHost, Keys
+from scripts.azurite import ROOT
+from shared import jobs, store
+from shared.expiry_index import DIRECTORY_PREFIX, ENTRY_PREFIX, ExpiryEntry
+from shared.names import JobKey
+
+from .builders import API_VERSION, job_body
+
+# --- the API over HTTP ---
+
+
+class Api:
+    """Requests to the app over HTTP, by the contract's routes."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+        # Room for the tests' 32 threads at once.
+        self.http.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64))
+
+    def request(self, method: str, path: str, *, api_version: str | None = API_VERSION, params=None, **kwargs) -> requests.Response:
+        query = dict(params or {})
+        if api_version is not None:
+            query["api-version"] = api_version
+        return self.http.request(method, self.base_url + path, params=query, timeout=30, **kwargs)
+
+    @staticmethod
+    def job_path(key: JobKey) -> str:
+        return key.resource_id
+
+    def put_job(self, key: JobKey, body: dict | None = None, **kwargs) -> requests.Response:
+        return self.request("PUT", self.job_path(key), json=job_body() if body is None else body, **kwargs)
+
+    def get_job(self, key: JobKey, **kwargs) -> requests.Response:
+        return self.request("GET", self.job_path(key), **kwargs)
+
+    def patch_job(self, key: JobKey, body: dict, **kwargs) -> requests.Response:
+        return self.request("PATCH", self.job_path(key), json=body, **kwargs)
+
+    def cancel_job(self, key: JobKey, **kwargs) -> requests.Response:
+        return self.patch_job(key, {"properties": {"cancelRequested": True}}, **kwargs)
+
+    def delete_job(self, key: JobKey, **kwargs) -> requests.Response:
+        return self.request("DELETE", self.job_path(key), **kwargs)
+
+    def move_job(self, key: JobKey, state: str, at: str | None = None, **kwargs) -> requests.Response:
+        body = {"state": state} if at is None else {"state": state, "at": at}
+        path = f"/operator/subscriptions/{key.subscription_id}/resourceGroups/{key.resource_group}/jobs/{key.job_name}/state"
+        return self.request("POST", path, json=body, **kwargs)
+
+    def list_jobs(
+        self, subscription_id: str, resource_group: str | None = None, *, api_version: str = API_VERSION, **params
+    ) -> requests.Response:
+        group = f"/resourceGroups/{resource_group}" if resource_group else ""
+        path = f"/subscriptions/{subscription_id}{group}/providers/Microsoft.ImportExport/jobs"
+        return self.request("GET", path, params=params, api_version=api_version)
+
+
+# --- the dev host, in this process ---
+
+
+@contextmanager
+def serving(app: FunctionApp | None = None, keys: Keys | None = None, address: str = "127.0.0.1", **options) -> Iterator[DevHost]:
+    """A dev host serving `app` (this repository's by default) on a free port of `address`, on a thread of its own,
+    while the block runs; then shut down and closed. `options` go to `DevHost` (read_timeout)."""
+    server = DevHost(load_app(ROOT) if app is None else app, (address, 0), keys or Keys(), **options)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def app_setting(name: str, value: str) -> Iterator[None]:
+    """The app reads `name` as `value` while the block runs (as after a restart with it), then as before."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    jobs.reload_settings()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+        jobs.reload_settings()
+
+
+# --- fault injection: azure-core raw_request_hooks ---
+
+WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "MERGE", "DELETE"})
+
+
+class InjectedCrash(Exception):
+    """The process "died" here: no storage error, so nothing in the app catches it and nothing after it runs."""
+
+
+class BeforeWrite:
+    """An azure-core `raw_request_hook` that does something just before the store's n-th storage write."""
+
+    def __init__(self, at_write: int, action: Callable[[], None]) -> None:
+        self.at_write = at_write
+        self.action = action
+        self.writes = 0
+        self.armed = False  # armed once the store is set up, so table creation does not count
+
+    def __call__(self, request) -> None:
+        if self.armed and request.http_request.method in WRITE_METHODS:
+            self.writes += 1
+            if self.writes == self.at_write:
+                self.action()
+
+
+class CrashBeforeWrite(BeforeWrite):
+    """Fault injection: the process "dies" just before its n-th storage write."""
+
+    def __init__(self, at_write: int) -> None:
+        super().__init__(at_write, self.crash)
+
+    def crash(self) -> None:
+        raise InjectedCrash(f"injected crash before storage write {self.writes}")
+
+
+class CrashBeforeRequest:
+    """Fault injection: the process "dies" just before its n-th storage request, read or write."""
+
+    def __init__(self, at_request: int) -> None:
+        self.at_request = at_request
+        self.requests = 0
+        self.armed = False
+
+    def __call__(self, request) -> None:
+        if self.armed:
+            self.requests += 1
+            if self.requests == self.at_request:
+                raise InjectedCrash(f"injected crash before storage request {self.requests}")
+
+
+# --- the store's index, checked ---
+
+
+def index_problems(job_store: store.JobStore, *, with_directory: bool = True) -> list[str]:
+    """Where the store's jobs and expiry index disagree: a job without its entry, an entry without its job (as it
+    is now), or (`with_directory`) an entry whose day the expiry directory does not list. Empty when they agree."""
+    stored_jobs, entries, directory = {}, {}, set()
+    for entity in job_store.table.list_entities():
+        partition, row = entity["PartitionKey"], entity["RowKey"]
+        if partition.startswith(DIRECTORY_PREFIX):
+            clock, quarter = partition[len(DIRECTORY_PREFIX) :].split("|")
+            year = quarter.split("-")[0]
+            directory |= {(clock, row, f"{year}-{name[1:3]}-{name[3:5]}") for name, value in entity.items() if name[:1] == "D" and value}
+        elif row.startswith(ENTRY_PREFIX):
+            entries[partition, row] = ExpiryEntry.from_entity(entity)
+        else:
+            stored_jobs[partition, row] = store.stored_job(entity)
+    problems = []
+    for (partition, row), stored in stored_jobs.items():
+        expected = ExpiryEntry.for_job(stored.job)
+        if expected is not None and (partition, expected.row_key) not in entries:
+            problems.append(f"job {row} ({stored.job.state}) has no entry")
+    for (partition, row), entry in entries.items():
+        stored = stored_jobs.get((partition, entry.job_row_key))
+        expected = ExpiryEntry.for_job(stored.job) if stored is not None else None
+        if expected is None or expected.row_key != row:
+            problems.append(f"entry {row} has no job that it describes")
+        if with_directory and (entry.clock.value, partition, entry.day.isoformat()) not in directory:
+            problems.append(f"entry {row}: its day is not in the directory")
+    return problems
+
+
+def expiry_entries(job_store: store.JobStore) -> list[dict]:
+    """The expiry entries in the store's table."""
+    return [
+        entity
+        for entity in job_store.table.list_entities()
+        if entity["RowKey"].startswith(ENTRY_PREFIX) and not entity["PartitionKey"].startswith(DIRECTORY_PREFIX)
+    ]
