@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
-from azure.functions.timer import TimerRequest
 
 from .config import Keys
 from .errors import JSON_CONTENT_TYPE, error_body
 from .functions import FunctionApp
+from .timers import timer_request
 
 log = logging.getLogger("devhost")
 # host[:port] as RFC 3986 allows it in a Host header: a name or IPv4 address, or an IPv6 address in brackets.
@@ -84,6 +84,13 @@ def split_target(target: str) -> tuple[str, str]:
     return "/" + path.lstrip("/"), query
 
 
+def content_type(response: func.HttpResponse) -> str:
+    """The Content-Type the Python worker gives a response that sets none: its mimetype (text/plain unless given),
+    with the charset only for a text/ type, and even when the body is empty (204 included)."""
+    mimetype = response.mimetype or "text/plain"
+    return f"{mimetype}; charset={response.charset or 'utf-8'}" if mimetype.startswith("text/") else mimetype
+
+
 class Dispatcher:
     """Serves a function app's HTTP functions and admin endpoint, one request at a time per caller (thread-safe)."""
 
@@ -143,8 +150,8 @@ class Dispatcher:
     def _from_function(response: func.HttpResponse) -> Answer:
         headers = [(key, str(value)) for key, value in response.headers.items() if key.lower() not in _HOP_BY_HOP]
         body = response.get_body() or b""
-        if body and response.mimetype and not any(key.lower() == "content-type" for key, _ in headers):
-            headers.append(("Content-Type", response.mimetype + (f"; charset={response.charset}" if response.charset else "")))
+        if not any(key.lower() == "content-type" for key, _ in headers):
+            headers.append(("Content-Type", content_type(response)))
         return Answer(response.status_code, body, headers)
 
     def _admin(self, request: IncomingRequest, presented_key: str | None) -> Answer:
@@ -162,7 +169,7 @@ class Dispatcher:
         if function.trigger_type != "timerTrigger":
             return Answer.error(400, "Only timer functions can be run from the admin endpoint here.")
         try:
-            function.invoke(TimerRequest(past_due=False))
+            function.invoke(timer_request(past_due=False))
         except Exception:  # the host's boundary, as above
             log.exception("function %s failed", function.name)
             return Answer.error(500, f"The function {function.name} failed; the dev host's log has the details.")
