@@ -63,14 +63,15 @@ class IncomingRequest:
 
 def query_parameters(query: str) -> dict[str, str]:
     """The query as the Functions host hands it to a Python function (`req.params`): names compare
-    case-insensitively, the first spelling kept (ASP.NET's query collection), and a repeated name's values are
-    joined with "," (StringValues.ToString()). Unlike the host, a name with an empty value is kept: the host
-    leaves it out for Python workers, and the app's own tests rely on seeing `$top=`."""
+    case-insensitively, the first spelling kept (ASP.NET's query collection), a repeated name's values are
+    joined with "," (StringValues.ToString()), and a name whose value is empty is left out (the host sends the
+    Python worker only non-empty values). The full query, blank values included, stays in `req.url`."""
     values: dict[str, list[str]] = {}
     spelling: dict[str, str] = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
         values.setdefault(spelling.setdefault(name.lower(), name), []).append(value)
-    return {name: ",".join(each) for name, each in values.items()}
+    joined = {name: ",".join(each) for name, each in values.items()}
+    return {name: value for name, value in joined.items() if value}
 
 
 def split_target(target: str) -> tuple[str, str]:

@@ -409,6 +409,9 @@ def test_a_functions_response_is_sent_as_the_worker_sends_it(shape, probe_devhos
 ECHO_CALLS = {
     "odd casing of the route's literal": Call("GET", "/PROBE/Echo/One/two/three", "probe_echo", query=[]),
     "percent-encoded route values": Call("GET", "/probe/echo/j%C3%B6b/a%20b/c", "probe_echo", query=[]),
+    "query: repeated, odd casing, empty values, $ names": Call(
+        "GET", "/probe/echo/a/b", "probe_echo",
+        query=[("api-version", API_VERSION), ("$top", ""), ("$FILTER", "state eq 'x'"), ("$filter", "again"), ("flag", "")]),
     "headers in any casing": Call("PATCH", "/probe/echo/a/b", "probe_echo", query=[],
                                   headers={"If-Match": '"etag"', "X-MS-Client-Request-Id": "c-1", "content-type": "application/json"},
                                   body=b'{"x": 1}'),
