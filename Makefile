@@ -4,11 +4,13 @@ VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 # The 2021-01-01 Python client, driven by tests/test_clients.py: apart, since it shares 0.1.0's package name.
 CLIENT_VENV := .venv-clients
+# Microsoft's Python worker (Python 3.13), driven by tests/test_worker_fidelity.py; skipped without a Python 3.13.
+WORKER_VENV := .venv-worker
 PORT ?= 7071
 
-.PHONY: run test lint fuzz bench deps clean
+.PHONY: run test lint fuzz bench deps clean worker-venv
 
-deps: $(VENV)/.installed $(CLIENT_VENV)/.installed node_modules/.installed
+deps: $(VENV)/.installed $(CLIENT_VENV)/.installed node_modules/.installed worker-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +21,10 @@ $(CLIENT_VENV)/.installed: requirements-clients.txt
 	test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
 	$(CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-clients.txt
 	touch $@
+
+# Rebuilt only when its requirements change (scripts/worker_venv.py checks); says so and goes on without a Python 3.13.
+worker-venv: $(VENV)/.installed
+	$(VENV_PYTHON) -m scripts.worker_venv
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -48,4 +54,4 @@ bench: deps
 	$(VENV_PYTHON) -m bench.purge
 
 clean:
-	rm -rf $(VENV) $(CLIENT_VENV) node_modules .azurite .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CLIENT_VENV) $(WORKER_VENV) node_modules .azurite .pytest_cache .hypothesis

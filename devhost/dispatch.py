@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
-from azure.functions.timer import TimerRequest
 
 from .config import Keys
 from .errors import JSON_CONTENT_TYPE, error_body
 from .functions import FunctionApp
+from .timers import timer_request
 
 log = logging.getLogger("devhost")
 # host[:port] as RFC 3986 allows it in a Host header: a name or IPv4 address, or an IPv6 address in brackets.
@@ -63,14 +63,15 @@ class IncomingRequest:
 
 def query_parameters(query: str) -> dict[str, str]:
     """The query as the Functions host hands it to a Python function (`req.params`): names compare
-    case-insensitively, the first spelling kept (ASP.NET's query collection), and a repeated name's values are
-    joined with "," (StringValues.ToString()). Unlike the host, a name with an empty value is kept: the host
-    leaves it out for Python workers, and the app's own tests rely on seeing `$top=`."""
+    case-insensitively, the first spelling kept (ASP.NET's query collection), a repeated name's values are
+    joined with "," (StringValues.ToString()), and a name whose value is empty is left out (the host sends the
+    Python worker only non-empty values). The full query, blank values included, stays in `req.url`."""
     values: dict[str, list[str]] = {}
     spelling: dict[str, str] = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
         values.setdefault(spelling.setdefault(name.lower(), name), []).append(value)
-    return {name: ",".join(each) for name, each in values.items()}
+    joined = {name: ",".join(each) for name, each in values.items()}
+    return {name: value for name, value in joined.items() if value}
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -82,6 +83,13 @@ def split_target(target: str) -> tuple[str, str]:
     path, _, query = target.partition("?")
     # "//x" is "/x": a leading "//" would otherwise read as a host name.
     return "/" + path.lstrip("/"), query
+
+
+def content_type(response: func.HttpResponse) -> str:
+    """The Content-Type the Python worker gives a response that sets none: its mimetype (text/plain unless given),
+    with the charset only for a text/ type, and even when the body is empty (204 included)."""
+    mimetype = response.mimetype or "text/plain"
+    return f"{mimetype}; charset={response.charset or 'utf-8'}" if mimetype.startswith("text/") else mimetype
 
 
 class Dispatcher:
@@ -143,8 +151,8 @@ class Dispatcher:
     def _from_function(response: func.HttpResponse) -> Answer:
         headers = [(key, str(value)) for key, value in response.headers.items() if key.lower() not in _HOP_BY_HOP]
         body = response.get_body() or b""
-        if body and response.mimetype and not any(key.lower() == "content-type" for key, _ in headers):
-            headers.append(("Content-Type", response.mimetype + (f"; charset={response.charset}" if response.charset else "")))
+        if not any(key.lower() == "content-type" for key, _ in headers):
+            headers.append(("Content-Type", content_type(response)))
         return Answer(response.status_code, body, headers)
 
     def _admin(self, request: IncomingRequest, presented_key: str | None) -> Answer:
@@ -162,7 +170,7 @@ class Dispatcher:
         if function.trigger_type != "timerTrigger":
             return Answer.error(400, "Only timer functions can be run from the admin endpoint here.")
         try:
-            function.invoke(TimerRequest(past_due=False))
+            function.invoke(timer_request(past_due=False))
         except Exception:  # the host's boundary, as above
             log.exception("function %s failed", function.name)
             return Answer.error(500, f"The function {function.name} failed; the dev host's log has the details.")

@@ -19,6 +19,11 @@ _SETTING = re.compile(r"^%([^%]+)%$")
 LATE_AFTER_SECONDS = 1.0
 
 
+def timer_request(past_due: bool) -> TimerRequest:
+    """The argument a timer function is called with."""
+    return TimerRequest(past_due=past_due)
+
+
 def resolve_schedule(function: Function) -> str:
     """The trigger's schedule, with `%SETTING%` read from the environment (app settings)."""
     schedule = function.trigger["schedule"]
@@ -78,7 +83,7 @@ class TimerScheduler:
                 return
             lateness = (datetime.now(timezone.utc) - due).total_seconds()
             try:
-                function.invoke(TimerRequest(past_due=lateness > LATE_AFTER_SECONDS))
+                function.invoke(timer_request(past_due=lateness > LATE_AFTER_SECONDS))
             except Exception:  # the host's boundary: a failed run is logged and the schedule goes on
                 log.exception("timer function %s failed", function.name)
             # A run that overran skips the occurrences it missed, like the host's singleton timer.

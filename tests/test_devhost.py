@@ -726,8 +726,9 @@ def test_a_repeated_query_name_reaches_the_function_joined_with_commas(echo_host
     # when a query repeats a name, in any casing (ASP.NET's query names are case-insensitive)
     seen = echoed(echo_host, b"GET /echo/x?tag=a&TAG=b&tag=c%2Cd&one=1&blank= HTTP/1.1\r\nHost: h\r\n\r\n")
     # then the function gets one value, the values joined with "," under the first spelling, as the Functions host
-    # passes a query to a Python function (StringValues.ToString())
-    assert seen["params"] == {"tag": "a,b,c,d", "one": "1", "blank": ""}
+    # passes a query to a Python function (StringValues.ToString()); a name with an empty value is left out, as the
+    # host leaves it out for the Python worker (tests/test_worker_fidelity.py)
+    assert seen["params"] == {"tag": "a,b,c,d", "one": "1"}
 
 
 def test_the_apps_next_link_names_the_host_the_client_called(api, subscription_id, new_key):

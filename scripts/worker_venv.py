@@ -1,0 +1,98 @@
+"""Microsoft's Python worker in a Python 3.13 virtual environment of the project's own (`.venv-worker/`).
+
+`azure-functions-runtime-v1`, the worker that runs v1-model apps in Azure, needs Python 3.13; the suite's Python
+is older. tests/test_worker_fidelity.py runs every function through it and through the dev host and compares
+the answers. `make deps` calls this module, and so does the test (for a `pytest` run without `make`):
+
+    python -m scripts.worker_venv     # creates or refreshes .venv-worker; says so and exits 0 when no 3.13 exists
+
+The environment is rebuilt only when requirements-worker.txt or requirements.txt changed since it was built.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_VENV = ROOT / ".venv-worker"
+WORKER_PYTHON = WORKER_VENV / "bin" / "python"
+REQUIREMENTS = (ROOT / "requirements-worker.txt", ROOT / "requirements.txt")
+WORKER_PYTHON_VERSION = "3.13"
+
+
+class NoWorkerPython(Exception):
+    """No Python 3.13 on this machine; the message says where it was looked for."""
+
+
+def find_python() -> Path:
+    """A Python 3.13 that runs: `python3.13` on PATH, else one pyenv installed (PYENV_ROOT, or ~/.pyenv).
+
+    Each candidate is run once: a pyenv shim on PATH exists even where the version it names is not selected."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [shutil.which(f"python{WORKER_PYTHON_VERSION}")]
+    candidates += sorted(glob.glob(str(pyenv_root / "versions" / f"{WORKER_PYTHON_VERSION}*" / "bin" / f"python{WORKER_PYTHON_VERSION}")))
+    for candidate in filter(None, candidates):
+        if runs_as_worker_python(candidate):
+            return Path(candidate)
+    raise NoWorkerPython(f"no python{WORKER_PYTHON_VERSION} on PATH nor under {pyenv_root}/versions "
+                         f"(azure-functions-runtime-v1 needs Python {WORKER_PYTHON_VERSION})")
+
+
+def runs_as_worker_python(candidate: str) -> bool:
+    check = "import sys; print('%d.%d' % sys.version_info[:2])"
+    try:
+        ran = subprocess.run([candidate, "-c", check], capture_output=True, text=True, timeout=30)
+    except OSError:
+        return False
+    return ran.returncode == 0 and ran.stdout.strip() == WORKER_PYTHON_VERSION
+
+
+def requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for path in REQUIREMENTS:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_worker_venv() -> Path:
+    """The worker venv's python, built first if missing or stale; NoWorkerPython when 3.13 cannot be found.
+
+    A lock makes parallel callers (pytest-xdist workers, make -j) build it once and wait for it."""
+    stamp = WORKER_VENV / ".installed"
+    wanted = requirements_digest()
+    if stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists():
+        return WORKER_PYTHON
+    python = find_python()
+    WORKER_VENV.mkdir(exist_ok=True)
+    with open(WORKER_VENV / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists():
+            return WORKER_PYTHON  # another caller built it while this one waited
+        stamp.unlink(missing_ok=True)
+        if not WORKER_PYTHON.exists():
+            subprocess.run([str(python), "-m", "venv", str(WORKER_VENV)], check=True)
+        subprocess.run([str(WORKER_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(REQUIREMENTS[0])], check=True, cwd=ROOT)
+        stamp.write_text(wanted)
+    return WORKER_PYTHON
+
+
+def main() -> None:
+    try:
+        python = ensure_worker_venv()
+    except NoWorkerPython as error:
+        # Not an error for `make deps`: the fidelity test skips with this reason; everything else runs.
+        print(f"worker venv skipped: {error}", file=sys.stderr)
+        return
+    print(f"worker venv ready: {python.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
