@@ -36,8 +36,10 @@ local.settings.json:
 run: deps local.settings.json
 	PORT=$(PORT) scripts/run-local.sh
 
+# Lint (ruff.toml: mistakes, likely bugs, import order, line length, dead noqa) and one layout (ruff format).
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: lint
 	$(VENV_PYTHON) -m pytest

@@ -20,8 +20,13 @@ JOB_BODY = {
     },
 }
 RETURN_ADDRESS = {
-    "recipientName": "A", "streetAddress1": "1 Way", "city": "C", "postalCode": "1",
-    "countryOrRegion": "US", "phone": "1", "email": "a@b.c",
+    "recipientName": "A",
+    "streetAddress1": "1 Way",
+    "city": "C",
+    "postalCode": "1",
+    "countryOrRegion": "US",
+    "phone": "1",
+    "email": "a@b.c",
 }
 DELIVERY_PACKAGE = {"carrierName": "FedEx", "trackingNumber": "1", "driveCount": 1, "shipDate": "2026-11-20"}
 SHIPPABLE_JOB_BODY = {
@@ -71,7 +76,10 @@ class JobsClient:
 
     def move(self, resource_group: str, job: str, state: str) -> Reply:
         """The operator's (datacenter's) move."""
-        path = f"/operator/subscriptions/{self.subscription}/resourceGroups/{resource_group}/jobs/{job}/state?api-version={API_VERSION}"
+        path = (
+            f"/operator/subscriptions/{self.subscription}/resourceGroups/{resource_group}/jobs/{job}/state"
+            f"?api-version={API_VERSION}"
+        )
         return self.send("POST", path, {"state": state})
 
     def list(self, resource_group: str, top: int = 100) -> Reply:

@@ -29,7 +29,7 @@ def import_times(module: str, own: tuple[str, ...]) -> tuple[float, float]:
     for line in result.stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_us, _cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        self_us, _cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
         if name.split(".")[0] in own:
             ours += int(self_us) / 1000
         else:

@@ -123,7 +123,11 @@ def run_level(azurite: AzuriteTable, clients: int, seconds: float) -> Level:
         for thread in threads:
             thread.start()
         ready.wait()
-        host_cpu, azurite_cpu, generator_cpu = cpu_seconds(host.process.pid), cpu_seconds(azurite.process.pid), time.process_time()
+        host_cpu, azurite_cpu, generator_cpu = (
+            cpu_seconds(host.process.pid),
+            cpu_seconds(azurite.process.pid),
+            time.process_time(),
+        )
         started = time.perf_counter()
         time.sleep(seconds)
         stop.set()
@@ -176,21 +180,44 @@ def main(argv: list[str] | None = None) -> None:
         return f"{percentile(values, share) * 1000:.1f}"
 
     rows = [
-        [str(level.clients), f"{level.requests:,}", f"{level.throughput:.0f}", ms(level.all_latencies, 0.5),
-         ms(level.all_latencies, 0.95), ms(level.all_latencies, 0.99), str(len(level.errors)),
-         f"{level.host_cpu_seconds / level.seconds:.0%}", f"{level.azurite_cpu_seconds / level.seconds:.0%}",
-         f"{level.generator_cpu_seconds / level.seconds:.0%}", f"{level.host_cpu_seconds / level.requests * 1000:.1f}"]
+        [
+            str(level.clients),
+            f"{level.requests:,}",
+            f"{level.throughput:.0f}",
+            ms(level.all_latencies, 0.5),
+            ms(level.all_latencies, 0.95),
+            ms(level.all_latencies, 0.99),
+            str(len(level.errors)),
+            f"{level.host_cpu_seconds / level.seconds:.0%}",
+            f"{level.azurite_cpu_seconds / level.seconds:.0%}",
+            f"{level.generator_cpu_seconds / level.seconds:.0%}",
+            f"{level.host_cpu_seconds / level.requests * 1000:.1f}",
+        ]
         for level in levels
     ]
     overall = markdown_table(
-        ["clients", "requests", "requests/s", "p50 ms", "p95 ms", "p99 ms", "errors", "dev host CPU", "Azurite CPU",
-         "load generator CPU", "dev host CPU ms / request"], rows
+        [
+            "clients",
+            "requests",
+            "requests/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "errors",
+            "dev host CPU",
+            "Azurite CPU",
+            "load generator CPU",
+            "dev host CPU ms / request",
+        ],
+        rows,
     )
     operations = sorted({name for level in levels for name in level.latencies})
     by_operation = markdown_table(
         ["operation", *(f"p50 / p99 ms at {level.clients}" for level in levels)],
-        [[name, *(f"{ms(level.latencies[name], 0.5)} / {ms(level.latencies[name], 0.99)}" for level in levels)]
-         for name in operations],
+        [
+            [name, *(f"{ms(level.latencies[name], 0.5)} / {ms(level.latencies[name], 0.99)}" for level in levels)]
+            for name in operations
+        ],
     )
     first, last = levels[0], levels[-1]
     summary = (

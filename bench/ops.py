@@ -58,11 +58,13 @@ def operations(client: JobsClient):
             lambda job: client.update(GROUP, job, {"cancelRequested": True}),
         ),
         "cancel (in Creating)": (
-            lambda job: client.create(GROUP, job), lambda job: client.update(GROUP, job, {"cancelRequested": True})
+            lambda job: client.create(GROUP, job),
+            lambda job: client.update(GROUP, job, {"cancelRequested": True}),
         ),
         "delete (in Creating)": (lambda job: client.create(GROUP, job), lambda job: client.delete(GROUP, job)),
         "ship (Creating to Shipping)": (
-            lambda job: client.create(GROUP, job, SHIPPABLE_JOB_BODY), lambda job: client.update(GROUP, job, {"state": "Shipping"})
+            lambda job: client.create(GROUP, job, SHIPPABLE_JOB_BODY),
+            lambda job: client.update(GROUP, job, {"state": "Shipping"}),
         ),
         "complete (operator, Packaging to Completed)": (
             lambda job: (
@@ -99,7 +101,7 @@ def count_round_trips(azurite_port: int) -> dict[str, Counter]:
             expect_success(caller.update(GROUP, warm, {"cancelRequested": True}), "warming up")
         for name, (prepare, operate) in operations(client).items():
 
-            def run_once(caller: JobsClient, operation) -> None:
+            def run_once(caller: JobsClient, operation, prepare=prepare, name=name) -> None:
                 job = "count-" + uuid.uuid4().hex[:8]
                 prepare(job)
                 caller.get(GROUP, job)  # warm: the table exists, the client is built
@@ -153,12 +155,16 @@ def raw_calls(service: TableServiceClient, table: str):
                 jobs_table.update_entity(entity, mode=UpdateMode.REPLACE, **condition)
             else:
                 jobs_table.submit_transaction([("update", entity, {"mode": UpdateMode.REPLACE, **condition}), *entry_changes])
+
         return call
 
     def changed_by(patch: dict):
         def prepare(name):
             current = stored(name).job
-            return write(current, update_job(current, JobUpdateRequest.model_validate({"properties": patch}), SystemClock().now()))
+            return write(
+                current, update_job(current, JobUpdateRequest.model_validate({"properties": patch}), SystemClock().now())
+            )
+
         return prepare
 
     def complete(name):
@@ -172,10 +178,15 @@ def raw_calls(service: TableServiceClient, table: str):
             etag = jobs_table.get_entity(SUBSCRIPTION, f"{GROUP}:{name}").metadata["etag"]
             jobs_table.submit_transaction(
                 [
-                    ("delete", {"PartitionKey": SUBSCRIPTION, "RowKey": f"{GROUP}:{name}"}, {"etag": etag, "match_condition": MatchConditions.IfNotModified}),
+                    (
+                        "delete",
+                        {"PartitionKey": SUBSCRIPTION, "RowKey": f"{GROUP}:{name}"},
+                        {"etag": etag, "match_condition": MatchConditions.IfNotModified},
+                    ),
                     *entry_operations(SUBSCRIPTION, entry, None),
                 ]
             )
+
         return call
 
     def list_group(name):
@@ -183,13 +194,18 @@ def raw_calls(service: TableServiceClient, table: str):
             query = "PartitionKey eq @partition and RowKey ge @low and RowKey lt @high"
             parameters = {"partition": SUBSCRIPTION, "low": f"{GROUP}:", "high": f"{GROUP};"}
             next(jobs_table.query_entities(query, parameters=parameters, results_per_page=20).by_page(), [])
+
         return call
 
     return {
-        "get": get, "create": create, "cancel (in Shipping)": changed_by({"cancelRequested": True}),
-        "cancel (in Creating)": changed_by({"cancelRequested": True}), "delete (in Creating)": delete,
+        "get": get,
+        "create": create,
+        "cancel (in Shipping)": changed_by({"cancelRequested": True}),
+        "cancel (in Creating)": changed_by({"cancelRequested": True}),
+        "delete (in Creating)": delete,
         "ship (Creating to Shipping)": changed_by({"state": "Shipping"}),
-        "complete (operator, Packaging to Completed)": complete, "list a resource group": list_group,
+        "complete (operator, Packaging to Completed)": complete,
+        "list a resource group": list_group,
     }
 
 
@@ -207,7 +223,10 @@ class InProcessApp:
         url = urlsplit(path)
         function, route = self.app.match(method, url.path)
         request = func.HttpRequest(
-            method=method, url="http://localhost" + path, params=dict(parse_qsl(url.query)), route_params=route,
+            method=method,
+            url="http://localhost" + path,
+            params=dict(parse_qsl(url.query)),
+            route_params=route,
             headers={"Content-Type": "application/json"} if body is not None else {},
             body=json.dumps(body).encode() if body is not None else b"",
         )
@@ -248,9 +267,9 @@ def time_operations(connection: str, repeat: int) -> tuple[dict[str, dict[str, l
             in_process_operate = operations(in_process)[name][1]
             times = results[name] = {"raw SDK": [], "in process": [], "over HTTP": []}
             calls = {
-                "over HTTP": lambda job: lambda: operate(job),
-                "raw SDK": lambda job: raw[name](job),
-                "in process": lambda job: lambda: in_process_operate(job),
+                "over HTTP": lambda job, operate=operate: lambda: operate(job),
+                "raw SDK": lambda job, name=name: raw[name](job),
+                "in process": lambda job, operate=in_process_operate: lambda: operate(job),
             }
             # Prepare every job first, so no timed call follows on the heels of untimed work; then alternate,
             # rotating the order so that no way always runs right after the same other one.
@@ -259,7 +278,7 @@ def time_operations(connection: str, repeat: int) -> tuple[dict[str, dict[str, l
                 prepare(job)
             kinds = list(calls)
             for i in range(repeat):
-                for kind in kinds[i % 3:] + kinds[: i % 3]:
+                for kind in kinds[i % 3 :] + kinds[: i % 3]:
                     times[kind].append(timed(calls[kind](job_names[kind][i])))
                 hops.append(timed(lambda: client.send("GET", hop).status))
         sdk_cpu = sdk_cpu_per_read(raw["get"], client)
@@ -303,13 +322,27 @@ def main(argv: list[str] | None = None) -> None:
 
     names = list(rounds[0][0])
     rows = [
-        [name, f"{median(pooled(name, 'raw SDK')) * 1000:.2f}", f"{median(pooled(name, 'in process')) * 1000:.2f}",
-         f"{median(pooled(name, 'over HTTP')) * 1000:.2f}", spread(ratios(name, "in process")), spread(ratios(name, "over HTTP")),
-         f"{p95(pooled(name, 'over HTTP')) / p95(pooled(name, 'raw SDK')):.2f}x"]
+        [
+            name,
+            f"{median(pooled(name, 'raw SDK')) * 1000:.2f}",
+            f"{median(pooled(name, 'in process')) * 1000:.2f}",
+            f"{median(pooled(name, 'over HTTP')) * 1000:.2f}",
+            spread(ratios(name, "in process")),
+            spread(ratios(name, "over HTTP")),
+            f"{p95(pooled(name, 'over HTTP')) / p95(pooled(name, 'raw SDK')):.2f}x",
+        ]
         for name in names
     ]
     overhead = markdown_table(
-        ["operation", "raw SDK ms", "app in process ms", "app over HTTP ms", "in process / raw", "over HTTP / raw", "p95 over HTTP / raw"],
+        [
+            "operation",
+            "raw SDK ms",
+            "app in process ms",
+            "app over HTTP ms",
+            "in process / raw",
+            "over HTTP / raw",
+            "p95 over HTTP / raw",
+        ],
         rows,
     )
     verdicts = []

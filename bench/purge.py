@@ -38,9 +38,24 @@ RETENTION = Retention(finished=timedelta(days=90), creating=timedelta(days=14))
 SUBSCRIPTIONS = [str(uuid.UUID(int=i + 1)) for i in range(20)]
 # (state, days since its clock started): the expired kinds, and the live mix of a real table.
 EXPIRED_KINDS = [(S.COMPLETED, 120), (S.COMPLETED, 95), (S.CLOSED, 100), (S.CREATING, 20)]
-LIVE_KINDS = [(S.SHIPPING, 10), (S.RECEIVED, 30), (S.TRANSFERRING, 40), (S.PACKAGING, 50), (S.COMPLETED, 30), (S.CLOSED, 60), (S.CREATING, 3)]
+LIVE_KINDS = [
+    (S.SHIPPING, 10),
+    (S.RECEIVED, 30),
+    (S.TRANSFERRING, 40),
+    (S.PACKAGING, 50),
+    (S.COMPLETED, 30),
+    (S.CLOSED, 60),
+    (S.CREATING, 3),
+]
 REQUEST = JobCreateRequest.model_validate(
-    {"location": "westus", "tags": {"team": "bench"}, "properties": {"storageAccountId": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a", "jobType": "Import"}}
+    {
+        "location": "westus",
+        "tags": {"team": "bench"},
+        "properties": {
+            "storageAccountId": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a",
+            "jobType": "Import",
+        },
+    }
 )
 LOCATION = load_catalogue(DEFAULT_LOCATIONS_FILE).get(REQUEST.location)
 
@@ -105,14 +120,14 @@ def fill(store: JobStore, jobs: list[Job], with_index: bool) -> list[Expired]:
         partition = chunk[0].key.partition_key
         entries = [ExpiryEntry.for_job(job) if with_index else None for job in chunk]
         operations = []
-        for job, entry in zip(chunk, entries):
+        for job, entry in zip(chunk, entries, strict=True):
             operations.append(("create", job_entity(job)))
             operations += entry_operations(partition, None, entry)
             if entry is not None and (entry.clock, partition, entry.day) not in noted:
                 store.directory.note(partition, entry)
                 noted.add((entry.clock, partition, entry.day))
         results = iter(store.table.submit_transaction(operations))
-        for job, entry in zip(chunk, entries):
+        for job, entry in zip(chunk, entries, strict=True):
             next(results)
             etag = next(results)["etag"] if entry is not None else None
             clock = state_machine.expiry_clock(job)
@@ -152,7 +167,10 @@ def run_naive(table: TableClient, counter: RequestCounter) -> Result:
         read += 1
         if is_expired(job_from_entity(entity), NOW, RETENTION):
             table.delete_entity(
-                entity["PartitionKey"], entity["RowKey"], etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
+                entity["PartitionKey"],
+                entity["RowKey"],
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
             )
             deleted += 1
     return Result(counter.count, read, deleted, time.perf_counter() - started, counter.seconds)
@@ -168,7 +186,11 @@ def run_floor(table: TableClient, expired: list[Expired], counter: RequestCounte
                 operation
                 for item in chunk
                 for operation in (
-                    ("delete", {"PartitionKey": item.partition_key, "RowKey": item.entry.row_key}, {"etag": item.entry.etag, "match_condition": MatchConditions.IfNotModified}),
+                    (
+                        "delete",
+                        {"PartitionKey": item.partition_key, "RowKey": item.entry.row_key},
+                        {"etag": item.entry.etag, "match_condition": MatchConditions.IfNotModified},
+                    ),
                     ("delete", {"PartitionKey": item.partition_key, "RowKey": item.entry.job_row_key}),
                 )
             ]
@@ -225,10 +247,22 @@ def main(argv: list[str] | None = None) -> None:
     rows, ours_all, naive_all, floor_all = [], [], [], []
 
     def row(label: str, ours: Result, naive: Result, floor: Result) -> list[str]:
-        return [label, f"{args.expired:,}", f"{ours.requests:,}", f"{ours.reads_per_purged_job:.2f}", f"{ours.seconds:.2f}",
-                f"{ours.storage_seconds:.2f}", f"{naive.requests:,}", f"{naive.reads_per_purged_job:.2f}", f"{naive.seconds:.2f}",
-                f"{naive.storage_seconds:.2f}", f"{naive.seconds / ours.seconds:.1f}x", f"{floor.requests}", f"{floor.seconds:.2f}",
-                f"{ours.seconds - ours.storage_seconds:.2f}"]
+        return [
+            label,
+            f"{args.expired:,}",
+            f"{ours.requests:,}",
+            f"{ours.reads_per_purged_job:.2f}",
+            f"{ours.seconds:.2f}",
+            f"{ours.storage_seconds:.2f}",
+            f"{naive.requests:,}",
+            f"{naive.reads_per_purged_job:.2f}",
+            f"{naive.seconds:.2f}",
+            f"{naive.storage_seconds:.2f}",
+            f"{naive.seconds / ours.seconds:.1f}x",
+            f"{floor.requests}",
+            f"{floor.seconds:.2f}",
+            f"{ours.seconds - ours.storage_seconds:.2f}",
+        ]
 
     with running_azurite() as connection:
         for total in sizes:
@@ -242,10 +276,24 @@ def main(argv: list[str] | None = None) -> None:
         worst = measure(connection, worst_case_jobs(sizes[0], args.expired), args.expired)
         rows.append(row(f"{sizes[0]:,}, worst case", *worst))
         print(" | ".join(rows[-1]), flush=True)
-    headers = ["M jobs", "N expired", "requests", "entities read / purged job", "seconds", "of which in Azurite",
-               "naive requests", "naive entities read / purged job", "naive seconds", "of which in Azurite", "naive / ours",
-               "floor requests", "floor seconds", "ours outside Azurite (s)"]
+    headers = [
+        "M jobs",
+        "N expired",
+        "requests",
+        "entities read / purged job",
+        "seconds",
+        "of which in Azurite",
+        "naive requests",
+        "naive entities read / purged job",
+        "naive seconds",
+        "of which in Azurite",
+        "naive / ours",
+        "floor requests",
+        "floor seconds",
+        "ours outside Azurite (s)",
+    ]
     table = markdown_table(headers, rows)
+
     def growth(results: list[Result], seconds=lambda r: r.seconds) -> float:
         return seconds(results[-1]) / seconds(results[0])
 

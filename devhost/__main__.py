@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         server = DevHost(app, (args.host, args.port), keys)
     except OSError as error:
         sys.exit(f"devhost: {listen_error(args.host, args.port, error)}")
+    prefix = app.route_prefix.strip("/") + "/" if app.route_prefix.strip("/") else ""
     for function in app.functions.values():
         where = (
-            f"{','.join(sorted(function.methods)).upper()} /{app.route_prefix.strip('/') + '/' if app.route_prefix.strip('/') else ''}"
-            f"{function.trigger.get('route') or function.name}"
+            f"{','.join(sorted(function.methods)).upper()} /{prefix}{function.trigger.get('route') or function.name}"
             if function.route
             else f"{function.trigger_type} {function.trigger.get('schedule', '')}"
         )

@@ -41,7 +41,7 @@ def load_local_settings(root: Path) -> None:
     settings = read_json(path)
     values = settings.get("Values", {}) if isinstance(settings, dict) else None
     if not isinstance(values, dict):
-        raise ConfigError(f"{path}: \"Values\" must be an object of app settings")
+        raise ConfigError(f'{path}: "Values" must be an object of app settings')
     for name, value in values.items():
         os.environ.setdefault(name, str(value))
 
@@ -64,7 +64,9 @@ class Keys:
     def __post_init__(self) -> None:
         if bool(self.function_key) != bool(self.master_key):
             given, missing = (
-                (FUNCTION_KEY_VARIABLE, MASTER_KEY_VARIABLE) if self.function_key else (MASTER_KEY_VARIABLE, FUNCTION_KEY_VARIABLE)
+                (FUNCTION_KEY_VARIABLE, MASTER_KEY_VARIABLE)
+                if self.function_key
+                else (MASTER_KEY_VARIABLE, FUNCTION_KEY_VARIABLE)
             )
             raise ConfigError(f"{given} is set but {missing} is not: set both to check keys, or neither")
         if self.function_key and self.function_key == self.master_key:

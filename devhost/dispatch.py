@@ -25,8 +25,19 @@ log = logging.getLogger("devhost")
 # host[:port] as RFC 3986 allows it in a Host header: a name or IPv4 address, or an IPv6 address in brackets.
 _AUTHORITY = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]*)?")
 # Headers that describe one hop's connection: the server writes its own.
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-                         "transfer-encoding", "upgrade", "content-length"})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 
 
 @dataclass
@@ -119,13 +130,18 @@ class Dispatcher:
             # The Functions host answers 404, not 405, when a route matches the path but not the method: a route's
             # methods are part of whether it matches at all.
             allowed = ", ".join(sorted(method.upper() for method in self.app.methods_at(request.path)))
-            return Answer.error(404, f"No function's route takes {request.method} {request.path}; the route there takes {allowed}.")
+            return Answer.error(
+                404, f"No function's route takes {request.method} {request.path}; the route there takes {allowed}."
+            )
         if found is None:
             return Answer.error(404, f"No function's route matches {request.path}.")
         function, raw_route = found
         if not self.keys.allows(function.auth_level, presented_key):
-            return Answer.error(401, f"This route needs a {'master' if function.auth_level == 'admin' else 'function'} key "
-                                     "(x-functions-key header or code query parameter).")
+            return Answer.error(
+                401,
+                f"This route needs a {'master' if function.auth_level == 'admin' else 'function'} key "
+                "(x-functions-key header or code query parameter).",
+            )
         # The URL the client called, as the Functions host builds it: scheme, Host header, path and query as sent.
         # Without one (HTTP/1.0, an empty Host), the address the client reached: a host bound to 0.0.0.0 must not
         # hand the app a URL (and so a nextLink) that names no host the client can call.
@@ -161,7 +177,9 @@ class Dispatcher:
             return Answer.error(401, "The admin endpoints need the master key (x-functions-key header or code query parameter).")
         parts = request.path.strip("/").split("/")
         if len(parts) != 3 or parts[1].lower() != "functions":
-            return Answer.error(404, f"No admin endpoint {request.method} {request.path}; this dev host has POST /admin/functions/{{name}}.")
+            return Answer.error(
+                404, f"No admin endpoint {request.method} {request.path}; this dev host has POST /admin/functions/{{name}}."
+            )
         function = self.app.functions.get(parts[2])
         if function is None:
             return Answer.error(404, f"No function named {parts[2]}.")
@@ -175,4 +193,3 @@ class Dispatcher:
             log.exception("function %s failed", function.name)
             return Answer.error(500, f"The function {function.name} failed; the dev host's log has the details.")
         return Answer(202)
-

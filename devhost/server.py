@@ -43,8 +43,9 @@ class DevHost(socketserver.ThreadingTCPServer):
     # socketserver's default backlog is 5: a burst of new connections overflows it and some are reset.
     request_queue_size = 128
 
-    def __init__(self, app: FunctionApp, address: tuple[str, int], keys: Keys,
-                 read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, app: FunctionApp, address: tuple[str, int], keys: Keys, read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS
+    ) -> None:
         self.app = app
         self.keys = keys
         self.read_timeout = read_timeout
@@ -91,28 +92,38 @@ class Connection(socketserver.BaseRequestHandler):
                 body = self._read_body(request)
             except TimeoutError:
                 # Its head was read, so someone waits for an answer: say why it ends, as Kestrel does, then close.
-                self._send(Answer.error(408, f"The request's body did not arrive within {self.server.read_timeout:g} s."),
-                           head=False, close=True)
+                self._send(
+                    Answer.error(408, f"The request's body did not arrive within {self.server.read_timeout:g} s."),
+                    head=False,
+                    close=True,
+                )
                 return False
         except h11.RemoteProtocolError as error:
             # Where an unreadable request ends cannot be known, so nothing after it on the connection can be read.
             # h11 hints 501 for a transfer coding it cannot read; the Functions host (Kestrel) answers 400 for a
             # final coding other than chunked, and a client error it is.
             status = 400 if error.error_status_hint == 501 else error.error_status_hint
-            message = "The request's headers are too large." if status == 431 else f"The request cannot be read: {in_words(error)}."
+            message = (
+                "The request's headers are too large." if status == 431 else f"The request cannot be read: {in_words(error)}."
+            )
             self._send(Answer.error(status, message), head=False, close=True)
             return False
         except RequestTooLarge:
-            self._send(Answer.error(413, f"The request body is larger than the limit of {MAX_REQUEST_BYTES // 2**20} MiB."),
-                       head=False, close=True)
+            self._send(
+                Answer.error(413, f"The request body is larger than the limit of {MAX_REQUEST_BYTES // 2**20} MiB."),
+                head=False,
+                close=True,
+            )
             return False
-        answer = self.server.dispatch(IncomingRequest(
-            method=request.method.decode("ascii"),
-            target=request.target.decode("ascii"),
-            headers=joined_headers(request.headers),
-            body=body,
-            served_at=self.served_at,
-        ))
+        answer = self.server.dispatch(
+            IncomingRequest(
+                method=request.method.decode("ascii"),
+                target=request.target.decode("ascii"),
+                headers=joined_headers(request.headers),
+                body=body,
+                served_at=self.served_at,
+            )
+        )
         self._send(answer, head=request.method == b"HEAD")
         return self.http.our_state is h11.DONE and self.http.their_state is h11.DONE
 

@@ -40,7 +40,10 @@ def connection_string(port: int) -> str:
 
 
 class AzuriteTable:
-    """An Azurite Table service on a fixed free port: in memory, or kept in `location` so it survives a restart; a context manager."""
+    """An Azurite Table service on a fixed free port, as a context manager.
+
+    In memory, or kept in `location` so that it survives a restart.
+    """
 
     def __init__(self, location: Path | None = None) -> None:
         self.executable = ROOT / "node_modules" / ".bin" / "azurite-table"
@@ -57,8 +60,17 @@ class AzuriteTable:
     def start(self) -> None:
         storage = ["--location", str(self.location)] if self.location else ["--inMemoryPersistence"]
         self.process = subprocess.Popen(
-            [str(self.executable), "--tableHost", "127.0.0.1", "--tablePort", str(self.port), *storage,
-             "--skipApiVersionCheck", "--disableTelemetry", "--silent"],
+            [
+                str(self.executable),
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(self.port),
+                *storage,
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

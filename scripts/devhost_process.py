@@ -46,8 +46,12 @@ class DevHostProcess:
             command += ["--root", str(self.root)]
         output = subprocess.PIPE if self.capture_output else subprocess.DEVNULL
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.environment, stdout=output,
-            stderr=subprocess.STDOUT if self.capture_output else subprocess.DEVNULL, text=True,
+            command,
+            cwd=ROOT,
+            env=self.environment,
+            stdout=output,
+            stderr=subprocess.STDOUT if self.capture_output else subprocess.DEVNULL,
+            text=True,
         )
         try:
             wait_for_port(self.port, 30)

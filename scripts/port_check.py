@@ -76,7 +76,8 @@ def table_service(port: int) -> str | None:
 
 def taken_message(port: int, role: str, variables: str, why: str = "") -> str:
     held_by = holder(port)
-    return f"Port {port} ({role}) is already in use{' by ' + held_by if held_by else ''}{why}; stop it or choose another port with {variables}."
+    by = f" by {held_by}" if held_by else ""
+    return f"Port {port} ({role}) is already in use{by}{why}; stop it or choose another port with {variables}."
 
 
 def check_app(port: int) -> int:
@@ -92,8 +93,10 @@ def check_azurite(blob: int, queue: int, table: int) -> int:
         if server:
             print(f"A Table service ({server}) already answers on port {table}: using it, no Azurite started.")
             return TABLE_SERVICE_RUNNING
-        print(taken_message(table, "Azurite table", f"AZURITE_TABLE_PORT= or {MOVE_AZURITE}", " and it is not a Table service"),
-              file=sys.stderr)
+        print(
+            taken_message(table, "Azurite table", f"AZURITE_TABLE_PORT= or {MOVE_AZURITE}", " and it is not a Table service"),
+            file=sys.stderr,
+        )
         return TAKEN
     for port, role, variable in ((blob, "Azurite blob", "AZURITE_BLOB_PORT"), (queue, "Azurite queue", "AZURITE_QUEUE_PORT")):
         if in_use(port):

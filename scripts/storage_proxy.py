@@ -61,9 +61,13 @@ class _Handler(BaseHTTPRequestHandler):
                 status, code, message = FAULTS[self.server.fault]
         if failing:
             payload = f'{{"odata.error":{{"code":"{code}","message":{{"lang":"en-US","value":"{message}"}}}}}}'.encode()
-            return self._answer(status, {"Content-Type": "application/json;odata=minimalmetadata", "x-ms-error-code": code}, payload)
+            return self._answer(
+                status, {"Content-Type": "application/json;odata=minimalmetadata", "x-ms-error-code": code}, payload
+            )
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
-        request = urllib.request.Request(self.server.upstream + self.path, data=body or None, method=self.command, headers=headers)
+        request = urllib.request.Request(
+            self.server.upstream + self.path, data=body or None, method=self.command, headers=headers
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 return self._answer(answer.status, dict(answer.headers.items()), answer.read())

@@ -37,12 +37,16 @@ def find_python() -> Path:
     Each candidate is run once: a pyenv shim on PATH exists even where the version it names is not selected."""
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
     candidates = [shutil.which(f"python{WORKER_PYTHON_VERSION}")]
-    candidates += sorted(glob.glob(str(pyenv_root / "versions" / f"{WORKER_PYTHON_VERSION}*" / "bin" / f"python{WORKER_PYTHON_VERSION}")))
+    candidates += sorted(
+        glob.glob(str(pyenv_root / "versions" / f"{WORKER_PYTHON_VERSION}*" / "bin" / f"python{WORKER_PYTHON_VERSION}"))
+    )
     for candidate in filter(None, candidates):
         if runs_as_worker_python(candidate):
             return Path(candidate)
-    raise NoWorkerPython(f"no python{WORKER_PYTHON_VERSION} on PATH nor under {pyenv_root}/versions "
-                         f"(azure-functions-runtime-v1 needs Python {WORKER_PYTHON_VERSION})")
+    raise NoWorkerPython(
+        f"no python{WORKER_PYTHON_VERSION} on PATH nor under {pyenv_root}/versions "
+        f"(azure-functions-runtime-v1 needs Python {WORKER_PYTHON_VERSION})"
+    )
 
 
 def runs_as_worker_python(candidate: str) -> bool:
@@ -78,8 +82,11 @@ def ensure_worker_venv() -> Path:
         stamp.unlink(missing_ok=True)
         if not WORKER_PYTHON.exists():
             subprocess.run([str(python), "-m", "venv", str(WORKER_VENV)], check=True)
-        subprocess.run([str(WORKER_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        "-r", str(REQUIREMENTS[0])], check=True, cwd=ROOT)
+        subprocess.run(
+            [str(WORKER_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS[0])],
+            check=True,
+            cwd=ROOT,
+        )
         stamp.write_text(wanted)
     return WORKER_PYTHON
 

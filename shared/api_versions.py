@@ -35,4 +35,3 @@ class ApiVersion(StrEnum):
     def update_defaults(self) -> frozenset[str]:
         """PATCH properties whose `false` is the version's default, which its clients send on every update."""
         return frozenset() if self is ApiVersion.V2016_11_01 else frozenset({"cancelRequested", "backupDriveManifest"})
-

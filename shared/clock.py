@@ -23,8 +23,7 @@ def to_utc(moment: datetime) -> datetime:
         raise TimeOutOfRange(f"{moment.isoformat()} is outside the times this service accepts") from error
     if not EARLIEST <= converted < LATEST:
         raise TimeOutOfRange(
-            f"{moment.isoformat()} is outside the times this service accepts "
-            f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}, UTC)"
+            f"{moment.isoformat()} is outside the times this service accepts ({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}, UTC)"
         )
     return converted
 

@@ -110,7 +110,9 @@ def parse_filter(text: str) -> JobFilter:
         try:
             field = FilterField(name.lower())
         except ValueError:
-            raise _invalid(f"The $filter field '{_shown(name)}' is not understood; the fields are type, trackingnumber and state.") from None
+            raise _invalid(
+                f"The $filter field '{_shown(name)}' is not understood; the fields are type, trackingnumber and state."
+            ) from None
         tokens.take_keyword("eq", "only eq compares")
         if tokens.peek_text() == "'":
             raise tokens.not_understood("a quote is never closed")
@@ -134,7 +136,9 @@ class _Tokens:
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._tokens = [_Token(match.lastgroup, match.group(), match.start()) for match in _TOKEN.finditer(text) if match.lastgroup != "space"]
+        self._tokens = [
+            _Token(match.lastgroup, match.group(), match.start()) for match in _TOKEN.finditer(text) if match.lastgroup != "space"
+        ]
         self._position = 0
 
     def at_end(self) -> bool:

@@ -34,7 +34,9 @@ RETRY_AFTER_SECONDS = 5
 FUNCTION_KEY_PARAMETER = "code"
 _SCHEME = re.compile(r"https?", re.IGNORECASE)
 # A DNS name or IPv4 address, or a bracketed IPv6 address, and an optional port.
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?")
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?"
+)
 
 log = logging.getLogger("importexport")
 Model = TypeVar("Model", bound=BaseModel)
@@ -91,7 +93,9 @@ def query_parameters(req: func.HttpRequest) -> dict[str, str]:
         lowered = name.lower()
         if lowered in parameters and lowered != FUNCTION_KEY_PARAMETER:
             code = "InvalidApiVersionParameter" if lowered == "api-version" else "InvalidQueryParameter"
-            raise BadRequest(f"The query parameter '{name[:40]}' is given more than once; give it once.", code=code, target=name[:40])
+            raise BadRequest(
+                f"The query parameter '{name[:40]}' is given more than once; give it once.", code=code, target=name[:40]
+            )
         parameters[lowered] = value
     return parameters
 
@@ -221,9 +225,14 @@ def _invalid_content(error: ValidationError) -> BadRequest:
     problems = [_Problem(".".join(str(part) for part in e["loc"]) or "body", e["msg"]) for e in error.errors(include_input=False)]
     summary = "; ".join(f"{problem.target}: {problem.message}" for problem in problems[:5])
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    details = [{"code": "InvalidRequestContent", "target": problem.target, "message": problem.message} for problem in problems[:20]]
+    details = [
+        {"code": "InvalidRequestContent", "target": problem.target, "message": problem.message} for problem in problems[:20]
+    ]
     return BadRequest(
-        f"The request content is invalid: {summary}{more}.", code="InvalidRequestContent", target=problems[0].target, details=details
+        f"The request content is invalid: {summary}{more}.",
+        code="InvalidRequestContent",
+        target=problems[0].target,
+        details=details,
     )
 
 

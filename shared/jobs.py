@@ -87,7 +87,10 @@ class JobService:
             if preconditions.if_match is None:
                 # Most PUTs create: try that first, and read only when the job turns out to exist.
                 try:
-                    return CreateResult(self._store.insert(state_machine.new_job(key, request, self._clock.now(), location=location)), created=True)
+                    return CreateResult(
+                        self._store.insert(state_machine.new_job(key, request, self._clock.now(), location=location)),
+                        created=True,
+                    )
                 except ResourceExistsError:
                     pass
             current = self._store.get(key)
@@ -125,9 +128,7 @@ class JobService:
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)
 
-    def list_jobs(
-        self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None
-    ) -> JobPage:
+    def list_jobs(self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None) -> JobPage:
         return self._store.list(scope, top, skip_token, job_filter=job_filter)
 
     def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job]) -> StoredJob:
@@ -155,8 +156,7 @@ class JobService:
 
 def _not_found(key: JobKey) -> NotFound:
     return NotFound(
-        f"The Resource '{key.resource_id.split('/providers/', 1)[1]}' under resource group "
-        f"'{key.resource_group}' was not found.",
+        f"The Resource '{key.resource_id.split('/providers/', 1)[1]}' under resource group '{key.resource_group}' was not found.",
         code="ResourceNotFound",
     )
 

@@ -55,7 +55,8 @@ class MigrationReport:
         return (
             f"migrate: examined {self.examined} jobs in {self.seconds:.2f} s; {verb} {self.rewritten} to the current layout; "
             f"{self.already_current} already were; {self.raced} changed meanwhile and were read again; "
-            f"{self.gone} were deleted meanwhile; {self.unreadable} could not be read; {self.left_for_next_run} left for the next run"
+            f"{self.gone} were deleted meanwhile; {self.unreadable} could not be read; "
+            f"{self.left_for_next_run} left for the next run"
         )
 
 
@@ -86,7 +87,7 @@ def migrate(store: JobStore, *, dry_run: bool = False) -> MigrationReport:
 
 
 def _migrate_job(store: JobStore, entity: dict, dry_run: bool, report: MigrationReport) -> None:
-    for attempt in range(MAX_ATTEMPTS):
+    for _attempt in range(MAX_ATTEMPTS):
         try:
             current = stored_job(entity)
             outdated = needs_rewrite(entity, current)
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_storage_command(
         parser.prog, lambda: migrate(get_store(), dry_run=args.dry_run), unfinished="run it again to finish"
     )
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -275,10 +275,14 @@ class JobCreateRequest(ArmModel):
         if version is None or not isinstance(data, dict):
             return data
         # What only the service sets is ignored, whatever its value, so that any job as GET shows it can be sent back.
-        read_only = READ_ONLY_RESOURCE_NAMES if version.has_resource_metadata else READ_ONLY_RESOURCE_NAMES - {"systemData", "identity"}
+        read_only = (
+            READ_ONLY_RESOURCE_NAMES if version.has_resource_metadata else READ_ONLY_RESOURCE_NAMES - {"systemData", "identity"}
+        )
         data = {name: value for name, value in data.items() if name not in read_only}
         if isinstance(data.get("properties"), dict):
-            data["properties"] = {name: value for name, value in data["properties"].items() if name not in READ_ONLY_PROPERTY_NAMES}
+            data["properties"] = {
+                name: value for name, value in data["properties"].items() if name not in READ_ONLY_PROPERTY_NAMES
+            }
         return data
 
     @model_validator(mode="after")
@@ -409,4 +413,3 @@ class Job(ArmModel):
             for drive in self.properties.drive_list or ()
             if drive.bit_locker_key is not None and drive.drive_id is not None
         ]
-

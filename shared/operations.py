@@ -62,8 +62,7 @@ OPERATIONS = (
         "Microsoft.ImportExport/register/action",
         "Import/Export Resource Provider",
         "Registers the Import/Export Resource Provider",
-        "Registers the subscription for the import/export resource provider and enables the creation of "
-        "import/export jobs.",
+        "Registers the subscription for the import/export resource provider and enables the creation of import/export jobs.",
     ),
 )
 

@@ -148,7 +148,9 @@ class Purge:
             changed += self._delete(partition_key, pending, cutoffs, report)
         return changed
 
-    def _delete(self, partition_key: str, entries: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> list[ExpiryEntry]:
+    def _delete(
+        self, partition_key: str, entries: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime], report: PurgeReport
+    ) -> list[ExpiryEntry]:
         """Deletes the entries' jobs (or, in a dry run, reports them); returns the ones that changed and stay."""
         if self._dry_run:
             for entry in entries:
@@ -157,11 +159,17 @@ class Purge:
         result = self._store.delete_expired(partition_key, entries)
         for entry in result.deleted:
             self._record(entry, report)
-        changed = [entry for entry in result.by_outcome[PurgeOutcome.CHANGED] if not self._judge_again(partition_key, entry, cutoffs, report)]
+        changed = [
+            entry
+            for entry in result.by_outcome[PurgeOutcome.CHANGED]
+            if not self._judge_again(partition_key, entry, cutoffs, report)
+        ]
         report.changed_since_read += len(changed)
         return changed
 
-    def _judge_again(self, partition_key: str, entry: ExpiryEntry, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport) -> bool:
+    def _judge_again(
+        self, partition_key: str, entry: ExpiryEntry, cutoffs: dict[ExpiryClock, datetime], report: PurgeReport
+    ) -> bool:
         """A job written since its entry was read: True when its entry, read again, is still expired and it went.
 
         A retagged finished job keeps its clock (and its entry's key), so it still goes; one whose clock moved has
@@ -206,7 +214,10 @@ def _expired_only(page: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime])
             expired.append(entry)
         else:
             log.error(
-                "index entry %s (clock started %s) was read as expired before %s; kept", entry.resource_id, entry.started, cutoffs[entry.clock]
+                "index entry %s (clock started %s) was read as expired before %s; kept",
+                entry.resource_id,
+                entry.started,
+                cutoffs[entry.clock],
             )
     return expired
 
@@ -269,7 +280,8 @@ def _utc_time(text: str) -> datetime:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.purge", description="Delete the Import/Export jobs whose retention ran out (rule 6 of the contract, docs/contract.md)."
+        prog="python -m shared.purge",
+        description="Delete the Import/Export jobs whose retention ran out (rule 6 of the contract, docs/contract.md).",
     )
     parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
     parser.add_argument("--as-of", type=_utc_time, help="judge expiry at this ISO-8601 time instead of now")
@@ -288,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         unfinished="nothing more was purged",
     )
+
 
 if __name__ == "__main__":
     sys.exit(main())

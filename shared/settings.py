@@ -117,9 +117,7 @@ def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]
     try:
         return Settings(storage_connection=connection, locations=locations, **fields)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{_setting_name(str(e['loc'][0]))}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(f"{_setting_name(str(e['loc'][0]))}: {e['msg']}" for e in error.errors())
         raise SettingsError(f"invalid app settings: {problems}") from error
 
 
@@ -144,7 +142,9 @@ def load_settings() -> Settings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.settings", description="Check the app settings as the app reads them.")
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.settings", description="Check the app settings as the app reads them."
+    )
     parser.parse_args(argv)
     try:
         settings = load_settings()

@@ -36,7 +36,14 @@ OPERATOR_MOVES: dict[JobState, tuple[JobState, ...]] = {
 PROPERTY_DEFAULTS = {"backup_drive_manifest": False}
 
 # The properties a customer may change with PATCH besides `state`, `cancelRequested` and tags.
-EDITABLE_PROPERTIES = ("return_address", "return_shipping", "delivery_package", "log_level", "backup_drive_manifest", "drive_list")
+EDITABLE_PROPERTIES = (
+    "return_address",
+    "return_shipping",
+    "delivery_package",
+    "log_level",
+    "backup_drive_manifest",
+    "drive_list",
+)
 
 
 def new_job(key: JobKey, request: JobCreateRequest, now: datetime, *, location: Location) -> Job:
@@ -86,7 +93,9 @@ def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
     """PATCH (Update Job Properties): cancel, ship, or edit. Returns `job` itself when nothing changes."""
     wanted = request.properties
     if wanted.drive_list is not None:
-        wanted = wanted.model_copy(update={"drive_list": _drives_as_sent_back(job.properties.drive_list or [], wanted.drive_list)})
+        wanted = wanted.model_copy(
+            update={"drive_list": _drives_as_sent_back(job.properties.drive_list or [], wanted.drive_list)}
+        )
     # `cancelRequested: false` withdraws nothing (a cancel, once recorded, stands): clients send it on every update.
     if wanted.cancel_requested and wanted.state is not None and wanted.state != job.state:
         raise BadRequest(
@@ -122,7 +131,15 @@ def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
 
 
 # What the datacenter reports of a drive: a customer's PATCH never sets it (a client sends back what it read).
-DRIVE_STATUS_FIELDS = ("state", "copy_status", "percent_complete", "verbose_log_uri", "error_log_uri", "manifest_uri", "bytes_succeeded")
+DRIVE_STATUS_FIELDS = (
+    "state",
+    "copy_status",
+    "percent_complete",
+    "verbose_log_uri",
+    "error_log_uri",
+    "manifest_uri",
+    "bytes_succeeded",
+)
 
 
 def _drives_as_sent_back(stored: list[DriveStatus], sent: list[DriveStatus]) -> list[DriveStatus]:
@@ -147,8 +164,7 @@ def _current_value(properties: JobProperties, name: str):
 def _ship(current: JobState, properties: JobProperties, target: JobState, now: datetime) -> JobProperties:
     if current != S.CREATING or target != S.SHIPPING:
         raise Conflict(
-            f"The job is in state {current}; a customer can only move a job from Creating to Shipping, "
-            f"not to {target}.",
+            f"The job is in state {current}; a customer can only move a job from Creating to Shipping, not to {target}.",
             code="InvalidStateTransition",
         )
     missing = [

@@ -187,7 +187,9 @@ def storage_transport() -> DeadlineTransport:
     # stays on only for a proxy, whose NO_PROXY rules apply host by host.
     session.trust_env = bool(urllib.request.getproxies())
     # azure-core's retry policy does the retrying; the adapter must not retry underneath it.
-    adapter = HTTPAdapter(pool_maxsize=CONNECTION_POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+    adapter = HTTPAdapter(
+        pool_maxsize=CONNECTION_POOL_SIZE, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+    )
     for scheme in ("http://", "https://"):
         session.mount(scheme, adapter)
     return DeadlineTransport(

@@ -131,7 +131,11 @@ class JobStore:
         previous = ExpiryEntry.for_job(current.job) if current.entry_beside else None
         self.directory.note(partition, entry, previous=previous)
         operations = [
-            ("update", job_entity(job), {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified}),
+            (
+                "update",
+                job_entity(job),
+                {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
+            ),
             *entry_operations(partition, previous, entry),
         ]
         return _written(job, entry, self._submit(operations))
@@ -176,7 +180,9 @@ class JobStore:
         for start in range(0, len(entries), JOBS_PER_PURGE_TRANSACTION):
             chunk = entries[start : start + JOBS_PER_PURGE_TRANSACTION]
             try:
-                self._table.submit_transaction([operation for entry in chunk for operation in _purge_operations(partition_key, entry)])
+                self._table.submit_transaction(
+                    [operation for entry in chunk for operation in _purge_operations(partition_key, entry)]
+                )
                 result.add(PurgeOutcome.DELETED, chunk)
                 continue
             except TableTransactionError:
@@ -203,9 +209,7 @@ class JobStore:
             return None
         return stored_job(entity)
 
-    def list(
-        self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None
-    ) -> JobPage:
+    def list(self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None) -> JobPage:
         """One page of the jobs in `scope` that meet `job_filter`, in key order, and the token of the next page (or None).
 
         With a filter, Table Storage may answer fewer than `top` jobs (even none) and a continuation: the
@@ -335,7 +339,9 @@ def _encode_skip_token(continuation: dict | None, scope: Scope, job_filter: JobF
 def _decode_skip_token(token: str | None, scope: Scope, job_filter: JobFilter | None) -> dict | None:
     if token is None:
         return None
-    invalid = BadRequest("The $skipToken is not one this listing gave out; start the listing again.", code="InvalidSkipToken", target="$skipToken")
+    invalid = BadRequest(
+        "The $skipToken is not one this listing gave out; start the listing again.", code="InvalidSkipToken", target="$skipToken"
+    )
     try:
         continuation = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:

@@ -46,6 +46,10 @@ DELIVERY_PACKAGE = {"carrierName": "FedEx", "trackingNumber": "123456789", "driv
 SHIP = {"properties": {"state": "Shipping"}}
 CANCEL = {"properties": {"cancelRequested": True}}
 
+STORAGE_ACCOUNT_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct"
+)
+
 
 def job_body(**properties) -> dict:
     """A PUT body for a new import job in westus; `properties` add to or override its properties."""
@@ -53,7 +57,7 @@ def job_body(**properties) -> dict:
         "location": "westus",
         "tags": {"team": "data"},
         "properties": {
-            "storageAccountId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
+            "storageAccountId": STORAGE_ACCOUNT_ID,
             "jobType": "Import",
             "diagnosticsPath": "waimportexport",
             "logLevel": "Error",

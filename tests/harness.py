@@ -31,7 +31,9 @@ class Api:
         # Room for the tests' 32 threads at once.
         self.http.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64))
 
-    def request(self, method: str, path: str, *, api_version: str | None = API_VERSION, params=None, **kwargs) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, api_version: str | None = API_VERSION, params=None, **kwargs
+    ) -> requests.Response:
         query = dict(params or {})
         if api_version is not None:
             query["api-version"] = api_version
@@ -165,7 +167,9 @@ def index_problems(job_store: store.JobStore, *, with_directory: bool = True) ->
         if partition.startswith(DIRECTORY_PREFIX):
             clock, quarter = partition[len(DIRECTORY_PREFIX) :].split("|")
             year = quarter.split("-")[0]
-            directory |= {(clock, row, f"{year}-{name[1:3]}-{name[3:5]}") for name, value in entity.items() if name[:1] == "D" and value}
+            directory |= {
+                (clock, row, f"{year}-{name[1:3]}-{name[3:5]}") for name, value in entity.items() if name[:1] == "D" and value
+            }
         elif row.startswith(ENTRY_PREFIX):
             entries[partition, row] = ExpiryEntry.from_entity(entity)
         else:

@@ -72,7 +72,9 @@ def test_a_key_with_non_ascii_characters_is_refused_not_an_error(keyed):
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize("given,missing", [("DEVHOST_FUNCTION_KEY", "DEVHOST_MASTER_KEY"), ("DEVHOST_MASTER_KEY", "DEVHOST_FUNCTION_KEY")])
+@pytest.mark.parametrize(
+    "given,missing", [("DEVHOST_FUNCTION_KEY", "DEVHOST_MASTER_KEY"), ("DEVHOST_MASTER_KEY", "DEVHOST_FUNCTION_KEY")]
+)
 def test_one_key_without_the_other_is_refused_at_start(tmp_path, given, missing):
     # given an app folder and only one of the two keys set
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
@@ -81,7 +83,11 @@ def test_one_key_without_the_other_is_refused_at_start(tmp_path, given, missing)
     # when the dev host is started
     result = subprocess.run(
         [sys.executable, "-m", "devhost", "--root", str(tmp_path), "--port", str(free_port())],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     # then it refuses in one line that names the missing variable (rather than serving, "keys on", routes no key opens)
     assert result.returncode != 0
@@ -107,7 +113,12 @@ def test_customer_routes_are_function_level_and_operator_admin():
 
 def test_admin_endpoints_need_the_master_key(keyed):
     assert requests.post(f"{keyed}/admin/functions/purge_timer", json={}, timeout=30).status_code == 401
-    assert requests.post(f"{keyed}/admin/functions/purge_timer", json={}, headers={"x-functions-key": "the-function-key"}, timeout=30).status_code == 401
+    assert (
+        requests.post(
+            f"{keyed}/admin/functions/purge_timer", json={}, headers={"x-functions-key": "the-function-key"}, timeout=30
+        ).status_code
+        == 401
+    )
 
 
 def test_one_subscriptions_job_is_never_reached_through_another(api):

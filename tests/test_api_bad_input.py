@@ -46,11 +46,20 @@ def test_malformed_or_non_object_json_is_400_and_creates_nothing(api, new_key, d
         ({"properties": "x"}, "properties"),
         ({"properties": {"jobType": "Import"}}, "body"),
         ({"properties": {"storageAccountId": "x", "jobType": "Sideways"}}, "properties.jobType"),
-        ({"properties": {"storageAccountId": "x", "jobType": "Import", "backupDriveManifest": "yes"}}, "properties.backupDriveManifest"),
+        (
+            {"properties": {"storageAccountId": "x", "jobType": "Import", "backupDriveManifest": "yes"}},
+            "properties.backupDriveManifest",
+        ),
         ({"properties": {"storageAccountId": "x", "jobType": "Import", "logLevel": "Loud"}}, "properties.logLevel"),
         ({"properties": {"storageAccountId": "x", "jobType": "Import", "unknownField": 1}}, "properties.unknownField"),
-        ({"properties": {"storageAccountId": "x", "jobType": "Import", "driveList": [{"percentComplete": 101}]}}, "properties.driveList.0.percentComplete"),
-        ({"properties": {"storageAccountId": "x", "jobType": "Import", "driveList": [{"bytesSucceeded": 2**63}]}}, "properties.driveList.0.bytesSucceeded"),
+        (
+            {"properties": {"storageAccountId": "x", "jobType": "Import", "driveList": [{"percentComplete": 101}]}},
+            "properties.driveList.0.percentComplete",
+        ),
+        (
+            {"properties": {"storageAccountId": "x", "jobType": "Import", "driveList": [{"bytesSucceeded": 2**63}]}},
+            "properties.driveList.0.bytesSucceeded",
+        ),
         ({"tags": {"a/b": "c"}}, "tags.a/b.[key]"),
         ({"location": ""}, "location"),
     ],
@@ -111,7 +120,9 @@ def test_a_compressed_body_is_415(api, new_key):
     key = new_key()
     data = gzip.compress(json.dumps(job_body()).encode())
     # when it is sent with Content-Encoding: gzip, then the answer is 415 and nothing is created
-    response = api.request("PUT", api.job_path(key), data=data, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    response = api.request(
+        "PUT", api.job_path(key), data=data, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
     assert_arm_error(response, 415, "UnsupportedContentEncoding")
     assert api.get_job(key).status_code == 404
 

@@ -118,7 +118,9 @@ class TestCreateAndGet:
     def test_routes_are_case_insensitive(self, api, new_key):
         key = new_key()
         api.put_job(key)
-        path = key.resource_id.replace("resourceGroups", "resourcegroups").replace("Microsoft.ImportExport", "microsoft.importexport")
+        path = key.resource_id.replace("resourceGroups", "resourcegroups").replace(
+            "Microsoft.ImportExport", "microsoft.importexport"
+        )
         assert api.request("GET", path).status_code == 200
 
 
@@ -204,10 +206,15 @@ class TestCustomerMovesOverHttp:
         before = api.get_job(key)
         properties = before.json()["properties"]
         # when an update sends them back unchanged, with backupDriveManifest's default (false) and a cancel
-        body = {"properties": {
-            "returnAddress": properties["returnAddress"], "deliveryPackage": properties["deliveryPackage"],
-            "logLevel": properties["logLevel"], "backupDriveManifest": False, "cancelRequested": True,
-        }}
+        body = {
+            "properties": {
+                "returnAddress": properties["returnAddress"],
+                "deliveryPackage": properties["deliveryPackage"],
+                "logLevel": properties["logLevel"],
+                "backupDriveManifest": False,
+                "cancelRequested": True,
+            }
+        }
         response = api.patch_job(key, body)
         # then the cancel is recorded and nothing is refused for the state
         assert response.status_code == 200, response.text
@@ -295,7 +302,11 @@ class TestOperatorMovesOverHttp:
             ("2999-01-01T00:00:00Z", "InvalidMoveTime", "cannot be in the future"),
             ("2000-01-01T00:00:00Z", "InvalidMoveTime", "cannot be before the job's last move"),
             ("0001-01-01T00:00:00+01:00", "InvalidMoveTime", "is outside the times this service accepts"),  # the year 0 in UTC
-            ("9999-12-31T23:59:59-01:00", "InvalidMoveTime", "is outside the times this service accepts"),  # the year 10000 in UTC
+            (
+                "9999-12-31T23:59:59-01:00",
+                "InvalidMoveTime",
+                "is outside the times this service accepts",
+            ),  # the year 10000 in UTC
             ("0001-01-01T00:00:00Z", "InvalidMoveTime", "is outside the times this service accepts"),
             ("9999-12-31T23:59:59.999999Z", "InvalidMoveTime", "is outside the times this service accepts"),
             # The fourth rule: `at` is a time with its zone, in ISO 8601 (the body's validation)

@@ -200,7 +200,11 @@ def shipments(api, subscription_id) -> dict[str, JobKey]:
         key = keys[name] = JobKey(subscription_id, group, name)
         assert api.put_job(key, job_body(jobType=job_type)).status_code == 201
         if tracking is not None:
-            shipped = {"state": "Shipping", "returnAddress": RETURN_ADDRESS, "deliveryPackage": {**DELIVERY_PACKAGE, "trackingNumber": tracking}}
+            shipped = {
+                "state": "Shipping",
+                "returnAddress": RETURN_ADDRESS,
+                "deliveryPackage": {**DELIVERY_PACKAGE, "trackingNumber": tracking},
+            }
             assert api.patch_job(key, {"properties": shipped}).status_code == 200
         for state in moves:
             assert api.move_job(key, state).status_code == 200
@@ -230,7 +234,9 @@ def test_each_field_filters_the_resource_group(api, shipments, subscription_id, 
 
 def test_conditions_joined_by_and_must_all_hold(api, shipments, subscription_id):
     assert filtered(api, subscription_id, "type eq 'Import' and state eq 'Shipping'") == ["imp-ship"]
-    assert filtered(api, subscription_id, "type eq 'Export' and state eq 'Shipping' and trackingnumber eq 'O''Brien-7'") == ["exp-ship"]
+    assert filtered(api, subscription_id, "type eq 'Export' and state eq 'Shipping' and trackingnumber eq 'O''Brien-7'") == [
+        "exp-ship"
+    ]
     assert filtered(api, subscription_id, "type eq 'Import' and trackingnumber eq '555'") == []
 
 
@@ -335,8 +341,15 @@ def test_a_skip_token_continues_the_same_filter_spelt_otherwise(api, shipments, 
             " conditions `field eq 'value'` joined by `and`, with field type, trackingnumber or state.",
         ),
         ("name eq 'imp-new'", "The $filter field 'name' is not understood; the fields are type, trackingnumber and state."),
-        ("state eq 'Lost'", "The $filter value 'Lost' is not a state; use one of Creating, Shipping, Received, Transferring, Packaging, Completed, Closed."),
-        ("startswith(trackingnumber, '1Z')", "The $filter is not understood at 'startswith(trackingnumber, '1Z')' (functions are not supported)"),
+        (
+            "state eq 'Lost'",
+            "The $filter value 'Lost' is not a state; "
+            "use one of Creating, Shipping, Received, Transferring, Packaging, Completed, Closed.",
+        ),
+        (
+            "startswith(trackingnumber, '1Z')",
+            "The $filter is not understood at 'startswith(trackingnumber, '1Z')' (functions are not supported)",
+        ),
     ],
 )
 def test_a_filter_outside_the_grammar_is_400_naming_what_was_not_understood(api, subscription_id, text, message):

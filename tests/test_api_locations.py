@@ -86,29 +86,67 @@ WEST_US_SHIPPING = {
 
 
 def display(provider_resource: str, operation: str, description: str) -> dict:
-    return {"provider": "Microsoft Import/Export", "resource": provider_resource, "operation": operation, "description": description}
+    return {
+        "provider": "Microsoft Import/Export",
+        "resource": provider_resource,
+        "operation": operation,
+        "description": description,
+    }
 
 
 # List Operations as the specification shows it, the same in every version.
 OPERATIONS = {
     "value": [
-        {"name": "Microsoft.ImportExport/locations/read", "display": display(
-            "Locations", "Get or List Locations", "Gets the properties for the specified location or returns the list of locations.")},
-        {"name": "Microsoft.ImportExport/jobs/write", "display": display(
-            "Jobs", "Create or Update Job",
-            "Creates a job with the specified parameters or update the properties or tags for the specified job.")},
-        {"name": "Microsoft.ImportExport/jobs/read", "display": display(
-            "Jobs", "Get or List Jobs", "Gets the properties for the specified job or returns the list of jobs.")},
-        {"name": "Microsoft.ImportExport/jobs/listBitLockerKeys/action", "display": display(
-            "Jobs", "List BitLocker Keys", "Gets the BitLocker keys for the specified job.")},
+        {
+            "name": "Microsoft.ImportExport/locations/read",
+            "display": display(
+                "Locations",
+                "Get or List Locations",
+                "Gets the properties for the specified location or returns the list of locations.",
+            ),
+        },
+        {
+            "name": "Microsoft.ImportExport/jobs/write",
+            "display": display(
+                "Jobs",
+                "Create or Update Job",
+                "Creates a job with the specified parameters or update the properties or tags for the specified job.",
+            ),
+        },
+        {
+            "name": "Microsoft.ImportExport/jobs/read",
+            "display": display(
+                "Jobs", "Get or List Jobs", "Gets the properties for the specified job or returns the list of jobs."
+            ),
+        },
+        {
+            "name": "Microsoft.ImportExport/jobs/listBitLockerKeys/action",
+            "display": display("Jobs", "List BitLocker Keys", "Gets the BitLocker keys for the specified job."),
+        },
         {"name": "Microsoft.ImportExport/jobs/delete", "display": display("Jobs", "Delete Job", "Deletes an existing job.")},
-        {"name": "Microsoft.ImportExport/register/action", "display": display(
-            "Import/Export Resource Provider", "Registers the Import/Export Resource Provider",
-            "Registers the subscription for the import/export resource provider and enables the creation of import/export jobs.")},
+        {
+            "name": "Microsoft.ImportExport/register/action",
+            "display": display(
+                "Import/Export Resource Provider",
+                "Registers the Import/Export Resource Provider",
+                "Registers the subscription for the import/export resource provider and enables the creation of "
+                "import/export jobs.",
+            ),
+        },
     ]
 }
-ADDRESS_FIELDS = {"recipientName", "streetAddress1", "streetAddress2", "city", "stateOrProvince", "postalCode",
-                  "countryOrRegion", "phone", "additionalShippingInformation", "supportedCarriers"}
+ADDRESS_FIELDS = {
+    "recipientName",
+    "streetAddress1",
+    "streetAddress2",
+    "city",
+    "stateOrProvince",
+    "postalCode",
+    "countryOrRegion",
+    "phone",
+    "additionalShippingInformation",
+    "supportedCarriers",
+}
 
 
 def assert_arm_error(response, status: int, code: str) -> dict:
@@ -322,8 +360,12 @@ def test_the_locations_file_setting_replaces_the_catalogue(api, new_key, tmp_pat
     ]
     assert in_lab.status_code == 201
     assert in_lab.json()["properties"]["shippingInformation"] == {
-        "recipientName": "Drive intake", "streetAddress1": "1 Loading Dock", "city": "Testville",
-        "postalCode": "00001", "countryOrRegion": "Nowhere", "phone": "000",
+        "recipientName": "Drive intake",
+        "streetAddress1": "1 Loading Dock",
+        "city": "Testville",
+        "postalCode": "00001",
+        "countryOrRegion": "Nowhere",
+        "phone": "000",
     }
     assert_arm_error(in_west_us, 400, "LocationNotAvailableForResourceType")
 

@@ -226,7 +226,17 @@ class TestWhatClientsSendBack:
         # given a job past Shipping with a drive and its BitLocker key (which no answer shows)
         key = new_key()
         drive = {"driveId": "D1", "bitLockerKey": "123-456", "manifestFile": "\\DriveManifest.xml"}
-        api.put_job(key, {**job_body(driveList=[drive]), "properties": {**job_body(driveList=[drive])["properties"], "returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE}})
+        api.put_job(
+            key,
+            {
+                **job_body(driveList=[drive]),
+                "properties": {
+                    **job_body(driveList=[drive])["properties"],
+                    "returnAddress": RETURN_ADDRESS,
+                    "deliveryPackage": DELIVERY_PACKAGE,
+                },
+            },
+        )
         api.patch_job(key, {"properties": {"state": "Shipping"}})
         api.move_job(key, "Received")
         shown = api.get_job(key).json()["properties"]["driveList"]

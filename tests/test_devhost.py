@@ -118,14 +118,21 @@ def keyed_host(app_settings):
         ("GET", JOB, "fn-key", 404),
         ("GET", JOB, "master-key", 404),
         ("POST", "/operator/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/jobs/j/state", "fn-key", 401),
-        ("POST", "/operator/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/jobs/j/state", "master-key", 404),
+        (
+            "POST",
+            "/operator/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/jobs/j/state",
+            "master-key",
+            404,
+        ),
         ("POST", "/admin/functions/create_job", "fn-key", 401),
     ],
 )
 def test_keys_enforce_auth_levels(keyed_host, method, path, key, status):
     headers = {"x-functions-key": key} if key else {}
     body = {"state": "Received"} if method == "POST" else None
-    response = requests.request(method, keyed_host.base_url + path, params={"api-version": "2021-01-01"}, headers=headers, json=body, timeout=10)
+    response = requests.request(
+        method, keyed_host.base_url + path, params={"api-version": "2021-01-01"}, headers=headers, json=body, timeout=10
+    )
     assert response.status_code == status
 
 
@@ -332,9 +339,17 @@ def echo_app(tmp_path_factory):
     package = f"echo_{uuid.uuid4().hex[:8]}"
     (root / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}))
     (root / package).mkdir()
-    binding = {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous",
-               "methods": ["get", "head", "put", "post"], "route": "echo/{*rest}"}
-    (root / package / "function.json").write_text(json.dumps({"bindings": [binding, {"type": "http", "direction": "out", "name": "$return"}]}))
+    binding = {
+        "type": "httpTrigger",
+        "direction": "in",
+        "name": "req",
+        "authLevel": "anonymous",
+        "methods": ["get", "head", "put", "post"],
+        "route": "echo/{*rest}",
+    }
+    (root / package / "function.json").write_text(
+        json.dumps({"bindings": [binding, {"type": "http", "direction": "out", "name": "$return"}]})
+    )
     (root / package / "__init__.py").write_text(ECHO_FUNCTION)
     sys.path.insert(0, str(root))
     yield load_app(root)
@@ -414,7 +429,15 @@ def test_a_request_pipelined_after_a_chunked_one_is_answered_as_itself(echo_host
     assert (second[0], json.loads(second[2])["route"]) == (200, {"rest": "second"})
 
 
-@pytest.mark.parametrize("framing", [b"Content-Length: abc", b"Content-Length: -1", b"Content-Length: 3\r\nContent-Length: 4", b"Transfer-Encoding: chunked\r\n\r\nzz"])
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"Content-Length: abc",
+        b"Content-Length: -1",
+        b"Content-Length: 3\r\nContent-Length: 4",
+        b"Transfer-Encoding: chunked\r\n\r\nzz",
+    ],
+)
 def test_malformed_framing_is_a_400_with_a_json_error(echo_host, framing):
     # when a request's body framing cannot be read
     answers = exchange(echo_host, b"PUT /echo/x HTTP/1.1\r\nHost: h\r\n" + framing + b"\r\n\r\nabc")

@@ -67,7 +67,8 @@ def test_a_tracking_number_compares_by_its_case_key():
 
 def test_an_enum_value_outside_its_choices_is_refused_naming_it():
     assert refusal("state eq 'Lost'") == (
-        "The $filter value 'Lost' is not a state; use one of Creating, Shipping, Received, Transferring, Packaging, Completed, Closed."
+        "The $filter value 'Lost' is not a state; "
+        "use one of Creating, Shipping, Received, Transferring, Packaging, Completed, Closed."
     )
     assert refusal("type eq 'Both'") == "The $filter value 'Both' is not a type; use one of Import, Export."
 
@@ -101,7 +102,10 @@ def test_filters_selecting_the_same_jobs_have_one_canonical_form():
         ("type eq 'Import' or type eq 'Export'", "not understood at 'or type eq 'Export'' (conditions are joined only by and)"),
         ("state ne 'Creating'", "not understood at 'ne 'Creating'' (only eq compares)"),
         ("(state eq 'Creating')", "not understood at '(state eq 'Creating')' (expected a field name)"),
-        ("substringof('1', trackingnumber)", "not understood at 'substringof('1', trackingnumber)' (functions are not supported)"),
+        (
+            "substringof('1', trackingnumber)",
+            "not understood at 'substringof('1', trackingnumber)' (functions are not supported)",
+        ),
         ("trackingnumber eq 123", "not understood at '123' (expected a value in single quotes)"),
         ("state eq 'Creating", "not understood at ''Creating' (a quote is never closed)"),
         ("state eq 'Creating' and", "ends before a condition is complete (expected a field name)"),
@@ -130,9 +134,14 @@ def test_a_filter_past_the_length_limit_is_refused():
 
 def test_a_job_carries_the_stored_forms_its_filters_compare_with():
     # given a shipped-ready job with a mixed-case tracking number
-    job = make_job(JobKey("00000000-0000-0000-0000-000000000001", "rg", "j"), deliveryPackage={**DELIVERY_PACKAGE, "trackingNumber": "1Zab"})
+    job = make_job(
+        JobKey("00000000-0000-0000-0000-000000000001", "rg", "j"), deliveryPackage={**DELIVERY_PACKAGE, "trackingNumber": "1Zab"}
+    )
     # then its columns are what the matching filters' conditions hold
-    assert filter_columns(job) == parse_filter("type eq 'import' and state eq 'CREATING' and trackingnumber eq '1zAB'").column_values()
+    assert (
+        filter_columns(job)
+        == parse_filter("type eq 'import' and state eq 'CREATING' and trackingnumber eq '1zAB'").column_values()
+    )
 
 
 def test_a_job_without_a_delivery_package_has_no_tracking_number_column():
@@ -167,7 +176,10 @@ def test_a_filter_built_from_conditions_parses_back_to_them(parts, and_casing):
     assert parsed == JobFilter(expected)
 
 
-@given(st.text(max_size=200) | st.lists(st.sampled_from(["type", "state", "eq", "and", "or", "'", "''", "(", ")", " ", "x"])).map("".join))
+@given(
+    st.text(max_size=200)
+    | st.lists(st.sampled_from(["type", "state", "eq", "and", "or", "'", "''", "(", ")", " ", "x"])).map("".join)
+)
 def test_any_text_parses_or_is_a_400_invalid_filter(text):
     try:
         parsed = parse_filter(text)

@@ -30,15 +30,48 @@ TEMPLATES = [
     "/{rg}/{job}",  # no operation's path: the catch-all's
 ]
 LOCATIONS = ["westus", "West US", "WESTUS", "west us", "eastus", "atlantis", "ｗｅｓｔｕｓ", "West\u00a0US", ""]
-NASTY = ["'", "''", '"', " or ", " eq ", "' or '1' eq '1", "..", "%2F", "%2e%2e", "%00", "%0A", "#", "?", "*", "ℍ", "а", "İ", "\u200b", "😀"]
+NASTY = [
+    "'",
+    "''",
+    '"',
+    " or ",
+    " eq ",
+    "' or '1' eq '1",
+    "..",
+    "%2F",
+    "%2e%2e",
+    "%00",
+    "%0A",
+    "#",
+    "?",
+    "*",
+    "ℍ",
+    "а",
+    "İ",
+    "\u200b",
+    "😀",
+]
 # Characters that Python's case mappings fold onto others but ARM's comparison does not (and some it does).
 LOOK_ALIKES = ["\u212a", "k", "K", "\u212b", "å", "Å", "ß", "ẞ", "ss", "ı", "i", "I", "İ", "ſ", "s", "ς", "σ", "Σ"]
 # Times at and past the edges of what `datetime` and the rules accept, in several offsets.
 EXTREME_TIMES = [
-    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00-23:59", "0999-12-31T23:59:59Z",
-    "1969-12-31T23:59:59.999999Z", "1970-01-01T00:00:00Z", "8999-12-31T23:59:59Z", "9000-01-01T00:00:00Z",
-    "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59+23:59", "10000-01-01T00:00:00Z",
-    "-0001-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-26T24:00:00Z", "2026-11-26T00:00:00+24:00", "2026-11-26",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+01:00",
+    "0001-01-01T00:00:00-23:59",
+    "0999-12-31T23:59:59Z",
+    "1969-12-31T23:59:59.999999Z",
+    "1970-01-01T00:00:00Z",
+    "8999-12-31T23:59:59Z",
+    "9000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "9999-12-31T23:59:59-01:00",
+    "9999-12-31T23:59:59+23:59",
+    "10000-01-01T00:00:00Z",
+    "-0001-01-01T00:00:00Z",
+    "2026-02-30T00:00:00Z",
+    "2026-11-26T24:00:00Z",
+    "2026-11-26T00:00:00+24:00",
+    "2026-11-26",
 ]
 offsets = st.integers(min_value=-1439, max_value=1439).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 times = st.one_of(st.sampled_from(EXTREME_TIMES), st.datetimes(timezones=offsets).map(lambda moment: moment.isoformat()))
@@ -69,7 +102,9 @@ known_fields = st.fixed_dictionaries(
                 "jobType": st.sampled_from(["Import", "Export"]) | json_values,
                 "returnAddress": json_values,
                 "deliveryPackage": json_values
-                | st.fixed_dictionaries({"carrierName": st.just("FedEx"), "trackingNumber": st.just("1"), "driveCount": st.just(1), "shipDate": times}),
+                | st.fixed_dictionaries(
+                    {"carrierName": st.just("FedEx"), "trackingNumber": st.just("1"), "driveCount": st.just(1), "shipDate": times}
+                ),
                 "createdAt": times | json_values,
                 "updatedAt": times,
                 "stateChangedAt": times,
@@ -82,8 +117,31 @@ known_fields = st.fixed_dictionaries(
 )
 # $filter values: the grammar's conditions (in any casing, with quotes and OData inside values) and pieces of text
 # from outside it, joined at random.
-filter_words = st.sampled_from(["type", "TYPE", "trackingnumber", "state", "State", "name", "eq", "EQ", "ne", "and", "AND", "or", "not", "(", ")", "'", "''", ","])
-filter_values = st.sampled_from(["Import", "export", "Creating", "SHIPPING", "Closed", "Lost", "", "1Z-ABC"]) | st.sampled_from(NASTY + LOOK_ALIKES)
+filter_words = st.sampled_from(
+    [
+        "type",
+        "TYPE",
+        "trackingnumber",
+        "state",
+        "State",
+        "name",
+        "eq",
+        "EQ",
+        "ne",
+        "and",
+        "AND",
+        "or",
+        "not",
+        "(",
+        ")",
+        "'",
+        "''",
+        ",",
+    ]
+)
+filter_values = st.sampled_from(["Import", "export", "Creating", "SHIPPING", "Closed", "Lost", "", "1Z-ABC"]) | st.sampled_from(
+    NASTY + LOOK_ALIKES
+)
 filter_conditions = st.tuples(st.sampled_from(["type", "trackingnumber", "state", "TrackingNumber"]), filter_values).map(
     lambda pair: f"{pair[0]} eq '{pair[1].replace(chr(39), chr(39) * 2)}'"
 )
@@ -150,11 +208,21 @@ def test_generated_requests_never_break_the_api(
 
 # Framing: what a request's head says about where its body ends, and bodies that do or do not match it.
 FRAMING_HEADERS = [
-    b"Content-Length: {length}", b"Content-Length: {wrong}", b"Content-Length: abc", b"Content-Length: -1",
-    b"Content-Length: 1e3", b"Content-Length: {length}\r\nContent-Length: {wrong}", b"Content-Length: {length}, {length}",
-    b"Transfer-Encoding: chunked", b"Transfer-Encoding: Chunked", b"Transfer-Encoding: gzip, chunked",
-    b"Transfer-Encoding: chunked, chunked", b"Transfer-Encoding: identity", b"Transfer-Encoding: xchunked",
-    b"Transfer-Encoding: chunked\r\nContent-Length: {length}", b"",
+    b"Content-Length: {length}",
+    b"Content-Length: {wrong}",
+    b"Content-Length: abc",
+    b"Content-Length: -1",
+    b"Content-Length: 1e3",
+    b"Content-Length: {length}\r\nContent-Length: {wrong}",
+    b"Content-Length: {length}, {length}",
+    b"Transfer-Encoding: chunked",
+    b"Transfer-Encoding: Chunked",
+    b"Transfer-Encoding: gzip, chunked",
+    b"Transfer-Encoding: chunked, chunked",
+    b"Transfer-Encoding: identity",
+    b"Transfer-Encoding: xchunked",
+    b"Transfer-Encoding: chunked\r\nContent-Length: {length}",
+    b"",
 ]
 JOB_PATH = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/framed?api-version=2021-01-01"
 
@@ -176,8 +244,10 @@ def framed_requests(draw) -> bytes:
     if b"chunked" in header.lower() and draw(st.booleans()):
         sizes = draw(st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=8))
         body = chunked(body, sizes, draw(st.sampled_from(["%x", "%X", "%d", "%x;ext=1", "-%x", "%x  "])))
-    head = [f"{draw(st.sampled_from(['PUT', 'PATCH', 'POST', 'GET']))} {draw(st.sampled_from([JOB_PATH, '/nowhere', '*']))} "
-            f"{draw(st.sampled_from(['HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 x']))}".encode()]
+    head = [
+        f"{draw(st.sampled_from(['PUT', 'PATCH', 'POST', 'GET']))} {draw(st.sampled_from([JOB_PATH, '/nowhere', '*']))} "
+        f"{draw(st.sampled_from(['HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 x']))}".encode()
+    ]
     if draw(st.booleans()):
         head.append(b"Host: localhost")
     head += [b"Content-Type: application/json", header] if header else [b"Content-Type: application/json"]
@@ -217,7 +287,7 @@ def test_generated_framing_is_read_or_refused_with_an_arm_error(devhost, request
             data += chunk
     # then every answer is a well-framed response: below 500, JSON, an ARM error body when it is an error; never HTML
     assert b"<html" not in data.lower() and b"Traceback" not in data
-    for status, headers, body in responses_in(data):
+    for status, _headers, body in responses_in(data):
         assert status < 500, (request[:300], data[:300])
         if body:
             document = json.loads(body)

@@ -44,7 +44,9 @@ def storage_down(app_settings):
     jobs.reload_settings()
 
 
-@pytest.mark.parametrize("function,route", [(get_job, JOB_ROUTE), (list_jobs_by_subscription, {"subscriptionId": JOB_ROUTE["subscriptionId"]})])
+@pytest.mark.parametrize(
+    "function,route", [(get_job, JOB_ROUTE), (list_jobs_by_subscription, {"subscriptionId": JOB_ROUTE["subscriptionId"]})]
+)
 def test_storage_outage_is_503_with_retry_after(storage_down, function, route):
     # when storage cannot be reached
     started = time.monotonic()
@@ -67,11 +69,25 @@ def test_read_body_names_the_problem():
     deep = b'{"tags": ' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}"
     with pytest.raises(BadRequest, match="nested deeper than"):
         read_body(request("PATCH", body=deep), JobUpdateRequest)
-    update = read_body(request("PATCH", body=b'{"properties": {"cancelRequested": true}}', headers={"Content-Type": "application/json; charset=utf-8"}), JobUpdateRequest)
+    update = read_body(
+        request(
+            "PATCH",
+            body=b'{"properties": {"cancelRequested": true}}',
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        ),
+        JobUpdateRequest,
+    )
     assert update.properties.cancel_requested is True
 
 
-@pytest.mark.parametrize("query", ["api-version=bogus&api-version=2021-01-01", "api-version=2021-01-01&api-version=bogus", "api-version=2021-01-01&API-VERSION=2021-01-01"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "api-version=bogus&api-version=2021-01-01",
+        "api-version=2021-01-01&api-version=bogus",
+        "api-version=2021-01-01&API-VERSION=2021-01-01",
+    ],
+)
 def test_a_repeated_api_version_is_400_whichever_comes_last(query):
     # given a request whose URL names api-version twice
     req = func.HttpRequest("GET", f"http://localhost/x?{query}", headers={}, params={}, route_params=JOB_ROUTE, body=b"")

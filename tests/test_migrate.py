@@ -47,7 +47,11 @@ def as_previous_layout(store: JobStore, azurite: str) -> None:
             store.table.delete_entity(entity["PartitionKey"], entity["RowKey"])
             continue
         job = stored_job(entity).job
-        old = {name: value for name, value in entity.items() if name not in FILTER_COLUMNS and name not in ("Layout", PROPERTIES_COLUMN)}
+        old = {
+            name: value
+            for name, value in entity.items()
+            if name not in FILTER_COLUMNS and name not in ("Layout", PROPERTIES_COLUMN)
+        }
         old["Properties"] = entity[PROPERTIES_COLUMN]
         etag = store.table.update_entity(old, mode=UpdateMode.REPLACE)["etag"]
         entry = ExpiryEntry.for_job(job)
@@ -68,10 +72,14 @@ def as_previous_layout(store: JobStore, azurite: str) -> None:
 def old_jobs(store: JobStore, azurite: str) -> dict[str, JobKey]:
     """An import never shipped, an import shipped with a tracking number, an export, and two that have expired
     (cancelled 100 days ago, left in Creating 20 days ago): all written by the previous layout."""
-    keys = {name: JobKey(SUBSCRIPTION, "rg", name) for name in ("new-import", "shipped-import", "new-export", "old-cancelled", "old-creating")}
+    keys = {
+        name: JobKey(SUBSCRIPTION, "rg", name)
+        for name in ("new-import", "shipped-import", "new-export", "old-cancelled", "old-creating")
+    }
     bodies = {
         "new-import": job_body(),
-        "shipped-import": shippable_body() | {"properties": shippable_body()["properties"] | {"deliveryPackage": {**DELIVERY_PACKAGE, "trackingNumber": "1Z-OLD"}}},
+        "shipped-import": shippable_body()
+        | {"properties": shippable_body()["properties"] | {"deliveryPackage": {**DELIVERY_PACKAGE, "trackingNumber": "1Z-OLD"}}},
         "new-export": job_body(jobType="Export"),
         "old-cancelled": job_body(),
         "old-creating": job_body(),
@@ -155,7 +163,9 @@ def previous_app_ships(table: TableClient, key: JobKey) -> None:
     shipped = properties.model_copy(update={"state": JobState.SHIPPING})
     written = {name: value for name, value in entity.items() if name not in FILTER_COLUMNS and name != "Layout"}
     written["Properties"] = shipped.model_dump_json(by_alias=True, exclude_none=True)
-    table.update_entity(written, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+    table.update_entity(
+        written, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified
+    )
 
 
 def test_an_app_of_the_previous_layout_cannot_write_a_job_behind_its_entry(store):
@@ -261,8 +271,17 @@ def test_a_damaged_row_is_counted_and_the_jobs_after_it_are_still_migrated(store
     # given old jobs, and before them in key order a row with a column of the wrong type
     keys = old_jobs(store, azurite)
     store.table.create_entity(
-        {"PartitionKey": SUBSCRIPTION, "RowKey": "a:damaged", "SubscriptionId": SUBSCRIPTION, "ResourceGroup": "a",
-         "JobName": "damaged", "Location": "westus", "Tags": "{}", "Properties": "{}"} | damage
+        {
+            "PartitionKey": SUBSCRIPTION,
+            "RowKey": "a:damaged",
+            "SubscriptionId": SUBSCRIPTION,
+            "ResourceGroup": "a",
+            "JobName": "damaged",
+            "Location": "westus",
+            "Tags": "{}",
+            "Properties": "{}",
+        }
+        | damage
     )
     # when the migration runs
     report = migrate(store)
@@ -275,7 +294,9 @@ def test_a_damaged_row_is_counted_and_the_jobs_after_it_are_still_migrated(store
 
 def run_cli(args, env_changes: dict[str, str], drop: tuple[str, ...] = ()):
     env = {name: value for name, value in os.environ.items() if name not in drop} | env_changes
-    return subprocess.run([sys.executable, "-m", "shared.migrate", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "shared.migrate", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_command_migrates_and_prints_one_summary_line(azurite, store):

@@ -24,7 +24,9 @@ from .clients.conformance import undefined_properties
 @pytest.fixture
 def client(devhost, subscription_id) -> StorageImportExport:
     # The client sends `Authorization: Bearer ...`; the app, like ARM behind it, leaves that to the platform.
-    return StorageImportExport(BasicTokenAuthentication({"access_token": "not-checked"}), subscription_id, base_url=devhost.base_url)
+    return StorageImportExport(
+        BasicTokenAuthentication({"access_token": "not-checked"}), subscription_id, base_url=devhost.base_url
+    )
 
 
 def put_parameters() -> PutJobParameters:
@@ -69,8 +71,13 @@ def test_shipping_and_errors_through_the_official_client(client):
         UpdateJobParameters(
             state="Shipping",
             return_address=ReturnAddress(
-                recipient_name="Ada", street_address1="1 Way", city="Redmond", postal_code="98052",
-                country_or_region="USA", phone="4250000000", email="ada@example.com",
+                recipient_name="Ada",
+                street_address1="1 Way",
+                city="Redmond",
+                postal_code="98052",
+                country_or_region="USA",
+                phone="4250000000",
+                email="ada@example.com",
             ),
             delivery_package=PackageInfomation(carrier_name="FedEx", tracking_number="1", drive_count=1, ship_date="2026-11-20"),
         ),
@@ -103,7 +110,9 @@ def test_filtered_listing_through_the_official_client(client):
     client.jobs.create("import-elsewhere", "other-rg", put_parameters())
     # when the client lists with a filter, a page of one at a time
     in_group = [job.name for job in client.jobs.list_by_resource_group("filter-rg", top=1, filter="type eq 'Import'")]
-    in_subscription = [job.name for job in client.jobs.list_by_subscription(top=1, filter="TYPE eq 'export' and state eq 'Creating'")]
+    in_subscription = [
+        job.name for job in client.jobs.list_by_subscription(top=1, filter="TYPE eq 'export' and state eq 'Creating'")
+    ]
     # then it follows the nextLinks through exactly the matching jobs
     assert in_group == ["import-0", "import-1", "import-2"]
     assert in_subscription == ["export-0"]
@@ -155,10 +164,15 @@ def test_locations_through_the_official_client(client):
     assert len(listed) == len(LOCATIONS.locations)
     assert "Australia Southeast" in [location.name for location in listed]
     assert (west_us.id, west_us.name, west_us.type) == (
-        "/providers/Microsoft.ImportExport/locations/westus", "West US", "Microsoft.ImportExport/locations"
+        "/providers/Microsoft.ImportExport/locations/westus",
+        "West US",
+        "Microsoft.ImportExport/locations",
     )
     assert (west_us.street_address1, west_us.city, west_us.postal_code, west_us.supported_carriers) == (
-        "2045 Lafayette Street", "Santa Clara", "95050", ["FedEx"]
+        "2045 Lafayette Street",
+        "Santa Clara",
+        "95050",
+        ["FedEx"],
     )
     assert west_us.alternate_locations == ["/providers/Microsoft.ImportExport/locations/westus"]
     assert (east_us.name, east_us.street_address1) == ("East US", None)
@@ -179,7 +193,9 @@ def test_operations_through_the_official_client(client):
     # then it reads the provider's six, with their display words
     assert [operation.name for operation in operations] == PROVIDER_OPERATIONS
     assert (operations[0].provider, operations[0].resource, operations[0].operation) == (
-        "Microsoft Import/Export", "Locations", "Get or List Locations"
+        "Microsoft Import/Export",
+        "Locations",
+        "Get or List Locations",
     )
 
 
@@ -196,4 +212,6 @@ def test_location_answers_carry_only_properties_the_2016_client_defines(api):
     listed = api.request("GET", "/providers/Microsoft.ImportExport/locations", api_version="2016-11-01").json()
     west_us = api.request("GET", "/providers/Microsoft.ImportExport/locations/westus", api_version="2016-11-01").json()
     # then the 0.1.0 client's models define every property (2016-11-01 has no additionalShippingInformation)
-    assert [undefined_properties(location, models.Location, models) for location in [west_us, *listed["value"]]] == [[]] * (1 + len(listed["value"]))
+    assert [undefined_properties(location, models.Location, models) for location in [west_us, *listed["value"]]] == [[]] * (
+        1 + len(listed["value"])
+    )

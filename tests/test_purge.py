@@ -35,7 +35,11 @@ from .harness import BeforeWrite, CrashBeforeRequest, InjectedCrash, expiry_entr
 S = JobState
 NOW = SystemClock().now()
 RETENTION = Retention(finished=timedelta(days=90), creating=timedelta(days=14))
-SUBSCRIPTIONS = ["00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000a2", "00000000-0000-0000-0000-0000000000a3"]
+SUBSCRIPTIONS = [
+    "00000000-0000-0000-0000-0000000000a1",
+    "00000000-0000-0000-0000-0000000000a2",
+    "00000000-0000-0000-0000-0000000000a3",
+]
 
 
 def tag_update(name: str) -> JobUpdateRequest:
@@ -224,7 +228,9 @@ def test_a_crash_before_any_storage_request_leaves_job_and_index_in_step(fresh_s
         pre_state, act = _operations(History(healthy), key)[operation]
         if pre_state is not None:
             # the job's last change is old enough that it was expired (or, Packaging, long in flight) before the operation
-            History(healthy).job(key, pre_state, NOW - timedelta(days={S.CREATING: 20, S.COMPLETED: 100, S.PACKAGING: 120}[pre_state]))
+            History(healthy).job(
+                key, pre_state, NOW - timedelta(days={S.CREATING: 20, S.COMPLETED: 100, S.PACKAGING: 120}[pre_state])
+            )
         crash = CrashBeforeRequest(at_request)
         faulty = fresh_store(raw_request_hook=crash)
         crash.armed = True
@@ -244,7 +250,10 @@ def test_a_crash_before_any_storage_request_leaves_job_and_index_in_step(fresh_s
         # and one far in the future deletes it whenever it can expire at all: nothing is stranded
         purge(healthy, NOW + timedelta(days=3650))
         survivor = healthy.get(key)
-        assert survivor is None or survivor.job.state in (S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING), (operation, at_request)
+        assert survivor is None or survivor.job.state in (S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING), (
+            operation,
+            at_request,
+        )
         assert index_problems(healthy) == [], (operation, at_request)
         if completed:
             assert at_request > 1, "the operation made no storage request to cut short"
@@ -280,7 +289,9 @@ def test_the_timer_function_purges_and_logs(app_settings, caplog):
     # given an expired job in the app's own table
     from shared.store import get_store
 
-    key = History(get_store()).job(JobKey("00000000-0000-0000-0000-0000000000f1", "rg", "timer"), S.CLOSED, NOW - timedelta(days=91))
+    key = History(get_store()).job(
+        JobKey("00000000-0000-0000-0000-0000000000f1", "rg", "timer"), S.CLOSED, NOW - timedelta(days=91)
+    )
     # when the timer fires late
     with caplog.at_level(logging.INFO, logger="importexport.purge"):
         purge_timer.main(TimerRequest(past_due=True))
@@ -295,7 +306,9 @@ def test_the_dev_host_runs_the_purge_from_its_admin_endpoint(app_settings, devho
 
     from shared.store import get_store
 
-    key = History(get_store()).job(JobKey("00000000-0000-0000-0000-0000000000f2", "rg", "admin"), S.COMPLETED, NOW - timedelta(days=91))
+    key = History(get_store()).job(
+        JobKey("00000000-0000-0000-0000-0000000000f2", "rg", "admin"), S.COMPLETED, NOW - timedelta(days=91)
+    )
     response = requests.post(f"{devhost.base_url}/admin/functions/purge_timer", json={"input": ""}, timeout=30)
     assert response.status_code == 202
     assert get_store().get(key) is None
@@ -303,7 +316,9 @@ def test_the_dev_host_runs_the_purge_from_its_admin_endpoint(app_settings, devho
 
 def run_cli(args, table: str, connection: str):
     env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": connection, "IMPORTEXPORT_TABLE_NAME": table}
-    return subprocess.run([sys.executable, "-m", "shared.purge", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "shared.purge", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_command_line_previews_and_purges(azurite, fresh_store, mixed, store):
@@ -397,7 +412,9 @@ def test_a_directory_row_written_during_the_purge_keeps_its_days_and_the_others_
     # when the purge drops the emptied days
     purge(racing, NOW, directory_settle=timedelta(0))
     # then the row written meanwhile is left as the writer left it, and the other two are gone
-    assert finished_days(healthy) == {SUBSCRIPTIONS[0]: frozenset({(NOW - timedelta(days=100)).date(), (NOW - timedelta(days=99)).date()})}
+    assert finished_days(healthy) == {
+        SUBSCRIPTIONS[0]: frozenset({(NOW - timedelta(days=100)).date(), (NOW - timedelta(days=99)).date()})
+    }
     assert index_problems(healthy) == []
     assert purge(healthy, NOW).total_deleted == 1
 
@@ -470,7 +487,9 @@ def test_a_long_lived_process_remembers_only_recent_directory_days(fresh_store):
 def test_a_run_stops_at_its_time_budget_within_one_subscription_and_the_next_continues(fresh_store):
     # given 120 expired jobs in one subscription (three transactions), and storage that takes 0.3 s per transaction
     healthy = fresh_store()
-    expired = {History(healthy).cancelled(JobKey(SUBSCRIPTIONS[0], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(120)}
+    expired = {
+        History(healthy).cancelled(JobKey(SUBSCRIPTIONS[0], "rg", f"old-{i}"), NOW - timedelta(days=100)) for i in range(120)
+    }
 
     def slow_transactions(request) -> None:
         if request.http_request.url.endswith("$batch"):
@@ -496,7 +515,13 @@ def test_a_write_across_midnight_never_lands_on_a_directory_day_a_purge_just_dro
 
     def purge_just_after_midnight(request) -> None:
         if process_clock.now() > x and request.http_request.url.endswith("$batch") and not purged:
-            late = Purge(healthy, one_day, FixedClock(x + timedelta(days=1, milliseconds=100)), timedelta(minutes=1), directory_settle=timedelta(0))
+            late = Purge(
+                healthy,
+                one_day,
+                FixedClock(x + timedelta(days=1, milliseconds=100)),
+                timedelta(minutes=1),
+                directory_settle=timedelta(0),
+            )
             purged.append(late.run())
 
     writer = JobStore(fresh_store(raw_request_hook=purge_just_after_midnight).table, clock=process_clock)
@@ -529,7 +554,11 @@ def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_sto
         service, step = JobService(healthy), seed
         while not stop.is_set():
             key = busy[step % len(busy)]
-            body = [{"tags": {"step": str(step)}}, {"properties": {"state": "Shipping"}}, {"properties": {"cancelRequested": True}}][step % 3]
+            body = [
+                {"tags": {"step": str(step)}},
+                {"properties": {"state": "Shipping"}},
+                {"properties": {"cancelRequested": True}},
+            ][step % 3]
             try:
                 service.update_job(key, update_request(body), Preconditions())
             except (Conflict, BadRequest):
@@ -604,7 +633,9 @@ def test_the_command_says_in_one_line_when_no_storage_is_configured(tmp_path):
     # given no storage setting in the environment
     env = {name: value for name, value in os.environ.items() if name not in (CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING)}
     # when the command runs
-    result = subprocess.run([sys.executable, "-m", "shared.purge", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.purge", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     # then it names the setting in one line and exits 2
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
@@ -685,7 +716,9 @@ def test_the_timer_logs_one_line_when_storage_is_down(app_settings, monkeypatch,
     import purge_timer
 
     # given the app pointed at a port where no storage listens
-    monkeypatch.setenv("IMPORTEXPORT_STORAGE_CONNECTION", DEVELOPMENT_STORAGE.replace("127.0.0.1:10002", f"127.0.0.1:{free_port()}"))
+    monkeypatch.setenv(
+        "IMPORTEXPORT_STORAGE_CONNECTION", DEVELOPMENT_STORAGE.replace("127.0.0.1:10002", f"127.0.0.1:{free_port()}")
+    )
     reload_settings()
     try:
         # when the timer fires

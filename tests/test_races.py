@@ -63,20 +63,33 @@ class AuditedStore(JobStore):
 
     def insert(self, job):
         stored = super().insert(job)
-        self.record(Write("insert", job.key.partition_key, job.key.row_key, None, None, stored.job, stored.etag, stored.entry_etag))
+        self.record(
+            Write("insert", job.key.partition_key, job.key.row_key, None, None, stored.job, stored.etag, stored.entry_etag)
+        )
         return stored
 
     def replace(self, job, current):
         stored = super().replace(job, current)
         self.record(
-            Write("replace", job.key.partition_key, job.key.row_key, current.etag, current.job, stored.job, stored.etag, stored.entry_etag)
+            Write(
+                "replace",
+                job.key.partition_key,
+                job.key.row_key,
+                current.etag,
+                current.job,
+                stored.job,
+                stored.etag,
+                stored.entry_etag,
+            )
         )
         return stored
 
     def delete(self, current):
         deleted = super().delete(current)
         if deleted:
-            self.record(Write("delete", current.job.key.partition_key, current.job.key.row_key, current.etag, current.job, None, None))
+            self.record(
+                Write("delete", current.job.key.partition_key, current.job.key.row_key, current.etag, current.job, None, None)
+            )
         return deleted
 
     def delete_expired(self, partition_key, entries):
@@ -132,7 +145,9 @@ def violations_in(writes: list[Write]) -> list[str]:
             if version is None or expiry_clock(version.new) is None:
                 problems.append("the purge deleted a version that cannot expire")
             elif successors.get(version.etag):
-                problems.append(f"the purge deleted {write.row_key} after {[w.kind for w in successors[version.etag]]} changed it")
+                problems.append(
+                    f"the purge deleted {write.row_key} after {[w.kind for w in successors[version.etag]]} changed it"
+                )
     return problems
 
 
@@ -214,13 +229,18 @@ def test_32_clients_patching_one_job_all_get_their_update_applied(api, new_key):
     assert api.put_job(key, shippable_body()).status_code == 201
     tries: Counter = Counter()
     client = PipelineClient(
-        api.base_url, policies=[RetryPolicy(), CustomHookPolicy(raw_response_hook=lambda r: tries.update([r.http_response.status_code]))]
+        api.base_url,
+        policies=[RetryPolicy(), CustomHookPolicy(raw_response_hook=lambda r: tries.update([r.http_response.status_code]))],
     )
 
     def patch(writer: int) -> list[tuple[int, str, dict]]:
         answers = []
         for number in range(PATCHES_PER_CLIENT):
-            request = HttpRequest("PATCH", f"{api.base_url}{key.resource_id}?api-version=2021-01-01", json={"tags": {"writer": f"{writer}-{number}"}})
+            request = HttpRequest(
+                "PATCH",
+                f"{api.base_url}{key.resource_id}?api-version=2021-01-01",
+                json={"tags": {"writer": f"{writer}-{number}"}},
+            )
             response = client.send_request(request)
             answers.append((response.status_code, response.headers.get("ETag"), response.json().get("tags")))
         return answers

@@ -1,4 +1,7 @@
-"""`make run` (scripts/run-local.sh) as a user runs it: on ports and a data folder of the test's own, refusing taken ports in one line."""
+"""`make run` (scripts/run-local.sh) as a user runs it.
+
+On ports and a data folder of the test's own; taken ports are refused in one line.
+"""
 
 from __future__ import annotations
 
@@ -57,8 +60,15 @@ class RunLocal:
         # A table of the test's own, and the purge timer out of the way.
         environment.update(self.variables, IMPORTEXPORT_TABLE_NAME=TABLE, IMPORTEXPORT_PURGE_SCHEDULE="0 0 0 1 1 *")
         with self.output.open("w") as output:
-            self.process = subprocess.Popen([str(SCRIPT)], cwd=ROOT, env=environment, stdin=subprocess.DEVNULL,
-                                            stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                [str(SCRIPT)],
+                cwd=ROOT,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self.process
 
     def serving(self, timeout: float = 60) -> None:
@@ -273,8 +283,13 @@ def test_a_taken_azurite_port_is_named_with_the_variable_that_moves_it(run_local
         # when the script starts
         run.start()
         # then it says in one line which port is taken, by whom, and which variables choose others; it starts nothing
-        assert_refused_in_one_line(run, f"Port {port} (Azurite {service})", f"AZURITE_{service.upper()}_PORT=", "AZURITE_PORT_BASE=",
-                                   *([f"pid {os.getpid()}"] if CAN_NAME_HOLDER else []))
+        assert_refused_in_one_line(
+            run,
+            f"Port {port} (Azurite {service})",
+            f"AZURITE_{service.upper()}_PORT=",
+            "AZURITE_PORT_BASE=",
+            *([f"pid {os.getpid()}"] if CAN_NAME_HOLDER else []),
+        )
 
 
 def test_a_foreign_http_server_on_the_table_port_is_not_taken_for_azurite(run_local):

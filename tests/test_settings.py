@@ -54,7 +54,10 @@ def test_invalid_values_name_the_setting(name, value):
 @pytest.mark.parametrize(
     "connection,problem",
     [
-        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=not base64!;EndpointSuffix=core.windows.net", "AccountKey is not base64"),
+        (
+            "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=not base64!;EndpointSuffix=core.windows.net",
+            "AccountKey is not base64",
+        ),
         ("garbage", "not a storage connection string"),
         ("DefaultEndpointsProtocol=https;AccountName=a", "not a storage connection string"),
     ],
@@ -68,7 +71,12 @@ def test_an_unusable_connection_string_is_a_settings_error_naming_the_setting(co
 
 def test_storage_request_logging_is_off_unless_asked_for():
     assert resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT}, {}).log_storage_requests is False
-    assert resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "true"}, {}).log_storage_requests is True
+    assert (
+        resolve_settings(
+            {"AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "true"}, {}
+        ).log_storage_requests
+        is True
+    )
 
 
 def test_local_settings_file_is_read(tmp_path):
@@ -81,7 +89,13 @@ def test_every_app_setting_is_documented_and_in_the_example_file():
     # given the settings the app reads, and the README and example settings a user starts from
     from shared.settings import APP_ROOT, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, LOCATIONS_FILE_SETTING, SETTING_NAMES
 
-    names = {*SETTING_NAMES, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, LOCATIONS_FILE_SETTING, "IMPORTEXPORT_PURGE_SCHEDULE"}
+    names = {
+        *SETTING_NAMES,
+        CONNECTION_SETTING,
+        FALLBACK_CONNECTION_SETTING,
+        LOCATIONS_FILE_SETTING,
+        "IMPORTEXPORT_PURGE_SCHEDULE",
+    }
     readme = (APP_ROOT / "README.md").read_text()
     example = json.loads((APP_ROOT / "local.settings.example.json").read_text())["Values"]
     # then each is in the README's configuration table and in the example file, whose values are valid
@@ -94,11 +108,14 @@ def test_the_check_command_says_in_one_line_what_is_wrong():
     # given a connection string whose key is not base64
     env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": "AccountName=a;AccountKey=%%;TableEndpoint=http://127.0.0.1:1/a"}
     # when the settings are checked
-    result = subprocess.run([sys.executable, "-m", "shared.settings"], cwd=APP_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.settings"], cwd=APP_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     # then one line names the setting and the problem, and the exit code is 2
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "python -m shared.settings: IMPORTEXPORT_STORAGE_CONNECTION: its AccountKey is not base64 (Only base64 data is allowed); copy the key again"
+        "python -m shared.settings: IMPORTEXPORT_STORAGE_CONNECTION: its AccountKey is not base64 "
+        "(Only base64 data is allowed); copy the key again"
     ]
 
 
@@ -124,7 +141,9 @@ def test_the_locations_are_the_repositorys_file_unless_the_setting_names_another
     other = tmp_path / "mine.json"
     other.write_text(json.dumps({"locations": [{"name": "lab", "displayName": "Lab"}]}))
     default = resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT}, {}).locations
-    relative = resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOCATIONS_FILE": "shared/locations.json"}, {}).locations
+    relative = resolve_settings(
+        {"AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOCATIONS_FILE": "shared/locations.json"}, {}
+    ).locations
     absolute = resolve_settings({"AzureWebJobsStorage": ENV_ACCOUNT}, {"IMPORTEXPORT_LOCATIONS_FILE": str(other)}).locations
     # then the first two are the repository's catalogue and the last is the other file's
     assert default == relative
@@ -154,8 +173,12 @@ def test_the_check_command_names_a_bad_locations_file_in_one_line(tmp_path):
     env = {**os.environ, "AzureWebJobsStorage": ENV_ACCOUNT, "IMPORTEXPORT_LOCATIONS_FILE": str(bad)}
     env.pop("IMPORTEXPORT_STORAGE_CONNECTION", None)
     # when the settings are checked
-    result = subprocess.run([sys.executable, "-m", "shared.settings"], cwd=APP_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.settings"], cwd=APP_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     # then one line names the setting and the file, and the exit code is 2
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith(f"python -m shared.settings: IMPORTEXPORT_LOCATIONS_FILE: the locations file {bad} is not readable JSON")
+    assert line.startswith(
+        f"python -m shared.settings: IMPORTEXPORT_LOCATIONS_FILE: the locations file {bad} is not readable JSON"
+    )

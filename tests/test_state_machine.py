@@ -108,7 +108,11 @@ class TestCustomerMoves:
 
     @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.PACKAGING, S.COMPLETED])
     def test_cancel_twice_is_idempotent(self, state):
-        job = state_machine_job(state, cancel_requested=True) if state != S.COMPLETED else patch(created(), {"cancelRequested": True})
+        job = (
+            state_machine_job(state, cancel_requested=True)
+            if state != S.COMPLETED
+            else patch(created(), {"cancelRequested": True})
+        )
         assert patch(job, {"cancelRequested": True}, at=T0 + timedelta(days=1)) is job
 
     def test_cancel_false_never_withdraws_a_cancel(self):
@@ -160,9 +164,7 @@ class TestOperatorMoves:
         assert moved.properties.state_changed_at == at
         assert moved.properties.completed_at == (at if target in (S.COMPLETED, S.CLOSED) else None)
 
-    @pytest.mark.parametrize(
-        "state,cancel,target", [case for case in ALL_OPERATOR_CASES if case not in ALLOWED_OPERATOR_MOVES]
-    )
+    @pytest.mark.parametrize("state,cancel,target", [case for case in ALL_OPERATOR_CASES if case not in ALLOWED_OPERATOR_MOVES])
     def test_every_other_move_is_refused_with_409_naming_the_state(self, state, cancel, target):
         with pytest.raises(Conflict, match=f"The job is in state {state}"):
             state_machine.move_job(state_machine_job(state, cancel_requested=cancel), target, None, T0)
@@ -208,7 +210,10 @@ ACTIONS = st.lists(
     st.one_of(
         st.tuples(st.just("cancel"), st.none()),
         st.tuples(st.just("ship"), st.none()),
-        st.tuples(st.just("tags"), st.dictionaries(st.from_regex(r"[^<>%&\\?/\x00-\x1f\x7f]{1,5}", fullmatch=True), st.text(max_size=5), max_size=3)),
+        st.tuples(
+            st.just("tags"),
+            st.dictionaries(st.from_regex(r"[^<>%&\\?/\x00-\x1f\x7f]{1,5}", fullmatch=True), st.text(max_size=5), max_size=3),
+        ),
         st.tuples(st.just("operator"), st.sampled_from(list(S))),
     ),
     max_size=12,

@@ -71,7 +71,16 @@ def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store,
 )
 def test_the_storage_transport_reads_the_environment_once(monkeypatch, environ, trusted, verify):
     # given an environment with or without a proxy or a CA bundle
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)

@@ -57,12 +57,12 @@ def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
             key = keys[step % len(keys)]
             started = time.monotonic()
             response = [
-                lambda: api.get_job(key),
-                lambda: api.patch_job(key, {"tags": {"step": str(step)}}),
-                lambda: api.patch_job(key, {"properties": {"state": "Shipping"}}),
-                lambda: api.list_jobs(SUBSCRIPTION, "rg"),
-                lambda: api.cancel_job(key),
-            ][step % 5]()
+                lambda key, step: api.get_job(key),
+                lambda key, step: api.patch_job(key, {"tags": {"step": str(step)}}),
+                lambda key, step: api.patch_job(key, {"properties": {"state": "Shipping"}}),
+                lambda key, step: api.list_jobs(SUBSCRIPTION, "rg"),
+                lambda key, step: api.cancel_job(key),
+            ][step % 5](key, step)
             answers.append((response.status_code, time.monotonic() - started, response))
             step += 7
 
@@ -82,7 +82,11 @@ def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
         worker.join(timeout=60)
     # then every answer was the contract's or a 503 that says when to retry, and none took too long
     statuses = {status for status, _, _ in answers}
-    unexpected = [(status, response.request.method, response.request.url[-60:], response.text[:200]) for status, _, response in answers if status not in (200, 400, 409, 503)]
+    unexpected = [
+        (status, response.request.method, response.request.url[-60:], response.text[:200])
+        for status, _, response in answers
+        if status not in (200, 400, 409, 503)
+    ]
     assert statuses <= {200, 400, 409, 503}, unexpected[:5]
     assert 503 in statuses
     for status, seconds, response in answers:
@@ -100,8 +104,10 @@ def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
     # process remembers it wrote it; Azure keeps every acknowledged write. Jobs and entries, written together, agree.)
     assert index_problems(store, with_directory=False) == []
     assert api.patch_job(keys[0], {"tags": {"after": "outage"}}).status_code == 200
-    print(f"\noutage: {len(answers)} requests, {sum(1 for s, _, _ in answers if s == 503)} answered 503, "
-          f"slowest {max(seconds for _, seconds, _ in answers):.1f} s")
+    print(
+        f"\noutage: {len(answers)} requests, {sum(1 for s, _, _ in answers if s == 503)} answered 503, "
+        f"slowest {max(seconds for _, seconds, _ in answers):.1f} s"
+    )
 
 
 @pytest.fixture
@@ -159,8 +165,11 @@ def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
     # when a job is read
     started = time.monotonic()
     request = func.HttpRequest(
-        "GET", "http://x", params={"api-version": "2021-01-01"},
-        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"}, body=b"",
+        "GET",
+        "http://x",
+        params={"api-version": "2021-01-01"},
+        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"},
+        body=b"",
     )
     response = get_job.main(request)
     # then azure-core tried four times and the caller got a 503 in bounded time
@@ -229,8 +238,11 @@ def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_
     store = JobStore(storage_client.table_client(connection, "Silent"))
     monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
     request = func.HttpRequest(
-        "GET", "http://x", params={"api-version": "2021-01-01"},
-        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"}, body=b"",
+        "GET",
+        "http://x",
+        params={"api-version": "2021-01-01"},
+        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"},
+        body=b"",
     )
     # when a job is read
     started = time.monotonic()

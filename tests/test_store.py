@@ -57,7 +57,13 @@ def test_delete_needs_the_current_etag(job_store, key):
 
 
 def test_a_job_too_large_for_an_entity_is_413_before_writing(job_store, key):
-    job = make_job(key, driveList=[{"manifestFile": "m" * 1000, "verboseLogUri": "v" * 1000, "errorLogUri": "e" * 1000, "manifestUri": "u" * 1000} for _ in range(10)])
+    job = make_job(
+        key,
+        driveList=[
+            {"manifestFile": "m" * 1000, "verboseLogUri": "v" * 1000, "errorLogUri": "e" * 1000, "manifestUri": "u" * 1000}
+            for _ in range(10)
+        ],
+    )
     with pytest.raises(PayloadTooLarge, match="limit is 32000"):
         job_store.insert(job)
     assert job_store.get(key) is None

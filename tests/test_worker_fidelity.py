@@ -71,8 +71,15 @@ class Worker:
     def __init__(self, python: Path, root: Path, settings: dict[str, str]) -> None:
         env = {**os.environ, **settings}
         env.pop("PYTHONPATH", None)  # the suite's path would put this repository's `tests` before the worker's
-        self.process = subprocess.Popen([str(python), str(DRIVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, env=env, cwd=root)
+        self.process = subprocess.Popen(
+            [str(python), str(DRIVER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=root,
+        )
         self.loaded = self.ask({"op": "load", "root": str(root)})
 
     def ask(self, command: dict[str, Any]) -> dict[str, Any]:
@@ -88,12 +95,16 @@ class Worker:
 
 
 def start_worker(python: Path, root: Path, azurite: str, table: str) -> Worker:
-    return Worker(python, root, {
-        "IMPORTEXPORT_STORAGE_CONNECTION": azurite,
-        "IMPORTEXPORT_TABLE_NAME": table,
-        "IMPORTEXPORT_RETENTION_DAYS": "90",
-        "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "14",
-    })
+    return Worker(
+        python,
+        root,
+        {
+            "IMPORTEXPORT_STORAGE_CONNECTION": azurite,
+            "IMPORTEXPORT_TABLE_NAME": table,
+            "IMPORTEXPORT_RETENTION_DAYS": "90",
+            "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "14",
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -202,16 +213,25 @@ def send_to_worker(worker: Worker, root: Path, call: Call, host: str) -> Answer:
     spelling: dict[str, str] = {}
     for name, value in parse_qsl(call.target.partition("?")[2], keep_blank_values=True):
         query.setdefault(spelling.setdefault(name.lower(), name), []).append(value)
-    answer = worker.ask({"op": "http", "function": call.function, "trigger": trigger["name"], "request": {
-        "method": call.method,
-        "url": f"http://{host}{call.target}",
-        "headers": call.sent_headers(host),
-        "query": {name: ",".join(values) for name, values in query.items()},
-        "params": route_values(template, call.path.split("?")[0]),
-        "body": base64.b64encode(call.body).decode(),
-    }})
+    answer = worker.ask(
+        {
+            "op": "http",
+            "function": call.function,
+            "trigger": trigger["name"],
+            "request": {
+                "method": call.method,
+                "url": f"http://{host}{call.target}",
+                "headers": call.sent_headers(host),
+                "query": {name: ",".join(values) for name, values in query.items()},
+                "params": route_values(template, call.path.split("?")[0]),
+                "body": base64.b64encode(call.body).decode(),
+            },
+        }
+    )
     assert answer["error"] is None, answer["error"]
-    return Answer(int(answer["status"]), {name.lower(): value for name, value in answer["headers"]}, base64.b64decode(answer["body"]))
+    return Answer(
+        int(answer["status"]), {name.lower(): value for name, value in answer["headers"]}, base64.b64decode(answer["body"])
+    )
 
 
 def job_path(subscription: str, group: str = "rg-fidelity", name: str = "job-1") -> str:
@@ -236,7 +256,9 @@ def scenarios(sub: str) -> dict[str, list[Call]]:
         "a unicode body": [Call.json("PUT", job, "create_job", {**job_body(), "tags": {"grå": "ßü漢字", "emoji": "🚚"}})],
         "an empty body": [Call("PUT", job, "create_job", headers={"Content-Type": "application/json"})],
         "a body that is not JSON": [Call("PUT", job, "create_job", headers={"Content-Type": "application/json"}, body=b"{oops")],
-        "a body that is not JSON's content type": [Call("PUT", job, "create_job", headers={"Content-Type": "text/xml"}, body=b"<a/>")],
+        "a body that is not JSON's content type": [
+            Call("PUT", job, "create_job", headers={"Content-Type": "text/xml"}, body=b"<a/>")
+        ],
         "no api-version": [Call("GET", job, "get_job", query=[])],
         "PATCH ship and cancel": [
             Call.json("PUT", job, "create_job", shippable_body()),
@@ -245,41 +267,75 @@ def scenarios(sub: str) -> dict[str, list[Call]]:
         ],
         "PATCH with a stale If-Match": [
             Call.json("PUT", job, "create_job", job_body()),
-            Call.json("PATCH", job, "cancel_job", {"tags": {"a": "b"}}, headers={"If-Match": 'W/"datetime\'2000-01-01T00%3A00%3A00Z\'"'}),
+            Call.json(
+                "PATCH", job, "cancel_job", {"tags": {"a": "b"}}, headers={"If-Match": "W/\"datetime'2000-01-01T00%3A00%3A00Z'\""}
+            ),
         ],
         "PUT with If-None-Match on an existing job": [
             Call.json("PUT", job, "create_job", job_body()),
             Call.json("PUT", job, "create_job", job_body(), headers={"If-None-Match": "*"}),
         ],
-        "DELETE twice": [Call.json("PUT", job, "create_job", job_body()), Call("DELETE", job, "delete_job"), Call("DELETE", job, "delete_job")],
+        "DELETE twice": [
+            Call.json("PUT", job, "create_job", job_body()),
+            Call("DELETE", job, "delete_job"),
+            Call("DELETE", job, "delete_job"),
+        ],
         "DELETE a shipped job": [
             Call.json("PUT", job, "create_job", shippable_body()),
             Call.json("PATCH", job, "cancel_job", ship),
             Call("DELETE", job, "delete_job"),
         ],
         "POST listBitLockerKeys": [
-            Call.json("PUT", job, "create_job", job_body(driveList=[{"driveId": "9CA995BA", "bitLockerKey": "238810-662376-448998-450120-652806-203390-606320-483076"}])),
+            Call.json(
+                "PUT",
+                job,
+                "create_job",
+                job_body(
+                    driveList=[{"driveId": "9CA995BA", "bitLockerKey": "238810-662376-448998-450120-652806-203390-606320-483076"}]
+                ),
+            ),
             Call("POST", job + "/listBitLockerKeys", "list_bitlocker_keys"),
         ],
         "POST an operator move": [
             Call.json("PUT", job, "create_job", shippable_body()),
             Call.json("PATCH", job, "cancel_job", ship),
-            Call.json("POST", f"/operator/subscriptions/{sub}/resourceGroups/rg-fidelity/jobs/job-1/state", "move_job", {"state": "Received"}),
+            Call.json(
+                "POST",
+                f"/operator/subscriptions/{sub}/resourceGroups/rg-fidelity/jobs/job-1/state",
+                "move_job",
+                {"state": "Received"},
+            ),
         ],
         "list a resource group a page at a time with $top and $filter": [
             Call.json("PUT", job_path(sub, name="job-a"), "create_job", job_body()),
             Call.json("PUT", job_path(sub, name="job-b"), "create_job", job_body()),
-            Call("GET", f"/subscriptions/{sub}/resourceGroups/rg-fidelity/providers/Microsoft.ImportExport/jobs", "list_jobs_by_resource_group",
-                 query=[("api-version", API_VERSION), ("$top", "1"), ("$filter", "state eq 'Creating'")]),
+            Call(
+                "GET",
+                f"/subscriptions/{sub}/resourceGroups/rg-fidelity/providers/Microsoft.ImportExport/jobs",
+                "list_jobs_by_resource_group",
+                query=[("api-version", API_VERSION), ("$top", "1"), ("$filter", "state eq 'Creating'")],
+            ),
         ],
         "list a subscription with odd casing of query names": [
             Call.json("PUT", job, "create_job", job_body()),
-            Call("GET", f"/subscriptions/{sub}/providers/Microsoft.ImportExport/jobs", "list_jobs_by_subscription",
-                 query=[("API-VERSION", API_VERSION), ("$TOP", "5")]),
+            Call(
+                "GET",
+                f"/subscriptions/{sub}/providers/Microsoft.ImportExport/jobs",
+                "list_jobs_by_subscription",
+                query=[("API-VERSION", API_VERSION), ("$TOP", "5")],
+            ),
         ],
-        "a query parameter given twice": [Call("GET", job, "get_job", query=[("api-version", API_VERSION), ("api-version", API_VERSION)])],
-        "an empty $top": [Call("GET", f"/subscriptions/{sub}/providers/Microsoft.ImportExport/jobs", "list_jobs_by_subscription",
-                               query=[("api-version", API_VERSION), ("$top", "")])],
+        "a query parameter given twice": [
+            Call("GET", job, "get_job", query=[("api-version", API_VERSION), ("api-version", API_VERSION)])
+        ],
+        "an empty $top": [
+            Call(
+                "GET",
+                f"/subscriptions/{sub}/providers/Microsoft.ImportExport/jobs",
+                "list_jobs_by_subscription",
+                query=[("api-version", API_VERSION), ("$top", "")],
+            )
+        ],
         "locations": [Call("GET", "/providers/Microsoft.ImportExport/locations", "list_locations")],
         "a location by name in odd casing": [Call("GET", "/PROVIDERS/Microsoft.ImportExport/locations/WestUS", "get_location")],
         "an unknown location": [Call("GET", "/providers/Microsoft.ImportExport/locations/atlantis", "get_location")],
@@ -324,7 +380,7 @@ PROBE_HOST_JSON = {"version": "2.0", "extensions": {"http": {"routePrefix": "pro
 PROBE_FUNCTIONS = {
     "probe_echo": (
         {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req", "route": "echo/{first}/{*rest}"},
-        '''
+        """
 import base64, json
 import azure.functions as func
 
@@ -332,11 +388,11 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
     seen = {"method": req.method, "url": req.url, "params": dict(req.params), "route_params": dict(req.route_params),
             "headers": dict(req.headers), "body": base64.b64encode(req.get_body()).decode()}
     return func.HttpResponse(json.dumps(seen), mimetype="application/json")
-''',
+""",
     ),
     "probe_shape": (
         {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req", "route": "shape/{kind}"},
-        '''
+        """
 import azure.functions as func
 
 SHAPES = {
@@ -345,7 +401,9 @@ SHAPES = {
     "html-latin-1": lambda: func.HttpResponse("caf\\u00e9", mimetype="text/html", charset="latin-1"),
     "empty-204": lambda: func.HttpResponse(status_code=204),
     "empty-200-with-header": lambda: func.HttpResponse(status_code=200, headers={"x-ms-request-id": "r"}),
-    "explicit-content-type": lambda: func.HttpResponse(b"<a/>", headers={"Content-Type": "application/xml"}, mimetype="text/plain"),
+    "explicit-content-type": lambda: func.HttpResponse(
+        b"<a/>", headers={"Content-Type": "application/xml"}, mimetype="text/plain"
+    ),
     "bytes": lambda: func.HttpResponse(b"\\x00\\xff", mimetype="application/octet-stream"),
     "location-and-retry-after": lambda: func.HttpResponse("{}", status_code=202, mimetype="application/json",
                                                           headers={"Location": "http://x/y", "Retry-After": "5"}),
@@ -353,11 +411,19 @@ SHAPES = {
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
     return SHAPES[req.route_params["kind"]]()
-''',
+""",
     ),
 }
-PROBE_SHAPES = ["json-with-charset", "default-text", "html-latin-1", "empty-204", "empty-200-with-header",
-                "explicit-content-type", "bytes", "location-and-retry-after"]
+PROBE_SHAPES = [
+    "json-with-charset",
+    "default-text",
+    "html-latin-1",
+    "empty-204",
+    "empty-200-with-header",
+    "explicit-content-type",
+    "bytes",
+    "location-and-retry-after",
+]
 
 
 @pytest.fixture(scope="module")
@@ -412,16 +478,30 @@ ECHO_CALLS = {
     "odd casing of the route's literal": Call("GET", "/PROBE/Echo/One/two/three", "probe_echo", query=[]),
     "percent-encoded route values": Call("GET", "/probe/echo/j%C3%B6b/a%20b/c", "probe_echo", query=[]),
     "query: repeated, odd casing, empty values, $ names": Call(
-        "GET", "/probe/echo/a/b", "probe_echo",
-        query=[("api-version", API_VERSION), ("$top", ""), ("$FILTER", "state eq 'x'"), ("$filter", "again"), ("flag", "")]),
-    "headers in any casing": Call("PATCH", "/probe/echo/a/b", "probe_echo", query=[],
-                                  headers={"If-Match": '"etag"', "X-MS-Client-Request-Id": "c-1", "content-type": "application/json"},
-                                  body=b'{"x": 1}'),
+        "GET",
+        "/probe/echo/a/b",
+        "probe_echo",
+        query=[("api-version", API_VERSION), ("$top", ""), ("$FILTER", "state eq 'x'"), ("$filter", "again"), ("flag", "")],
+    ),
+    "headers in any casing": Call(
+        "PATCH",
+        "/probe/echo/a/b",
+        "probe_echo",
+        query=[],
+        headers={"If-Match": '"etag"', "X-MS-Client-Request-Id": "c-1", "content-type": "application/json"},
+        body=b'{"x": 1}',
+    ),
     "a unicode JSON body": Call.json("PUT", "/probe/echo/a/b", "probe_echo", {"name": "grå ß 漢字 🚚"}, query=[]),
     "an empty POST": Call("POST", "/probe/echo/a/b", "probe_echo", query=[]),
     "a DELETE": Call("DELETE", "/probe/echo/a/b", "probe_echo", query=[("api-version", API_VERSION)]),
-    "a body that is not UTF-8": Call("POST", "/probe/echo/a/b", "probe_echo", query=[],
-                                     headers={"Content-Type": "application/octet-stream"}, body=b"\xff\xfe\x00"),
+    "a body that is not UTF-8": Call(
+        "POST",
+        "/probe/echo/a/b",
+        "probe_echo",
+        query=[],
+        headers={"Content-Type": "application/octet-stream"},
+        body=b"\xff\xfe\x00",
+    ),
 }
 
 
@@ -446,17 +526,25 @@ def timer_worker(worker_python, azurite) -> Worker:
 
 def purge_lines(logs: list[list[str]]) -> list[list[str]]:
     """The app's own log lines ([level, message]), with what changes from run to run (times, durations) masked."""
-    return [[level, re.sub(r"\d+\.\d+ s\b", "<seconds> s", ISO_TIME.sub("<time>", message))]
-            for name, level, message in logs if name.startswith("importexport")]
+    return [
+        [level, re.sub(r"\d+\.\d+ s\b", "<seconds> s", ISO_TIME.sub("<time>", message))]
+        for name, level, message in logs
+        if name.startswith("importexport")
+    ]
 
 
 def host_timer_info(past_due: bool) -> dict[str, Any]:
     """The TimerInfo JSON the host sends a Python timer function (the Functions documentation's example shape)."""
     now = datetime.now(timezone.utc)
-    return {"Schedule": {"AdjustForDST": True},
-            "ScheduleStatus": {"Last": (now - timedelta(days=1)).isoformat(), "Next": (now + timedelta(days=1)).isoformat(),
-                               "LastUpdated": now.isoformat()},
-            "IsPastDue": past_due}
+    return {
+        "Schedule": {"AdjustForDST": True},
+        "ScheduleStatus": {
+            "Last": (now - timedelta(days=1)).isoformat(),
+            "Next": (now + timedelta(days=1)).isoformat(),
+            "LastUpdated": now.isoformat(),
+        },
+        "IsPastDue": past_due,
+    }
 
 
 @pytest.mark.slow
@@ -465,7 +553,9 @@ def test_the_purge_timer_runs_alike_through_the_worker_and_the_dev_host(past_due
     # given the purge timer, over an empty table on each side
     purge = load_app(ROOT).functions["purge_timer"]
     # when the worker runs it with the host's TimerInfo, and the dev host with its timer argument
-    through_worker = timer_worker.ask({"op": "timer", "function": "purge_timer", "trigger": "timer", "info": host_timer_info(past_due)})
+    through_worker = timer_worker.ask(
+        {"op": "timer", "function": "purge_timer", "trigger": "timer", "info": host_timer_info(past_due)}
+    )
     caplog.set_level("INFO")
     with app_setting("IMPORTEXPORT_TABLE_NAME", "DevhostPurge" + uuid.uuid4().hex[:12]):
         returned = purge.invoke(timer_request(past_due=past_due))

@@ -30,10 +30,10 @@ from typing import Any
 # The package ships its generated FunctionRpc messages as a top-level `tests.protos` package; imported before the
 # app folder goes on sys.path, whose own `tests` package would hide it.
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
-import azure_functions_runtime_v1 as worker  # noqa: E402
-from azure_functions_runtime_v1.logging import logger as worker_logger  # noqa: E402
+import azure_functions_runtime_v1 as worker
+from azure_functions_runtime_v1.logging import logger as worker_logger
 
-import tests.protos as protos  # noqa: E402 - must precede the app folder on sys.path
+import tests.protos as protos
 
 # What the host sends a Python worker in WorkerInitRequest.capabilities (none change what this test compares).
 HOST_CAPABILITIES: dict[str, str] = {}
@@ -59,9 +59,14 @@ class Driver:
         os.chdir(app)  # the host starts the worker in the app folder
         sys.path.insert(0, str(app))
         worker.start_threadpool_executor()
-        init = protos.StreamingMessage(worker_init_request=protos.WorkerInitRequest(
-            host_version="4.0.0", capabilities=HOST_CAPABILITIES, function_app_directory=str(app), worker_directory=str(app)))
-        answer = await worker.worker_init_request(WorkerRequest("WorkerInitRequest", init, {"protos": protos, "host": "127.0.0.1"}))
+        init = protos.StreamingMessage(
+            worker_init_request=protos.WorkerInitRequest(
+                host_version="4.0.0", capabilities=HOST_CAPABILITIES, function_app_directory=str(app), worker_directory=str(app)
+            )
+        )
+        answer = await worker.worker_init_request(
+            WorkerRequest("WorkerInitRequest", init, {"protos": protos, "host": "127.0.0.1"})
+        )
         if answer.result.status != protos.StatusResult.Success:
             return {"init": failure(answer.result)}
         loaded = {}
@@ -83,7 +88,9 @@ class Driver:
             bindings={binding["name"]: binding_info(binding) for binding in spec["bindings"]},
             raw_bindings=[json.dumps(binding) for binding in spec["bindings"]],
         )
-        message = protos.StreamingMessage(function_load_request=protos.FunctionLoadRequest(function_id=function_id, metadata=metadata))
+        message = protos.StreamingMessage(
+            function_load_request=protos.FunctionLoadRequest(function_id=function_id, metadata=metadata)
+        )
         answer = await worker.function_load_request(WorkerRequest("FunctionLoadRequest", message))
         if answer.result.status != protos.StatusResult.Success:
             return failure(answer.result)
@@ -92,11 +99,13 @@ class Driver:
 
     async def invoke(self, function: str, trigger_name: str, data: Any) -> dict[str, Any]:
         """One InvocationRequest with the trigger's TypedData; the InvocationResponse as JSON."""
-        message = protos.StreamingMessage(invocation_request=protos.InvocationRequest(
-            invocation_id=str(uuid.uuid4()),
-            function_id=self.function_ids[function],
-            input_data=[protos.ParameterBinding(name=trigger_name, data=data)],
-        ))
+        message = protos.StreamingMessage(
+            invocation_request=protos.InvocationRequest(
+                invocation_id=str(uuid.uuid4()),
+                function_id=self.function_ids[function],
+                input_data=[protos.ParameterBinding(name=trigger_name, data=data)],
+            )
+        )
         self.records.clear()
         answer = await worker.invocation_request(WorkerRequest("FunctionInvocationRequest", message))
         logs = [[record.name, record.levelname, record.getMessage()] for record in self.records if not is_worker_log(record)]
@@ -124,8 +133,11 @@ def is_worker_log(record: logging.LogRecord) -> bool:
 
 
 def binding_info(binding: dict[str, Any]) -> Any:
-    direction = {"in": protos.BindingInfo.Direction.Value("in"), "out": protos.BindingInfo.Direction.Value("out"),
-                 "inout": protos.BindingInfo.Direction.Value("inout")}[binding.get("direction", "in")]
+    direction = {
+        "in": protos.BindingInfo.Direction.Value("in"),
+        "out": protos.BindingInfo.Direction.Value("out"),
+        "inout": protos.BindingInfo.Direction.Value("inout"),
+    }[binding.get("direction", "in")]
     data_type = protos.BindingInfo.DataType.Value(binding.get("dataType", "undefined"))
     return protos.BindingInfo(type=binding["type"], direction=direction, data_type=data_type)
 
@@ -172,7 +184,9 @@ async def serve(lines, reply) -> None:
         elif op == "http":
             answer = await driver.invoke(command["function"], command["trigger"], http_trigger(command["request"]))
         elif op == "timer":
-            answer = await driver.invoke(command["function"], command["trigger"], protos.TypedData(json=json.dumps(command["info"])))
+            answer = await driver.invoke(
+                command["function"], command["trigger"], protos.TypedData(json=json.dumps(command["info"]))
+            )
         else:
             answer = {"error": f"unknown op {op}"}
         reply(answer)

@@ -74,9 +74,7 @@ def _raw_get(base_url: str, path: str) -> tuple[Any, None]:
 
 
 def main(base_url: str, subscription_id: str) -> dict[str, Any]:
-    client = StorageImportExport(
-        UnusedCredential(), subscription_id, base_url=base_url, authentication_policy=SansIOHTTPPolicy()
-    )
+    client = StorageImportExport(UnusedCredential(), subscription_id, base_url=base_url, authentication_policy=SansIOHTTPPolicy())
     jobs = client.jobs
     report = Report()
     undefined: list[str] = []
@@ -94,30 +92,58 @@ def main(base_url: str, subscription_id: str) -> dict[str, Any]:
             job_type="Import",
             diagnostics_path="waimportexport",
             log_level="Verbose",
-            drive_list=[models.DriveStatus(drive_id="9CA995BA", bit_locker_key="238810-662376-448998-450120-652806-203390-606320-483076")],
+            drive_list=[
+                models.DriveStatus(drive_id="9CA995BA", bit_locker_key="238810-662376-448998-450120-652806-203390-606320-483076")
+            ],
         ),
     )
-    report.step("create", lambda: conform(jobs.create("import-job", RESOURCE_GROUP, import_job, cls=raw_and_model)),
-                lambda job: {"state": job.properties.state, "location": job.location, "created": job.system_data.created_at is not None})
-    report.step("get", lambda: conform(jobs.get("import-job", RESOURCE_GROUP, cls=raw_and_model)),
-                lambda job: {"identity": job.identity.type, "bitLockerKeyShown": job.properties.drive_list[0].bit_locker_key})
-    report.step("update_tags", lambda: jobs.update("import-job", RESOURCE_GROUP, models.UpdateJobParameters(tags={"team": "ops"})),
-                lambda job: job.tags)
+    report.step(
+        "create",
+        lambda: conform(jobs.create("import-job", RESOURCE_GROUP, import_job, cls=raw_and_model)),
+        lambda job: {"state": job.properties.state, "location": job.location, "created": job.system_data.created_at is not None},
+    )
+    report.step(
+        "get",
+        lambda: conform(jobs.get("import-job", RESOURCE_GROUP, cls=raw_and_model)),
+        lambda job: {"identity": job.identity.type, "bitLockerKeyShown": job.properties.drive_list[0].bit_locker_key},
+    )
+    report.step(
+        "update_tags",
+        lambda: jobs.update("import-job", RESOURCE_GROUP, models.UpdateJobParameters(tags={"team": "ops"})),
+        lambda job: job.tags,
+    )
     address = models.ReturnAddress(
-        recipient_name="Ada", street_address1="1 Way", city="Redmond", postal_code="98052",
-        country_or_region="USA", phone="4250000000", email="ada@example.com",
+        recipient_name="Ada",
+        street_address1="1 Way",
+        city="Redmond",
+        postal_code="98052",
+        country_or_region="USA",
+        phone="4250000000",
+        email="ada@example.com",
     )
     package = models.DeliveryPackageInformation(carrier_name="FedEx", tracking_number="123456789")
     ship = models.UpdateJobParameters(state="Shipping", return_address=address, delivery_package=package)
-    report.step("update_ship", lambda: jobs.update("import-job", RESOURCE_GROUP, ship),
-                lambda job: {"state": job.properties.state, "trackingNumber": job.properties.delivery_package.tracking_number})
+    report.step(
+        "update_ship",
+        lambda: jobs.update("import-job", RESOURCE_GROUP, ship),
+        lambda job: {"state": job.properties.state, "trackingNumber": job.properties.delivery_package.tracking_number},
+    )
     report.step("operator_receive", lambda: operator_move(base_url, subscription_id, "import-job", "Received"))
-    report.step("update_cancel_received", lambda: jobs.update("import-job", RESOURCE_GROUP, models.UpdateJobParameters(cancel_requested=True)),
-                lambda job: {"state": job.properties.state, "cancelRequested": job.properties.cancel_requested})
-    report.step("get_cancelled", lambda: conform(jobs.get("import-job", RESOURCE_GROUP, cls=raw_and_model)),
-                lambda job: job.properties.delivery_package.carrier_name)
-    report.step("bitlocker_keys_list", lambda: list(client.bit_locker_keys.list("import-job", RESOURCE_GROUP)),
-                lambda keys: [{"driveId": key.drive_id, "bitLockerKey": key.bit_locker_key} for key in keys])
+    report.step(
+        "update_cancel_received",
+        lambda: jobs.update("import-job", RESOURCE_GROUP, models.UpdateJobParameters(cancel_requested=True)),
+        lambda job: {"state": job.properties.state, "cancelRequested": job.properties.cancel_requested},
+    )
+    report.step(
+        "get_cancelled",
+        lambda: conform(jobs.get("import-job", RESOURCE_GROUP, cls=raw_and_model)),
+        lambda job: job.properties.delivery_package.carrier_name,
+    )
+    report.step(
+        "bitlocker_keys_list",
+        lambda: list(client.bit_locker_keys.list("import-job", RESOURCE_GROUP)),
+        lambda keys: [{"driveId": key.drive_id, "bitLockerKey": key.bit_locker_key} for key in keys],
+    )
 
     export_job = models.PutJobParameters(
         location="westus",
@@ -125,20 +151,37 @@ def main(base_url: str, subscription_id: str) -> dict[str, Any]:
             storage_account_id=STORAGE_ACCOUNT, job_type="Export", export=models.Export(blob_list_blob_path="container/list.xml")
         ),
     )
-    report.step("create_export", lambda: conform(jobs.create("export-job", RESOURCE_GROUP, export_job, cls=raw_and_model)),
-                lambda job: job.properties.export.blob_list_blob_path)
-    report.step("list_by_resource_group_pages", lambda: list(jobs.list_by_resource_group(RESOURCE_GROUP, top=1)),
-                lambda found: sorted(job.name for job in found))
-    report.step("list_by_subscription", lambda: list(jobs.list_by_subscription()), lambda found: sorted(job.name for job in found))
-    report.step("list_filtered", lambda: list(jobs.list_by_subscription(filter="type eq 'Export' and state eq 'Creating'")),
-                lambda found: [job.name for job in found])
+    report.step(
+        "create_export",
+        lambda: conform(jobs.create("export-job", RESOURCE_GROUP, export_job, cls=raw_and_model)),
+        lambda job: job.properties.export.blob_list_blob_path,
+    )
+    report.step(
+        "list_by_resource_group_pages",
+        lambda: list(jobs.list_by_resource_group(RESOURCE_GROUP, top=1)),
+        lambda found: sorted(job.name for job in found),
+    )
+    report.step(
+        "list_by_subscription", lambda: list(jobs.list_by_subscription()), lambda found: sorted(job.name for job in found)
+    )
+    report.step(
+        "list_filtered",
+        lambda: list(jobs.list_by_subscription(filter="type eq 'Export' and state eq 'Creating'")),
+        lambda found: [job.name for job in found],
+    )
     report.step("delete", lambda: jobs.delete("export-job", RESOURCE_GROUP))
     report.step("delete_absent", lambda: jobs.delete("export-job", RESOURCE_GROUP))
     report.step("get_absent", lambda: jobs.get("export-job", RESOURCE_GROUP))
     report.step("locations_list", lambda: list(client.locations.list()), lambda found: [location.name for location in found])
-    report.step("operations_conform", lambda: conform(_raw_get(base_url, "/providers/Microsoft.ImportExport/operations"), models.ListOperationsResponse))
-    report.step("locations_get", lambda: conform(client.locations.get("West US", cls=raw_and_model), models.Location),
-                lambda location: {"name": location.name, "carriers": location.supported_carriers})
+    report.step(
+        "operations_conform",
+        lambda: conform(_raw_get(base_url, "/providers/Microsoft.ImportExport/operations"), models.ListOperationsResponse),
+    )
+    report.step(
+        "locations_get",
+        lambda: conform(client.locations.get("West US", cls=raw_and_model), models.Location),
+        lambda location: {"name": location.name, "carriers": location.supported_carriers},
+    )
     report.step("operations_list", lambda: list(client.operations.list()), lambda found: [operation.name for operation in found])
     return {"steps": report.steps, "undefined": undefined}
 
