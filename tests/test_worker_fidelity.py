@@ -32,7 +32,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -43,13 +42,13 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 import pytest
 
 from devhost.functions import load_app
-from devhost.server import DevHost, Keys
+from devhost.server import DevHost
 from devhost.timers import timer_request
 from scripts.azurite import ROOT
 from scripts.worker_venv import NoWorkerPython, ensure_worker_venv
 
 from .builders import API_VERSION, job_body, shippable_body
-from .harness import app_setting
+from .harness import app_setting, serving
 
 DRIVER = Path(__file__).resolve().parent / "worker_driver.py"
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
@@ -442,13 +441,8 @@ def probe_root(tmp_path_factory) -> Path:
 def probe_devhost(probe_root) -> DevHost:
     # The dev host imports a function by its folder name from the app folder, as `python -m devhost` puts it on sys.path.
     sys.path.insert(0, str(probe_root))
-    server = DevHost(load_app(probe_root), ("127.0.0.1", 0), Keys())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(load_app(probe_root)) as server:
+        yield server
     sys.path.remove(str(probe_root))
 
 
