@@ -33,7 +33,8 @@ node_modules/.installed: package.json package-lock.json
 local.settings.json:
 	cp local.settings.example.json $@
 
-run: deps local.settings.json
+# The app needs neither the clients' nor the worker's environment.
+run: $(VENV)/.installed node_modules/.installed local.settings.json
 	PORT=$(PORT) scripts/run-local.sh
 
 # Lint (ruff.toml: mistakes, likely bugs, import order, line length, dead noqa) and one layout (ruff format).

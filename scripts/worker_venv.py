@@ -4,9 +4,12 @@
 is older. tests/test_worker_fidelity.py runs every function through it and through the dev host and compares
 the answers. `make deps` calls this module, and so does the test (for a `pytest` run without `make`):
 
-    python -m scripts.worker_venv     # creates or refreshes .venv-worker; says so and exits 0 when no 3.13 exists
+    python -m scripts.worker_venv     # creates or refreshes .venv-worker; says why and exits 0 when it cannot
 
 The environment is rebuilt only when requirements-worker.txt or requirements.txt changed since it was built.
+Neither the app nor the rest of the suite needs it: without a Python 3.13, or when the environment cannot be
+built (no package index, say), `make` goes on and the fidelity test skips with the reason. A failed build is
+remembered for its requirements, so the suite's parallel workers do not each retry it; `make deps` retries.
 """
 
 from __future__ import annotations
@@ -27,8 +30,16 @@ REQUIREMENTS = (ROOT / "requirements-worker.txt", ROOT / "requirements.txt")
 WORKER_PYTHON_VERSION = "3.13"
 
 
-class NoWorkerPython(Exception):
+class WorkerUnavailable(Exception):
+    """The worker environment cannot be had on this machine; the message says why."""
+
+
+class NoWorkerPython(WorkerUnavailable):
     """No Python 3.13 on this machine; the message says where it was looked for."""
+
+
+class WorkerVenvBuildFailed(WorkerUnavailable):
+    """Creating the environment or installing the worker into it failed; the message has the tool's last words."""
 
 
 def find_python() -> Path:
@@ -65,11 +76,13 @@ def requirements_digest() -> str:
     return digest.hexdigest()
 
 
-def ensure_worker_venv() -> Path:
-    """The worker venv's python, built first if missing or stale; NoWorkerPython when 3.13 cannot be found.
+def ensure_worker_venv(*, retry_failed_build: bool = False) -> Path:
+    """The worker venv's python, built first if missing or stale; WorkerUnavailable when it cannot be.
 
-    A lock makes parallel callers (pytest-xdist workers, make -j) build it once and wait for it."""
+    A lock makes parallel callers (pytest-xdist workers, make -j) build it once and wait for it. A build that
+    failed for these requirements is not tried again unless `retry_failed_build`."""
     stamp = WORKER_VENV / ".installed"
+    failed = WORKER_VENV / ".build-failed"
     wanted = requirements_digest()
     if stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists():
         return WORKER_PYTHON
@@ -79,22 +92,42 @@ def ensure_worker_venv() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists():
             return WORKER_PYTHON  # another caller built it while this one waited
+        if not retry_failed_build and failed.exists():
+            digest, _, reason = failed.read_text().partition("\n")
+            if digest == wanted:
+                raise WorkerVenvBuildFailed(reason)
         stamp.unlink(missing_ok=True)
-        if not WORKER_PYTHON.exists():
-            subprocess.run([str(python), "-m", "venv", str(WORKER_VENV)], check=True)
-        subprocess.run(
-            [str(WORKER_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS[0])],
-            check=True,
-            cwd=ROOT,
-        )
+        failed.unlink(missing_ok=True)
+        try:
+            build(python)
+        except WorkerVenvBuildFailed as error:
+            failed.write_text(f"{wanted}\n{error}")
+            raise
         stamp.write_text(wanted)
     return WORKER_PYTHON
 
 
+def build(python: Path) -> None:
+    steps = []
+    if not WORKER_PYTHON.exists():
+        steps.append([str(python), "-m", "venv", str(WORKER_VENV)])
+    pip = [str(WORKER_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    steps.append([*pip, "-r", str(REQUIREMENTS[0])])
+    for command in steps:
+        try:
+            ran = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        except OSError as error:
+            raise WorkerVenvBuildFailed(f"{command[0]} could not run: {error}") from error
+        if ran.returncode != 0:
+            lines = (ran.stderr or ran.stdout).strip().splitlines()
+            last_words = lines[-1] if lines else "no output"
+            raise WorkerVenvBuildFailed(f"`{' '.join(command[1:4])}` failed (exit {ran.returncode}): {last_words}")
+
+
 def main() -> None:
     try:
-        python = ensure_worker_venv()
-    except NoWorkerPython as error:
+        python = ensure_worker_venv(retry_failed_build=True)
+    except WorkerUnavailable as error:
         # Not an error for `make deps`: the fidelity test skips with this reason; everything else runs.
         print(f"worker venv skipped: {error}", file=sys.stderr)
         return

@@ -45,7 +45,7 @@ from devhost.functions import load_app
 from devhost.server import DevHost
 from devhost.timers import timer_request
 from scripts.azurite import ROOT
-from scripts.worker_venv import NoWorkerPython, ensure_worker_venv
+from scripts.worker_venv import WorkerUnavailable, ensure_worker_venv
 
 from .builders import API_VERSION, job_body, shippable_body
 from .harness import app_setting, serving
@@ -60,8 +60,8 @@ HEADERS_THAT_MATTER = ("content-type", "etag", "location", "retry-after")
 def worker_python() -> Path:
     try:
         return ensure_worker_venv()
-    except NoWorkerPython as error:
-        pytest.skip(f"Microsoft's Python worker needs Python 3.13: {error}")
+    except WorkerUnavailable as error:
+        pytest.skip(f"Microsoft's Python worker (Python 3.13, .venv-worker) is not available: {error}")
 
 
 class Worker:

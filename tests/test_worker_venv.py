@@ -1,0 +1,92 @@
+"""scripts/worker_venv.py: the worker's environment is optional, so failing to build it never stops `make`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from scripts import worker_venv
+from scripts.azurite import ROOT
+
+
+@pytest.fixture
+def scratch_venv(tmp_path, monkeypatch) -> Path:
+    """The module builds into a scratch directory instead of the project's .venv-worker."""
+    venv = tmp_path / "venv-worker"
+    monkeypatch.setattr(worker_venv, "WORKER_VENV", venv)
+    monkeypatch.setattr(worker_venv, "WORKER_PYTHON", venv / "bin" / "python")
+    return venv
+
+
+@pytest.fixture
+def python_that_cannot_make_a_venv(monkeypatch) -> None:
+    """A Python 3.13 is "found", but creating the environment with it fails, as a broken install would."""
+    monkeypatch.setattr(worker_venv, "find_python", lambda: Path("/bin/false"))
+
+
+@pytest.mark.usefixtures("scratch_venv", "python_that_cannot_make_a_venv")
+def test_a_failed_build_is_one_line_and_not_an_error_for_make(capsys):
+    # given a Python 3.13 with which no environment can be built
+    # when make deps runs the module
+    worker_venv.main()
+
+    # then it says why in one line and returns normally (exit 0), so make goes on
+    err = capsys.readouterr().err
+    assert err.startswith("worker venv skipped: `-m venv")
+    assert "failed (exit 1)" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.usefixtures("scratch_venv")
+def test_a_python_that_does_not_run_is_a_failed_build(monkeypatch):
+    # given a "Python 3.13" path that cannot be executed
+    monkeypatch.setattr(worker_venv, "find_python", lambda: Path("/nonexistent/python3.13"))
+
+    # when the environment is asked for, then the failure has its own class, which the fidelity test skips on
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed, match="could not run"):
+        worker_venv.ensure_worker_venv()
+
+
+@pytest.mark.usefixtures("scratch_venv", "python_that_cannot_make_a_venv")
+def test_a_failed_build_is_not_retried_by_every_test_worker(monkeypatch):
+    # given a build that failed for these requirements
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed):
+        worker_venv.ensure_worker_venv()
+    builds = []
+    monkeypatch.setattr(worker_venv, "build", builds.append)
+
+    # when the fidelity test asks again
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed, match="failed"):
+        worker_venv.ensure_worker_venv()
+
+    # then the recorded failure answers, without building again
+    assert builds == []
+
+
+@pytest.mark.usefixtures("scratch_venv", "python_that_cannot_make_a_venv")
+def test_make_deps_retries_a_failed_build(monkeypatch):
+    # given a build that failed for these requirements
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed):
+        worker_venv.ensure_worker_venv()
+    builds = []
+    monkeypatch.setattr(worker_venv, "build", builds.append)
+
+    # when make deps asks (it retries)
+    worker_venv.ensure_worker_venv(retry_failed_build=True)
+
+    # then it builds again
+    assert builds == [Path("/bin/false")]
+
+
+def test_make_run_does_not_need_the_worker_or_the_clients():
+    # given the Makefile
+    # when make is asked what `run` would do from nothing
+    planned = subprocess.run(
+        ["make", "--dry-run", "--always-make", "run"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+    # then it sets up the app's venv and npm packages only, and neither optional environment
+    assert "requirements-dev.txt" in planned and "npm ci" in planned
+    assert "worker_venv" not in planned and ".venv-clients" not in planned
