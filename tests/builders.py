@@ -134,8 +134,9 @@ ALLOWED_OPERATOR_MOVES = [
 
 
 def can_be_cancelled_in(state: JobState) -> bool:
-    """Whether a job can be in `state` with a cancel requested (a cancel in Creating ends it Completed at once)."""
-    return state not in (S.CREATING, S.CLOSED)
+    """Whether a job can be in `state` with a cancel requested: any but Creating, where a cancel ends it Completed
+    at once (rule 3). A cancelled job ends Closed when the operator closes it in Shipping (customer unreachable)."""
+    return state != S.CREATING
 
 
 # Every operator move from every state a job can be in, allowed or not.
@@ -151,7 +152,7 @@ def steps_to(state: JobState, *, cancel_requested: bool = False) -> list[dict | 
 
     With `cancel_requested`, the cancel comes while the job is still in the customer's hands where it can: a
     job cancelled before the copy skips Transferring (to Packaging or Completed), one in Transferring is
-    cancelled there.
+    cancelled there, and a cancelled job is Closed only from Shipping (a cancelled job in Packaging ends Completed).
     """
     assert not cancel_requested or can_be_cancelled_in(state), f"a cancelled job is never in state {state}"
     if state == S.CREATING:
@@ -159,6 +160,8 @@ def steps_to(state: JobState, *, cancel_requested: bool = False) -> list[dict | 
     moves: list[dict | JobState] = list(OPERATOR_PATHS[state])
     if not cancel_requested:
         return [SHIP, *moves]
+    if state == S.CLOSED:
+        return [SHIP, CANCEL, S.CLOSED]
     if state in (S.PACKAGING, S.COMPLETED):
         return [SHIP, CANCEL, *(move for move in moves if move != S.TRANSFERRING)]
     return [SHIP, *moves, CANCEL]
