@@ -71,6 +71,23 @@ class Api:
         return self.request("GET", path, params=params, api_version=api_version)
 
 
+def error_of(response: requests.Response) -> dict:
+    """The ARM error of an answer: `{"error": {"code", "message", ...}}` with a JSON content type."""
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers["Content-Type"]
+    return response.json()["error"]
+
+
+def assert_arm_error(response: requests.Response, status: int, code: str | None = None) -> dict:
+    """The answer is `status` with an ARM error body (of `code`, when given) and no stack trace; returns the error."""
+    assert response.status_code == status, response.text
+    error = error_of(response)
+    assert error["code"] and error["message"]
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    if code:
+        assert error["code"] == code, error
+    return error
+
+
 # --- the dev host, in this process ---
 
 

@@ -8,19 +8,9 @@ import json
 import pytest
 
 from .builders import job_body, shippable_body
+from .harness import assert_arm_error
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000ba"
-
-
-def assert_arm_error(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] and error["message"]
-    assert "Traceback" not in response.text and 'File "' not in response.text
-    if code:
-        assert error["code"] == code
-    return error
 
 
 def raw_put(api, key, data: bytes, content_type: str = "application/json"):
@@ -113,6 +103,45 @@ def test_oversize_body_is_413(api, new_key):
     error = assert_arm_error(raw_put(api, key, data), 413, "RequestTooLarge")
     assert "limit is 65536" in error["message"]
     assert api.get_job(key).status_code == 404
+
+
+# Ten drives whose fields each keep within their own limits, together past a table column's 32,000 characters.
+LONG_DRIVES = [
+    {
+        "driveId": f"9CA995B{i}",
+        "manifestFile": "m" * 1024,
+        "manifestHash": "h" * 256,
+        "driveHeaderHash": "d" * 256,
+        "verboseLogUri": "v" * 1024,
+        "errorLogUri": "e" * 1024,
+        "manifestUri": "u" * 1024,
+    }
+    for i in range(10)
+]
+
+
+def test_a_job_whose_properties_exceed_a_table_column_is_413_and_creates_nothing(api, new_key):
+    # given a body well under the 64 KiB limit whose properties take more than a table column's 32,000 characters
+    key = new_key()
+    body = job_body(driveList=LONG_DRIVES)
+    assert len(json.dumps(body)) < 64 * 1024
+    # when it is sent, then the answer is 413 naming the column's limit, and nothing is created
+    error = assert_arm_error(api.put_job(key, body), 413, "RequestTooLarge")
+    assert "limit is 32000" in error["message"]
+    assert api.get_job(key).status_code == 404
+
+
+def test_an_update_whose_tags_exceed_a_table_column_is_413_and_changes_nothing(api, new_key):
+    # given a job in Creating
+    key = new_key()
+    etag = api.put_job(key, job_body()).headers["ETag"]
+    # when a PATCH gives it 50 tags of the longest names and values, 38,400 characters together
+    tags = {f"{i:02d}" + "t" * 510: "v" * 256 for i in range(50)}
+    response = api.patch_job(key, {"tags": tags})
+    # then the answer is 413 naming the tags, and the job is as it was
+    error = assert_arm_error(response, 413, "RequestTooLarge")
+    assert "tags" in error["message"] and "limit is 32000" in error["message"]
+    assert api.get_job(key).headers["ETag"] == etag
 
 
 def test_a_compressed_body_is_415(api, new_key):

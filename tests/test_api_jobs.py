@@ -9,16 +9,12 @@ import pytest
 from shared.models import JobState
 
 from .builders import ALL_OPERATOR_CASES, ALLOWED_OPERATOR_MOVES, DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
+from .harness import error_of
 
 S = JobState
 
 # Every (state, cancelRequested, target) an operator could try that the contract refuses.
 REFUSED_OPERATOR_MOVES = [case for case in ALL_OPERATOR_CASES if case not in ALLOWED_OPERATOR_MOVES]
-
-
-def error_of(response) -> dict:
-    assert response.headers["Content-Type"].startswith("application/json")
-    return response.json()["error"]
 
 
 class TestApiVersion:

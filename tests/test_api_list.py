@@ -8,7 +8,8 @@ import pytest
 
 from shared.names import JobKey
 
-from .builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+from .builders import API_VERSION, DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+from .harness import assert_arm_error
 
 
 def names(response) -> list[str]:
@@ -89,6 +90,19 @@ def test_bad_top_is_400(api, subscription_id, top):
     response = api.list_jobs(subscription_id, **{"$top": top})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "InvalidTop"
+
+
+@pytest.mark.parametrize("query", ["$top=1&$top=2", "$top=1&$TOP=2", "$filter=state eq 'Shipping'&$Filter=state eq 'Creating'"])
+def test_a_query_parameter_given_twice_is_400_naming_it(api, populated, subscription_id, query):
+    # given a listing URL that names a parameter twice, in any casing (which of the two would win is not guessed)
+    url = (
+        f"{api.base_url}/subscriptions/{subscription_id}/providers/Microsoft.ImportExport/jobs?api-version={API_VERSION}&{query}"
+    )
+    # when it is sent
+    response = api.http.get(url, timeout=30)
+    # then it is refused, naming the parameter
+    error = assert_arm_error(response, 400, "InvalidQueryParameter")
+    assert error["target"] == query.split("&")[1].split("=")[0]
 
 
 @pytest.mark.parametrize("token", ["garbage!", "e30", "W10", "eyJQYXJ0aXRpb25LZXkiOjF9"])

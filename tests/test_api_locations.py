@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from .builders import API_VERSION, LOCATIONS, job_body
-from .harness import app_setting
+from .harness import app_setting, assert_arm_error
 
 LOCATIONS_PATH = "/providers/Microsoft.ImportExport/locations"
 OPERATIONS_PATH = "/providers/Microsoft.ImportExport/operations"
@@ -147,14 +147,6 @@ ADDRESS_FIELDS = {
     "additionalShippingInformation",
     "supportedCarriers",
 }
-
-
-def assert_arm_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
 
 
 # --- locations ---------------------------------------------------------------------------------------------------

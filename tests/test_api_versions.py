@@ -7,6 +7,7 @@ import pytest
 from shared.models import JobState
 
 from .builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
+from .harness import error_of
 
 V2016, V2020, V2021 = "2016-11-01", "2020-08-01", "2021-01-01"
 LATER_VERSIONS = (V2020, V2021)
@@ -17,10 +18,6 @@ ENCRYPTION_KEY = {"kekType": "MicrosoftManaged"}
 
 def export_body(path_name: str) -> dict:
     return job_body(jobType="Export", export={path_name: "container/list.xml"})
-
-
-def error_of(response) -> dict:
-    return response.json()["error"]
 
 
 class TestDeliveryPackage:
