@@ -17,10 +17,30 @@ def markdown_files() -> list[str]:
     return [name for name in listed.stdout.split() if not name.startswith("node_modules/")]
 
 
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
 def anchors(text: str) -> set[str]:
-    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
-    headings = re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. A `#` line inside a fenced code
+    block (a shell comment) is not a heading."""
+    headings, fence = [], None
+    for line in text.splitlines():
+        opened = FENCE.match(line)
+        if fence is None and opened:
+            fence = opened.group(1)
+        elif fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) and not line.strip(" `~"):
+                fence = None
+        elif heading := re.match(r"^#{1,6} (.+)$", line):
+            headings.append(heading.group(1))
     return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_a_comment_in_a_code_block_is_not_a_heading():
+    # given Markdown with a heading and a shell block whose comment starts with #
+    text = "# Quick start\n\n```sh\n# 1. Create the job\ncurl ...\n```\n\n## After the block\n"
+    # when its anchors are read, then only the real headings give one
+    assert anchors(text) == {"quick-start", "after-the-block"}
 
 
 @pytest.mark.parametrize("name", markdown_files())
