@@ -156,6 +156,14 @@ class DirectoryRow:
         return frozenset(day for day in self.days if day <= last)
 
 
+@dataclass(frozen=True)
+class DirectoryDrop:
+    """Days a purge emptied of entries, to remove from their directory row if nobody wrote the row since."""
+
+    row: DirectoryRow
+    emptied: frozenset[date]
+
+
 class ExpiryDirectory:
     """Which subscriptions have entries of which clock on which day, in the jobs table's `!` partitions.
 
@@ -213,19 +221,19 @@ class ExpiryDirectory:
             if rows:
                 yield rows
 
-    def drop_days(self, drops: list[tuple[DirectoryRow, frozenset[date]]]) -> None:
+    def drop_days(self, drops: list[DirectoryDrop]) -> None:
         """Removes the days the purge emptied from their rows, each only if nobody wrote its row since it was read.
 
         The rows of one clock and quarter share a partition, so their changes go in one transaction (up to 100);
         when one of them was written meanwhile, the others are tried one at a time and that one is left as it is.
         """
         with self._lock:
-            for row, emptied in drops:
-                for day in emptied:
-                    self._written.get(day, set()).discard((row.clock, row.partition_key))
+            for drop in drops:
+                for day in drop.emptied:
+                    self._written.get(day, set()).discard((drop.row.clock, drop.row.partition_key))
         by_partition: dict[str, list[tuple]] = {}
-        for row, emptied in drops:
-            by_partition.setdefault(_quarter_partition(row.clock, row.quarter), []).append(_drop_operation(row, emptied))
+        for drop in drops:
+            by_partition.setdefault(_quarter_partition(drop.row.clock, drop.row.quarter), []).append(_drop_operation(drop))
         for operations in by_partition.values():
             for start in range(0, len(operations), MAX_TRANSACTION_OPERATIONS):
                 chunk = operations[start : start + MAX_TRANSACTION_OPERATIONS]
@@ -239,10 +247,11 @@ class ExpiryDirectory:
                             pass  # written since the purge read it: the next run sees it as it is now
 
 
-def _drop_operation(row: DirectoryRow, emptied: frozenset[date]) -> tuple:
+def _drop_operation(drop: DirectoryDrop) -> tuple:
+    row = drop.row
     conditions = {"etag": row.etag, "match_condition": MatchConditions.IfNotModified}
     key = {"PartitionKey": _quarter_partition(row.clock, row.quarter), "RowKey": row.partition_key}
-    remaining = row.days - emptied
+    remaining = row.days - drop.emptied
     if not remaining:
         return ("delete", key, conditions)
     return ("update", key | {_day_property(day): True for day in remaining}, {"mode": UpdateMode.REPLACE, **conditions})

@@ -20,12 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
 from .clock import Clock, FixedClock, SystemClock, TimeOutOfRange, to_utc
-from .expiry_index import DirectoryRow, ExpiryEntry, droppable_before
+from .expiry_index import DirectoryDrop, DirectoryRow, ExpiryEntry, droppable_before
 from .models import JobState
 from .settings import SettingsError, load_settings
 from .state_machine import ExpiryClock, Retention
@@ -114,7 +114,7 @@ class Purge:
                         partition = due.setdefault(row.partition_key, _Due())
                         partition.clocks.add(clock)
                         partition.rows.append(row)
-        emptied: list[tuple[DirectoryRow, frozenset[date]]] = []
+        emptied: list[DirectoryDrop] = []
         for partition_key, work in due.items():
             changed = self._purge_partition(partition_key, work, cutoffs, report, deadline)
             if changed is None:
@@ -186,7 +186,7 @@ class Purge:
 
     def _emptied_days(
         self, rows: list[DirectoryRow], changed: list[ExpiryEntry], cutoffs: dict[ExpiryClock, datetime]
-    ) -> list[tuple[DirectoryRow, frozenset[date]]]:
+    ) -> list[DirectoryDrop]:
         """The days before the cutoff's day that this run emptied, in rows old enough to be settled: to drop."""
         still_there = {(entry.clock, entry.day) for entry in changed}
         settled_before = datetime.now(timezone.utc) - self._directory_settle
@@ -198,7 +198,7 @@ class Purge:
             # changed since may still be there (a retagged finished job keeps its day).
             emptied = frozenset(day for day in row.days if day < last_day and (row.clock, day) not in still_there)
             if emptied and row.written_at < settled_before:
-                drops.append((row, emptied))
+                drops.append(DirectoryDrop(row, emptied))
         return drops
 
     def _record(self, entry: ExpiryEntry, report: PurgeReport) -> None:
