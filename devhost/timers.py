@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from azure.functions.timer import TimerRequest
@@ -17,11 +18,38 @@ log = logging.getLogger("devhost.timers")
 _SETTING = re.compile(r"^%([^%]+)%$")
 # A run that starts this much after its scheduled time is "past due", as the host reports it.
 LATE_AFTER_SECONDS = 1.0
+# The host's TimerInfo as the worker hands it to a function: the schedule's one public property for NCRONTAB
+# schedules, and the host's time before a timer's first run (DateTime.MinValue, as Json.NET writes it).
+SCHEDULE = {"AdjustForDST": True}
+NEVER = "0001-01-01T00:00:00"
+# The host monitors a schedule (keeps Last/Next/LastUpdated) unless function.json says otherwise or it fires more
+# often than once a minute.
+MONITOR_FROM_SECONDS = 60
 
 
-def timer_request(past_due: bool) -> TimerRequest:
-    """The argument a timer function is called with."""
-    return TimerRequest(past_due=past_due)
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """The host's record of a monitored timer: the time it last ran, the occurrence it runs next, when it wrote this.
+
+    As in the host, at an invocation `next` is the occurrence being run (the record is written after each run)."""
+
+    last: datetime | None
+    next: datetime
+    last_updated: datetime | None
+
+    def as_json(self) -> dict[str, str]:
+        """The record in the JSON the host sends, which the worker hands to the function as it is (strings)."""
+        return {"Last": _host_time(self.last), "Next": _host_time(self.next), "LastUpdated": _host_time(self.last_updated)}
+
+
+def _host_time(moment: datetime | None) -> str:
+    return NEVER if moment is None else moment.isoformat()
+
+
+def timer_request(*, past_due: bool, status: ScheduleStatus | None = None) -> TimerRequest:
+    """The argument a timer function is called with: the host's TimerInfo as the worker binds it (an unmonitored
+    timer, or one run from the admin endpoint before any record exists, has an empty `schedule_status`)."""
+    return TimerRequest(past_due=past_due, schedule=dict(SCHEDULE), schedule_status=status.as_json() if status else None)
 
 
 def resolve_schedule(function: Function) -> str:
@@ -75,17 +103,32 @@ class TimerScheduler:
 
     def _run(self, function: Function, schedule: str) -> None:
         # runOnStartup is not honoured on purpose: Azure advises against it, and this app sets it false.
-        times = croniter(schedule, datetime.now(timezone.utc), second_at_beginning=True)
-        due = times.get_next(datetime)
+        # The record lives in memory: unlike the host's (in storage), it starts afresh, so no start is past due.
+        monitored = uses_monitor(function, schedule)
+        due = croniter(schedule, datetime.now(timezone.utc), second_at_beginning=True).get_next(datetime)
+        status = ScheduleStatus(last=None, next=due, last_updated=None)
         while not self._stop.is_set():
             wait = (due - datetime.now(timezone.utc)).total_seconds()
             if wait > 0 and self._stop.wait(wait):
                 return
-            lateness = (datetime.now(timezone.utc) - due).total_seconds()
+            fired_at = max(due, datetime.now(timezone.utc))
+            past_due = (fired_at - due).total_seconds() > LATE_AFTER_SECONDS
             try:
-                function.invoke(timer_request(past_due=lateness > LATE_AFTER_SECONDS))
+                function.invoke(timer_request(past_due=past_due, status=status if monitored else None))
             except Exception:  # the host's boundary: a failed run is logged and the schedule goes on
                 log.exception("timer function %s failed", function.name)
             # A run that overran skips the occurrences it missed, like the host's singleton timer.
             times = croniter(schedule, max(due, datetime.now(timezone.utc)), second_at_beginning=True)
             due = times.get_next(datetime)
+            status = ScheduleStatus(last=fired_at, next=due, last_updated=fired_at)
+
+
+def uses_monitor(function: Function, schedule: str) -> bool:
+    """Whether the host keeps a schedule status for the timer: `useMonitor` when function.json sets it, else whether
+    it fires at most once a minute."""
+    setting = function.trigger.get("useMonitor")
+    if setting is not None:
+        return setting is True or str(setting).lower() == "true"
+    times = croniter(schedule, datetime.now(timezone.utc), second_at_beginning=True)
+    first = times.get_next(datetime)
+    return (times.get_next(datetime) - first).total_seconds() >= MONITOR_FROM_SECONDS

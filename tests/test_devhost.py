@@ -13,13 +13,14 @@ import textwrap
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 import requests
 
 from devhost.functions import compile_route, load_app
 from devhost.server import DevHost, Keys
-from devhost.timers import TimerScheduler, resolve_schedule
+from devhost.timers import TimerScheduler, resolve_schedule, uses_monitor
 from scripts.azurite import ROOT, free_port
 from scripts.devhost_process import DevHostProcess
 
@@ -185,14 +186,14 @@ def test_python_m_devhost_serves_the_app(app_settings, tmp_path):
     assert "create_job: PUT /subscriptions/{subscriptionId}" in host.output
 
 
-def timer_app(tmp_path, schedule: str) -> tuple[str, "object"]:
+def timer_app(tmp_path, schedule: str, **trigger) -> tuple[str, "object"]:
+    """An app with one timer function that keeps each run's TimerRequest in its module's `runs`."""
     package = f"tick_{uuid.uuid4().hex[:8]}"
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
     (tmp_path / package).mkdir()
-    (tmp_path / package / "function.json").write_text(
-        json.dumps({"bindings": [{"type": "timerTrigger", "direction": "in", "name": "timer", "schedule": schedule}]})
-    )
-    (tmp_path / package / "__init__.py").write_text("runs = []\n\ndef main(timer):\n    runs.append(timer.past_due)\n")
+    binding = {"type": "timerTrigger", "direction": "in", "name": "timer", "schedule": schedule, **trigger}
+    (tmp_path / package / "function.json").write_text(json.dumps({"bindings": [binding]}))
+    (tmp_path / package / "__init__.py").write_text("runs = []\n\ndef main(timer):\n    runs.append(timer)\n")
     sys.path.insert(0, str(tmp_path))
     return package, load_app(tmp_path)
 
@@ -214,7 +215,50 @@ def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp
     # then the function ran on the second ticks, on time
     runs = importlib.import_module(package).runs
     assert 2 <= len(runs) <= 3
-    assert runs[0] is False
+    assert runs[0].past_due is False
+
+
+@pytest.mark.slow
+def test_a_monitored_timer_is_handed_the_hosts_schedule_status_run_after_run(tmp_path):
+    # given a timer that fires every second and asks to be monitored
+    package, app = timer_app(tmp_path, "* * * * * *", useMonitor=True)
+    scheduler = TimerScheduler(list(app.functions.values()))
+    # when the scheduler runs for a little over two seconds
+    scheduler.start()
+    try:
+        time.sleep(2.5)
+    finally:
+        scheduler.stop()
+        sys.path.remove(str(tmp_path))
+    first, second = importlib.import_module(package).runs[:2]
+    # then the first run has no last run yet, and Next is the occurrence being run
+    assert first.schedule == {"AdjustForDST": True}
+    assert first.schedule_status["Last"] == first.schedule_status["LastUpdated"] == "0001-01-01T00:00:00"
+    first_due = datetime.fromisoformat(first.schedule_status["Next"])
+    assert first_due.microsecond == 0 and first_due.utcoffset() == timedelta(0)
+    # and the second has the first's run as Last and its own occurrence, a second later, as Next
+    assert datetime.fromisoformat(second.schedule_status["Last"]) >= first_due
+    assert second.schedule_status["LastUpdated"] == second.schedule_status["Last"]
+    assert datetime.fromisoformat(second.schedule_status["Next"]) == first_due + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    "schedule,trigger,monitored",
+    [
+        ("0 0 * * * *", {}, True),
+        ("0 * * * * *", {}, True),
+        ("*/30 * * * * *", {}, False),
+        ("0 0 * * * *", {"useMonitor": False}, False),
+        ("* * * * * *", {"useMonitor": "true"}, True),
+    ],
+)
+def test_a_timer_is_monitored_unless_it_says_not_or_fires_more_than_once_a_minute(tmp_path, schedule, trigger, monitored):
+    # given a timer function with this schedule and function.json
+    _, app = timer_app(tmp_path, schedule, **trigger)
+    sys.path.remove(str(tmp_path))
+    [function] = app.functions.values()
+    # then the host would keep a schedule status for it exactly when the rule says
+    assert uses_monitor(function, schedule) is monitored
 
 
 @pytest.mark.parametrize("schedule", ["%MISSING_SCHEDULE%", "0 * * * *", "61 * * * * *", "0 0 0 31 2 *"])

@@ -43,7 +43,7 @@ import pytest
 
 from devhost.functions import load_app
 from devhost.server import DevHost
-from devhost.timers import timer_request
+from devhost.timers import ScheduleStatus, timer_request
 from scripts.azurite import ROOT
 from scripts.worker_venv import WorkerUnavailable, ensure_worker_venv
 
@@ -413,6 +413,17 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
 """,
     ),
 }
+PROBE_TIMER = (
+    {"type": "timerTrigger", "direction": "in", "name": "timer", "schedule": "0 */5 * * * *"},
+    """
+import json, logging
+import azure.functions as func
+
+def main(timer: func.TimerRequest) -> None:
+    seen = {"past_due": timer.past_due, "schedule": timer.schedule, "schedule_status": timer.schedule_status}
+    logging.getLogger("probe").info(json.dumps(seen, sort_keys=True))
+""",
+)
 PROBE_SHAPES = [
     "json-with-charset",
     "default-text",
@@ -429,9 +440,11 @@ PROBE_SHAPES = [
 def probe_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("probe_app")
     (root / "host.json").write_text(json.dumps(PROBE_HOST_JSON))
-    for name, (trigger, source) in PROBE_FUNCTIONS.items():
+    for name, (trigger, source) in {**PROBE_FUNCTIONS, "probe_timer": PROBE_TIMER}.items():
         (root / name).mkdir()
-        bindings = [trigger, {"type": "http", "direction": "out", "name": "$return"}]
+        bindings = (
+            [trigger, {"type": "http", "direction": "out", "name": "$return"}] if trigger["type"] == "httpTrigger" else [trigger]
+        )
         (root / name / "function.json").write_text(json.dumps({"scriptFile": "__init__.py", "bindings": bindings}))
         (root / name / "__init__.py").write_text(source)
     return root
@@ -508,6 +521,59 @@ def test_a_function_is_handed_the_request_as_the_worker_hands_it(case, probe_dev
     # then the function saw the same request on both
     assert through_devhost.status == through_worker.status == 200
     assert json.loads(through_devhost.body) == json.loads(through_worker.body)
+
+
+AT = datetime(2016, 10, 4, 10, 15, tzinfo=timezone.utc)
+# The TimerInfo JSON the host sends, as the Functions documentation shows it, and the same moments as the dev
+# host's scheduler holds them.
+TIMER_INFOS = {
+    "first run of a monitored timer": (
+        {
+            "Schedule": {"AdjustForDST": True},
+            "ScheduleStatus": {
+                "Last": "0001-01-01T00:00:00",
+                "Next": "2016-10-04T10:15:00+00:00",
+                "LastUpdated": "0001-01-01T00:00:00",
+            },
+            "IsPastDue": False,
+        },
+        timer_request(past_due=False, status=ScheduleStatus(last=None, next=AT, last_updated=None)),
+    ),
+    "a later run, past due": (
+        {
+            "Schedule": {"AdjustForDST": True},
+            "ScheduleStatus": {
+                "Last": "2016-10-04T10:15:00+00:00",
+                "Next": "2016-10-04T10:20:00+00:00",
+                "LastUpdated": "2016-10-04T10:16:00+00:00",
+            },
+            "IsPastDue": True,
+        },
+        timer_request(
+            past_due=True,
+            status=ScheduleStatus(last=AT, next=AT + timedelta(minutes=5), last_updated=AT + timedelta(minutes=1)),
+        ),
+    ),
+    "an unmonitored timer": (
+        {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False},
+        timer_request(past_due=False),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TIMER_INFOS)
+def test_a_timer_function_is_handed_the_timer_info_as_the_worker_hands_it(case, probe_devhost, probe_worker, probe_root, caplog):
+    # given the host's TimerInfo JSON, and the dev host's timer argument for the same moments
+    host_info, devhost_request = TIMER_INFOS[case]
+    # when the probe timer runs through the worker and through the dev host's function loader
+    through_worker = probe_worker.ask({"op": "timer", "function": "probe_timer", "trigger": "timer", "info": host_info})
+    caplog.set_level("INFO", logger="probe")
+    load_app(probe_root).functions["probe_timer"].invoke(devhost_request)
+    through_devhost = [record.getMessage() for record in caplog.records if record.name == "probe"]
+    # then the function saw the same past_due, schedule and schedule_status (strings, as JSON gives them)
+    assert through_worker["error"] is None
+    seen_by_worker = [message for name, _, message in through_worker["logs"] if name == "probe"]
+    assert seen_by_worker == through_devhost and len(seen_by_worker) == 1
 
 
 @pytest.fixture(scope="module")
