@@ -213,8 +213,9 @@ def test_a_data_folder_another_running_azurite_uses_is_refused_in_one_line(run_l
     assert requests.get(job_url(first, key), timeout=30).status_code == 200
 
 
-def running_in_group(group: int, command: str, timeout: float = 10) -> None:
-    """Waits until a process of the process group runs `command` (e.g. `-m shared.settings`)."""
+def running_in_group(group: int, command: str, timeout: float = 30) -> None:
+    """Waits until a process of the process group runs `command` (e.g. `-m shared.settings`); the steps before it
+    take seconds of their own on a loaded machine, hence the generous wait."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         listing = subprocess.run(["ps", "-ww", "-eo", "pgid=,args="], capture_output=True, text=True).stdout
