@@ -72,7 +72,7 @@ class PreconditionFailed(ApiError):
     status = 412
 
 
-class PayloadTooLarge(ApiError):
+class RequestTooLarge(ApiError):
     """413: the body, or the job it would make, is larger than the limit."""
 
     status = 413

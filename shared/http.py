@@ -17,7 +17,7 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from pydantic import BaseModel, ValidationError
 
 from .api_versions import ApiVersion
-from .errors import ApiError, BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+from .errors import ApiError, BadRequest, NotFound, RequestTooLarge, ServiceUnavailable, UnsupportedMediaType
 from .filters import JobFilter, parse_filter
 from .jobs import Preconditions
 from .models import Job
@@ -173,7 +173,7 @@ def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
         )
     body = req.get_body()
     if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.", code="RequestTooLarge")
+        raise RequestTooLarge(f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
     if not body.strip():
         raise BadRequest("The request body is empty; send a JSON object.", code="InvalidRequestContent")
     try:

@@ -26,7 +26,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from .clock import Clock
-from .errors import BadRequest, PayloadTooLarge
+from .errors import BadRequest, RequestTooLarge
 from .expiry_index import FIRST_JOB_ROW_KEY, ExpiryDirectory, ExpiryEntry, entry_operations, expired_entries
 from .filters import JobFilter, filter_columns
 from .models import Job, JobProperties
@@ -298,10 +298,7 @@ def job_entity(job: Job) -> dict:
     }
     for column, what in (("Tags", "tags"), (PROPERTIES_COLUMN, "properties")):
         if len(entity[column]) > MAX_PROPERTY_CHARS:
-            raise PayloadTooLarge(
-                f"The job's {what} take {len(entity[column])} characters; the limit is {MAX_PROPERTY_CHARS}.",
-                code="RequestTooLarge",
-            )
+            raise RequestTooLarge(f"The job's {what} take {len(entity[column])} characters; the limit is {MAX_PROPERTY_CHARS}.")
     return entity
 
 

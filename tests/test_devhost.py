@@ -441,7 +441,7 @@ def exchange(server: DevHost, data: bytes, responses: int = 1, head: bool = Fals
         return answers
 
 
-def assert_arm_error(answer, status: int) -> dict:
+def assert_dev_host_error(answer, status: int) -> dict:
     """The answer is the dev host's own error: `status`, a JSON ARM error body, never HTML."""
     got_status, headers, body = answer
     assert got_status == status, (got_status, body[:200])
@@ -486,7 +486,7 @@ def test_malformed_framing_is_a_400_with_a_json_error(echo_host, framing):
     # when a request's body framing cannot be read
     answers = exchange(echo_host, b"PUT /echo/x HTTP/1.1\r\nHost: h\r\n" + framing + b"\r\n\r\nabc")
     # then the dev host answers 400 with an ARM error body (not HTML, not a dropped connection)
-    assert assert_arm_error(answers[0], 400)["code"] == "BadRequest"
+    assert assert_dev_host_error(answers[0], 400)["code"] == "BadRequest"
 
 
 def test_after_a_framing_error_the_connection_closes_and_nothing_behind_it_is_misparsed(echo_host):
@@ -496,7 +496,7 @@ def test_after_a_framing_error_the_connection_closes_and_nothing_behind_it_is_mi
     # when both are sent at once
     answers = exchange(echo_host, broken + following)
     # then there is one 400, and the connection closes: where the broken body ends cannot be known
-    assert_arm_error(answers[0], 400)
+    assert_dev_host_error(answers[0], 400)
     assert answers[1:] == [None]
 
 
@@ -511,7 +511,7 @@ def test_a_stalled_request_body_is_answered_408_then_the_connection_closes(echo_
         waited = time.monotonic() - started
         after = read_response(stream)
     # then, once the timeout has passed and not long after, a 408 ARM error (as Kestrel answers) and the close
-    assert assert_arm_error(answer, 408)["code"] == "RequestTimeout"
+    assert assert_dev_host_error(answer, 408)["code"] == "RequestTimeout"
     assert answer[1]["connection"] == "close"
     assert after is None
     assert READ_TIMEOUT - 0.1 <= waited <= READ_TIMEOUT + 3
@@ -536,7 +536,7 @@ def test_a_chunk_size_over_the_limit_is_413_at_once(echo_host):
     # when it is sent
     answers = exchange(echo_host, request)
     # then it is refused before its data is awaited, not left to time out
-    assert_arm_error(answers[0], 413)
+    assert_dev_host_error(answers[0], 413)
     assert time.monotonic() - started < READ_TIMEOUT
 
 
@@ -551,7 +551,7 @@ def test_a_chunk_size_over_the_limit_is_413_at_once(echo_host):
 )
 def test_an_unreadable_request_is_explained_in_words_not_python_reprs(echo_host, request_bytes, words):
     # when a request cannot be read (a chunk size, a chunk's end, a header line, the request line)
-    error = assert_arm_error(exchange(echo_host, request_bytes)[0], 400)
+    error = assert_dev_host_error(exchange(echo_host, request_bytes)[0], 400)
     # then the message says what is wrong, without the bytes as Python shows them
     assert words in error["message"]
     assert "bytearray(" not in error["message"] and "b'" not in error["message"]
@@ -572,7 +572,7 @@ def test_a_body_over_100_mib_is_413_with_a_json_error(echo_host):
     # when a request announces a body one byte over the Functions host's 100 MiB limit
     answers = exchange(echo_host, b"PUT /echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (100 * 1024 * 1024 + 1))
     # then it is refused before the body is read
-    assert_arm_error(answers[0], 413)
+    assert_dev_host_error(answers[0], 413)
 
 
 @pytest.mark.parametrize(
@@ -586,7 +586,7 @@ def test_a_body_over_100_mib_is_413_with_a_json_error(echo_host):
 )
 def test_the_hosts_own_errors_are_json_arm_errors(echo_host, method, path, status, code):
     answers = exchange(echo_host, f"{method} {path} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
-    assert assert_arm_error(answers[0], status)["code"] == code
+    assert assert_dev_host_error(answers[0], status)["code"] == code
 
 
 def test_a_wrong_method_on_the_admin_run_endpoint_is_405_allowing_post(app_settings):
@@ -595,7 +595,7 @@ def test_a_wrong_method_on_the_admin_run_endpoint_is_405_allowing_post(app_setti
         # when the endpoint that runs it is called with GET
         answers = exchange(server, b"GET /admin/functions/purge_timer HTTP/1.1\r\nHost: h\r\n\r\n")
     # then it is a 405 naming the method it takes, like every other wrong method
-    assert assert_arm_error(answers[0], 405)["code"] == "MethodNotAllowed"
+    assert assert_dev_host_error(answers[0], 405)["code"] == "MethodNotAllowed"
     assert answers[0][1]["allow"] == "POST"
 
 
@@ -682,7 +682,7 @@ def test_the_admin_endpoint_is_the_hosts_own_even_with_a_catch_all(ranked_host):
 
 def test_a_missing_key_is_a_401_json_error(keyed_host):
     answers = exchange(keyed_host, f"GET {JOB}?api-version=2021-01-01 HTTP/1.1\r\nHost: h\r\n\r\n".encode())
-    assert assert_arm_error(answers[0], 401)["code"] == "Unauthorized"
+    assert assert_dev_host_error(answers[0], 401)["code"] == "Unauthorized"
 
 
 def test_head_answers_headers_only_and_the_connection_stays_usable(echo_host):
@@ -786,7 +786,7 @@ def test_without_a_host_header_an_ipv6_address_reached_is_bracketed(echo_app):
 @pytest.mark.parametrize("host", [b"a b", b"evil.example/path", b"x@y"])
 def test_a_host_header_that_names_no_host_is_a_400(echo_host, host):
     answers = exchange(echo_host, b"GET /echo/x HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
-    assert assert_arm_error(answers[0], 400)["code"] == "BadRequest"
+    assert assert_dev_host_error(answers[0], 400)["code"] == "BadRequest"
 
 
 def test_a_repeated_query_name_reaches_the_function_joined_with_commas(echo_host):
@@ -814,4 +814,4 @@ def test_a_transfer_coding_the_host_cannot_read_is_400_like_the_functions_host(e
     # given a request whose body is framed by a transfer coding other than chunked alone
     request = b"PUT /echo/coded HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + coding + b"\r\n\r\n"
     # when it is sent, then the answer is a 400 ARM error, as Kestrel's for a final coding that is not chunked
-    assert assert_arm_error(exchange(echo_host, request)[0], 400)["code"] == "BadRequest"
+    assert assert_dev_host_error(exchange(echo_host, request)[0], 400)["code"] == "BadRequest"

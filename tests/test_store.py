@@ -7,7 +7,7 @@ import uuid
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from shared.errors import PayloadTooLarge
+from shared.errors import RequestTooLarge
 from shared.names import JobKey, Scope
 
 from .builders import make_job
@@ -64,7 +64,7 @@ def test_a_job_too_large_for_an_entity_is_413_before_writing(job_store, key):
             for _ in range(10)
         ],
     )
-    with pytest.raises(PayloadTooLarge, match="limit is 32000"):
+    with pytest.raises(RequestTooLarge, match="limit is 32000"):
         job_store.insert(job)
     assert job_store.get(key) is None
 
