@@ -28,6 +28,9 @@ WORKER_VENV = ROOT / ".venv-worker"
 WORKER_PYTHON = WORKER_VENV / "bin" / "python"
 REQUIREMENTS = (ROOT / "requirements-worker.txt", ROOT / "requirements.txt")
 WORKER_PYTHON_VERSION = "3.13"
+# What the fidelity test needs the environment's python to import; a build that stopped half-way fails this.
+WORKER_IMPORTS = "import azure_functions_runtime_v1, azure.functions, grpc, google.protobuf"
+LOCK = ".lock"
 
 
 class WorkerUnavailable(Exception):
@@ -81,38 +84,56 @@ def ensure_worker_venv(*, retry_failed_build: bool = False) -> Path:
 
     A lock makes parallel callers (pytest-xdist workers, make -j) build it once and wait for it. A build that
     failed for these requirements is not tried again unless `retry_failed_build`."""
-    stamp = WORKER_VENV / ".installed"
     failed = WORKER_VENV / ".build-failed"
     wanted = requirements_digest()
-    if stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists():
+    if is_ready(wanted):
         return WORKER_PYTHON
     python = find_python()
     WORKER_VENV.mkdir(exist_ok=True)
-    with open(WORKER_VENV / ".lock", "w") as lock:
+    with open(WORKER_VENV / LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists():
+        if is_ready(wanted):
             return WORKER_PYTHON  # another caller built it while this one waited
         if not retry_failed_build and failed.exists():
             digest, _, reason = failed.read_text().partition("\n")
             if digest == wanted:
                 raise WorkerVenvBuildFailed(reason)
-        stamp.unlink(missing_ok=True)
+        stamp_file().unlink(missing_ok=True)
         failed.unlink(missing_ok=True)
         try:
             build(python)
         except WorkerVenvBuildFailed as error:
             failed.write_text(f"{wanted}\n{error}")
             raise
-        stamp.write_text(wanted)
+        stamp_file().write_text(wanted)
     return WORKER_PYTHON
 
 
+def stamp_file() -> Path:
+    """Holds the digest of the requirements the environment was built for (read at call time: tests move the venv)."""
+    return WORKER_VENV / ".installed"
+
+
+def is_ready(wanted: str) -> bool:
+    """Built for these requirements, and whole: its python runs and imports the worker (an interrupted or damaged
+    environment is not ready, whatever its stamp says)."""
+    stamp = stamp_file()
+    if not (stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists()):
+        return False
+    try:
+        ran = subprocess.run([str(WORKER_PYTHON), "-c", WORKER_IMPORTS], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return ran.returncode == 0
+
+
 def build(python: Path) -> None:
-    steps = []
-    if not WORKER_PYTHON.exists():
-        steps.append([str(python), "-m", "venv", str(WORKER_VENV)])
+    """A new environment from nothing: whatever an earlier, interrupted or failed build left is removed first."""
+    for leftover in WORKER_VENV.iterdir():
+        if leftover.name != LOCK:
+            shutil.rmtree(leftover) if leftover.is_dir() and not leftover.is_symlink() else leftover.unlink()
     pip = [str(WORKER_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    steps.append([*pip, "-r", str(REQUIREMENTS[0])])
+    steps = [[str(python), "-m", "venv", str(WORKER_VENV)], [*pip, "-r", str(REQUIREMENTS[0])]]
     for command in steps:
         try:
             ran = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
@@ -131,6 +152,9 @@ def main() -> None:
         # Not an error for `make deps`: the fidelity test skips with this reason; everything else runs.
         print(f"worker venv skipped: {error}", file=sys.stderr)
         return
+    except KeyboardInterrupt:
+        print("worker venv: interrupted; the next make deps builds it afresh", file=sys.stderr)
+        sys.exit(130)
     print(f"worker venv ready: {python.relative_to(ROOT)}")
 
 

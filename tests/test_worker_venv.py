@@ -80,6 +80,47 @@ def test_make_deps_retries_a_failed_build(monkeypatch):
     assert builds == [Path("/bin/false")]
 
 
+@pytest.mark.usefixtures("python_that_cannot_make_a_venv")
+def test_what_an_interrupted_build_left_is_removed_and_the_venv_made_afresh(scratch_venv):
+    # given an environment a Ctrl-C stopped half-way: a python, no stamp (and, say, no pip)
+    (scratch_venv / "bin").mkdir(parents=True)
+    (scratch_venv / "bin" / "python").symlink_to("/bin/true")
+    # when it is asked for
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed) as failure:
+        worker_venv.ensure_worker_venv()
+    # then the build started from nothing (creating the venv, here failing), not from the leftovers
+    assert str(failure.value).startswith("`-m venv")
+    assert not (scratch_venv / "bin").exists()
+
+
+@pytest.mark.usefixtures("python_that_cannot_make_a_venv")
+def test_a_stamped_venv_whose_python_cannot_import_the_worker_is_rebuilt(scratch_venv):
+    # given an environment stamped for these requirements whose python cannot import the worker (a damaged install)
+    (scratch_venv / "bin").mkdir(parents=True)
+    (scratch_venv / "bin" / "python").symlink_to("/bin/false")
+    (scratch_venv / ".installed").write_text(worker_venv.requirements_digest())
+    # when it is asked for, then it is not reported ready: it is built again (here failing, so the test would skip)
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed, match="-m venv"):
+        worker_venv.ensure_worker_venv()
+
+
+@pytest.mark.usefixtures("scratch_venv")
+def test_ctrl_c_during_the_build_is_one_line_and_exit_130(monkeypatch, capsys):
+    # given a build that Ctrl-C interrupts
+    monkeypatch.setattr(worker_venv, "find_python", lambda: Path("/bin/false"))
+
+    def interrupted(python):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker_venv, "build", interrupted)
+    # when make deps runs the module
+    with pytest.raises(SystemExit) as exit:
+        worker_venv.main()
+    # then it exits as an interrupted command does, in one line and without a traceback
+    assert exit.value.code == 130
+    assert capsys.readouterr().err == "worker venv: interrupted; the next make deps builds it afresh\n"
+
+
 def test_make_run_does_not_need_the_worker_or_the_clients():
     # given the Makefile
     # when make is asked what `run` would do from nothing
