@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 
+from bench.arguments import positive_int
 from bench.report import machine, markdown_table, write_section
 from devhost.functions import load_app
 from scripts.azurite import ROOT
@@ -39,7 +40,7 @@ def import_times(module: str, own: tuple[str, ...]) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=positive_int, default=7)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     rows = []

@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.arguments import positive_float, positive_ints
 from bench.client import SHIPPABLE_JOB_BODY, JobsClient, Reply
 from bench.report import DOCS, machine, markdown_table, percentile, pyplot, write_section
 from scripts.azurite import AzuriteTable
@@ -168,13 +169,13 @@ def plot(levels: list[Level], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", default="1,8,32", help="concurrency levels, comma-separated")
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured time at each level")
+    parser.add_argument("--clients", type=positive_ints, default="1,8,32", help="concurrency levels, comma-separated")
+    parser.add_argument("--seconds", type=positive_float, default=15.0, help="measured time at each level")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
 
     with AzuriteTable() as azurite:
-        levels = [run_level(azurite, int(clients), args.seconds) for clients in args.clients.split(",")]
+        levels = [run_level(azurite, clients, args.seconds) for clients in args.clients]
 
     def ms(values: list[float], share: float) -> str:
         return f"{percentile(values, share) * 1000:.1f}"

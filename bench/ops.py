@@ -24,6 +24,7 @@ import azure.functions as func
 from azure.core import MatchConditions
 from azure.data.tables import TableServiceClient, UpdateMode
 
+from bench.arguments import positive_int
 from bench.client import JOB_BODY, SHIPPABLE_JOB_BODY, JobsClient, Reply
 from bench.report import machine, markdown_table, percentile, write_section
 from devhost.functions import load_app
@@ -298,8 +299,8 @@ def sdk_cpu_per_read(raw_get, client: JobsClient, reads: int = 500) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ops", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=200, help="tries of each operation each way, per round")
-    parser.add_argument("--rounds", type=int, default=3, help="independent rounds, each with a fresh table and dev host")
+    parser.add_argument("--repeat", type=positive_int, default=200, help="tries of each operation each way, per round")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="independent rounds, each with a fresh table and dev host")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     with AzuriteTable() as azurite:

@@ -20,6 +20,7 @@ from pathlib import Path
 from azure.core import MatchConditions
 from azure.data.tables import TableClient
 
+from bench.arguments import positive_int, positive_ints
 from bench.report import DOCS, machine, markdown_table, pyplot, write_section
 from scripts.azurite import running_azurite
 from shared import state_machine
@@ -238,11 +239,13 @@ def plot(sizes: list[int], ours: list[Result], naive: list[Result], path: Path) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.purge", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000", help="table sizes M, comma-separated")
-    parser.add_argument("--expired", type=int, default=1000, help="expired jobs N in each table")
+    parser.add_argument("--sizes", type=positive_ints, default="1000,10000,100000", help="table sizes M, comma-separated")
+    parser.add_argument("--expired", type=positive_int, default=1000, help="expired jobs N in each table")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args(argv)
-    sizes = [int(size) for size in args.sizes.split(",")]
+    sizes = args.sizes
+    if args.expired > min(sizes):
+        parser.error(f"--expired {args.expired} is more than the smallest table (--sizes {min(sizes)})")
 
     rows, ours_all, naive_all, floor_all = [], [], [], []
 

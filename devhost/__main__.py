@@ -21,9 +21,16 @@ def listen_error(host: str, port: int, error: OSError) -> str:
     return f"cannot listen on {host}:{port}: {error.strerror or error}"
 
 
+def port_number(text: str) -> int:
+    """A TCP port (0 asks the system for a free one): anything else is argparse's one-line usage error."""
+    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
-    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--port", type=port_number, default=7071)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the function app folder (holds host.json)")
     args = parser.parse_args(argv)

@@ -7,9 +7,6 @@ import pytest
 
 from scripts.azurite import ROOT
 
-# Each starts its own Azurite or interpreters: seconds apiece.
-pytestmark = pytest.mark.slow
-
 
 def run_bench(module: str, *args: str) -> str:
     result = subprocess.run(
@@ -19,6 +16,33 @@ def run_bench(module: str, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.parametrize(
+    "module,args",
+    [
+        ("bench.ops", ["--repeat", "0"]),
+        ("bench.ops", ["--rounds", "-1"]),
+        ("bench.coldstart", ["--repeat", "0"]),
+        ("bench.load", ["--seconds", "-5"]),
+        ("bench.load", ["--seconds", "nan"]),
+        ("bench.load", ["--clients", "0"]),
+        ("bench.load", ["--clients", "1,,8"]),
+        ("bench.purge", ["--sizes", "10,x"]),
+        ("bench.purge", ["--sizes", "-1"]),
+        ("bench.purge", ["--sizes", "10", "--expired", "20"]),
+    ],
+)
+def test_a_bad_argument_is_one_usage_error_not_a_traceback(module, args):
+    # given a benchmark and an argument it cannot run with
+    # when it is started
+    result = subprocess.run([sys.executable, "-m", module, *args, "--no-write"], cwd=ROOT, capture_output=True, text=True)
+    # then argparse refuses it before anything starts: exit 2, usage and one error line
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"python -m {module}: error: ")
+
+
+# Each starts its own Azurite or interpreters: seconds apiece.
+@pytest.mark.slow
 def test_purge_benchmark_runs_and_checks_itself():
     # (it stops with an error when a purge deleted other than the expired jobs)
     output = run_bench("bench.purge", "--sizes", "200,400", "--expired", "100")
@@ -26,6 +50,7 @@ def test_purge_benchmark_runs_and_checks_itself():
     assert "entities read per purged job at " in output
 
 
+@pytest.mark.slow
 def test_operations_benchmark_runs_and_counts_round_trips():
     # one round: each round repeats the same timings on a fresh table and dev host; the round trips are counted once anyway
     output = run_bench("bench.ops", "--repeat", "3", "--rounds", "1")
@@ -36,11 +61,13 @@ def test_operations_benchmark_runs_and_counts_round_trips():
     assert "| complete (operator, Packaging to Completed) | 2 | GET 1, POST 1 |" in output
 
 
+@pytest.mark.slow
 def test_cold_start_benchmark_splits_our_import_time_from_dependencies():
     output = run_bench("bench.coldstart", "--repeat", "1")
     assert "| get_job |" in output and "| purge_timer |" in output
 
 
+@pytest.mark.slow
 def test_load_benchmark_runs_each_level_without_errors():
     output = run_bench("bench.load", "--clients", "1,2", "--seconds", "1")
     assert "| 1 |" in output and "| 2 |" in output

@@ -295,6 +295,16 @@ def assert_one_line_refusal(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "http", "٣"])
+def test_a_port_that_is_not_a_port_number_is_one_usage_error(tmp_path, port):
+    # when the dev host is started on something that is not a TCP port
+    result = start_devhost(app_folder(tmp_path), "--port", port)
+    # then argparse refuses it in one line, without a traceback
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == f"python -m devhost: error: argument --port: {port!r} is not a port number (0-65535)"
+
+
 def test_a_port_in_use_is_one_line_naming_it_and_what_to_do(tmp_path):
     # given a port something else listens on
     with socket.socket() as taken:
