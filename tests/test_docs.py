@@ -18,29 +18,55 @@ def markdown_files() -> list[str]:
 
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 
 
 def anchors(text: str) -> set[str]:
-    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. A `#` line inside a fenced code
-    block (a shell comment) is not a heading."""
-    headings, fence = [], None
+    """The anchors GitHub gives a Markdown file's headings: the heading's text (a link's words, code without its
+    backticks), lower case, punctuation dropped, spaces to hyphens, a repeat numbered `-1`, `-2`. A `#` line inside a
+    fenced code block (a shell comment) or an HTML comment is not a heading."""
+    slugs: set[str] = set()
+    fence, in_comment = None, False
     for line in text.splitlines():
+        if in_comment:
+            in_comment = "-->" not in line
+            continue
         opened = FENCE.match(line)
-        if fence is None and opened:
-            fence = opened.group(1)
-        elif fence is not None:
+        if fence is not None:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) and not line.strip(" `~"):
                 fence = None
-        elif heading := re.match(r"^#{1,6} (.+)$", line):
-            headings.append(heading.group(1))
-    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+        elif opened:
+            fence = opened.group(1)
+        elif line.lstrip().startswith("<!--"):
+            in_comment = "-->" not in line
+        elif heading := HEADING.match(line):
+            words = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.group(1))
+            slug = re.sub(r"[^\w\- ]", "", re.sub(r"<[^>]+>", "", words).lower()).replace(" ", "-")
+            numbered, repeat = slug, 0
+            while numbered in slugs:
+                repeat += 1
+                numbered = f"{slug}-{repeat}"
+            slugs.add(numbered)
+    return slugs
 
 
-def test_a_comment_in_a_code_block_is_not_a_heading():
-    # given Markdown with a heading and a shell block whose comment starts with #
-    text = "# Quick start\n\n```sh\n# 1. Create the job\ncurl ...\n```\n\n## After the block\n"
-    # when its anchors are read, then only the real headings give one
-    assert anchors(text) == {"quick-start", "after-the-block"}
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "# Quick start\n\n```sh\n# 1. Create the job\ncurl ...\n```\n\n## After the block\n",
+            {"quick-start", "after-the-block"},
+        ),
+        ("<!--\n# x\n-->\n## Kept\n", {"kept"}),
+        ("## See [the contract](docs/contract.md)\n", {"see-the-contract"}),
+        ("## `make run` ##\n", {"make-run"}),
+        ("## Limits\n## Limits\n", {"limits", "limits-1"}),
+    ],
+)
+def test_anchors_are_the_ones_github_makes(text, expected):
+    # given Markdown with code blocks, comments, links and code in headings, or a repeated heading
+    # when its anchors are read, then they are GitHub's, and nothing else
+    assert anchors(text) == expected
 
 
 @pytest.mark.parametrize("name", markdown_files())
