@@ -23,4 +23,6 @@ _CODES = {
 
 
 def error_body(status: int, message: str) -> bytes:
-    return json.dumps({"error": {"code": _CODES.get(status, "Error"), "message": message}}).encode()
+    # Compact, as the app writes its own errors.
+    error = {"error": {"code": _CODES.get(status, "Error"), "message": message}}
+    return json.dumps(error, separators=(",", ":")).encode()

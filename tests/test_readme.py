@@ -29,5 +29,6 @@ def test_readme_walkthrough_runs_the_life_of_a_job(devhost):
     statuses = re.findall(r"-> HTTP (\d+)", result.stdout)
     assert result.returncode == 0, result.stderr
     assert statuses == ["201", "200", "200", "409", "200", "200", "200", "200", "404"], result.stdout
+    assert re.search(r'^etag: W/"datetime', result.stdout, re.IGNORECASE | re.MULTILINE), result.stdout
     assert '"cancelRequested":true' in result.stdout
     assert "The job is in state Shipping" in result.stdout
