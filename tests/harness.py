@@ -4,9 +4,11 @@ store's storage requests, and the check that jobs and their expiry index agree."
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -86,6 +88,13 @@ def assert_arm_error(response: requests.Response, status: int, code: str | None 
     if code:
         assert error["code"] == code, error
     return error
+
+
+def app_without_local_settings(folder: Path) -> Path:
+    """A copy of the app's `shared` package in `folder`, which has no local.settings.json: a command run there
+    (`python -m shared.purge`) reads only the environment, whatever the checkout's own file says (make run writes one)."""
+    shutil.copytree(ROOT / "shared", folder / "shared", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
 
 
 # --- the dev host, in this process ---

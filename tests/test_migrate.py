@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from azure.core import MatchConditions
@@ -29,7 +30,7 @@ from shared.state_machine import Retention
 from shared.store import PROPERTIES_COLUMN, JobStore, stored_job
 
 from .builders import DELIVERY_PACKAGE, create_request, job_body, shippable_body, update_request
-from .harness import BeforeWrite, expiry_entries, index_problems
+from .harness import BeforeWrite, app_without_local_settings, expiry_entries, index_problems
 
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000c1"
 SCOPE = Scope(SUBSCRIPTION)
@@ -292,10 +293,10 @@ def test_a_damaged_row_is_counted_and_the_jobs_after_it_are_still_migrated(store
     assert store.get(keys["new-import"]) is not None
 
 
-def run_cli(args, env_changes: dict[str, str], drop: tuple[str, ...] = ()):
+def run_cli(args, env_changes: dict[str, str], drop: tuple[str, ...] = (), app: Path = ROOT):
     env = {name: value for name, value in os.environ.items() if name not in drop} | env_changes
     return subprocess.run(
-        [sys.executable, "-m", "shared.migrate", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "shared.migrate", *args], cwd=app, env=env, capture_output=True, text=True, timeout=60
     )
 
 
@@ -320,8 +321,11 @@ def test_the_command_says_in_one_line_when_storage_is_down(store):
     ]
 
 
-def test_the_command_says_in_one_line_when_no_storage_is_configured():
-    result = run_cli([], {}, drop=(CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING))
+def test_the_command_says_in_one_line_when_no_storage_is_configured(tmp_path):
+    # given no storage setting in the environment, nor a local.settings.json
+    unset = (CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, "PYTHONPATH")
+    # when the command runs, then it names the setting in one line and exits 2
+    result = run_cli([], {}, drop=unset, app=app_without_local_settings(tmp_path))
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert CONNECTION_SETTING in result.stderr

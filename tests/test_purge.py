@@ -30,7 +30,14 @@ from shared.state_machine import ExpiryClock, Retention, is_expired
 from shared.store import JobStore
 
 from .builders import CANCEL, History, shippable_request, update_request
-from .harness import BeforeWrite, CrashBeforeRequest, InjectedCrash, expiry_entries, index_problems
+from .harness import (
+    BeforeWrite,
+    CrashBeforeRequest,
+    InjectedCrash,
+    app_without_local_settings,
+    expiry_entries,
+    index_problems,
+)
 
 S = JobState
 NOW = SystemClock().now()
@@ -630,11 +637,13 @@ def test_the_command_says_in_one_line_when_storage_is_down(store):
 
 
 def test_the_command_says_in_one_line_when_no_storage_is_configured(tmp_path):
-    # given no storage setting in the environment
-    env = {name: value for name, value in os.environ.items() if name not in (CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING)}
+    # given no storage setting in the environment, nor a local.settings.json
+    unset = (CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, "PYTHONPATH")
+    env = {name: value for name, value in os.environ.items() if name not in unset}
+    app = app_without_local_settings(tmp_path)
     # when the command runs
     result = subprocess.run(
-        [sys.executable, "-m", "shared.purge", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "shared.purge", "--dry-run"], cwd=app, env=env, capture_output=True, text=True, timeout=60
     )
     # then it names the setting in one line and exits 2
     assert result.returncode == 2
