@@ -45,8 +45,8 @@ def test_a_bad_argument_is_one_usage_error_not_a_traceback(module, args):
 @pytest.mark.slow
 def test_purge_benchmark_runs_and_checks_itself():
     # (it stops with an error when a purge deleted other than the expired jobs)
-    output = run_bench("bench.purge", "--sizes", "200,400", "--expired", "100")
-    assert "| 400 | 100 |" in output and "| 200, worst case | 100 |" in output
+    output = run_bench("bench.purge", "--sizes", "100,200", "--expired", "50")
+    assert "| 200 | 50 |" in output and "| 100, worst case | 50 |" in output
     assert "entities read per purged job at " in output
 
 
