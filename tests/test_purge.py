@@ -491,6 +491,7 @@ def test_a_long_lived_process_remembers_only_recent_directory_days(fresh_store):
     assert index_problems(process) == []
 
 
+@pytest.mark.slow
 def test_a_run_stops_at_its_time_budget_within_one_subscription_and_the_next_continues(fresh_store):
     # given 120 expired jobs in one subscription (three transactions), and storage that takes 0.3 s per transaction
     healthy = fresh_store()
