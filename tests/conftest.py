@@ -3,8 +3,10 @@ stores of each test's own. Fixtures only: test data is built by `tests.builders`
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -21,9 +23,21 @@ from .harness import Api, serving
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked slow first, otherwise in file order: with parallel workers (pytest.ini's -n and --dist load),
-    the long ones start at once, spread over the workers, rather than one of them ending the run alone."""
+    """Tests marked slow first, otherwise in file order: with parallel workers (pytest.ini's -n and --dist
+    worksteal), the long ones start early and idle workers take them over, rather than one ending the run alone."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture
+def machine_to_itself() -> Iterator[None]:
+    """Runs the test alone among this run's workers' tests of the same kind: tests that drive dozens of threads
+    against Azurite. Two of them at once on a 2-core machine starve Azurite past the storage read timeout, and the
+    app rightly answers 503; what they test is the app's rules under contention, not the machine's limits. Other
+    tests go on meanwhile, on the other workers."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
+    with open(os.path.join(tempfile.gettempdir(), f"importexport-heavy-{run}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,7 @@ def test_purge_benchmark_runs_and_checks_itself():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("machine_to_itself")
 def test_operations_benchmark_runs_and_counts_round_trips():
     # one round: each round repeats the same timings on a fresh table and dev host; the round trips are counted once anyway
     output = run_bench("bench.ops", "--repeat", "3", "--rounds", "1")
@@ -68,6 +69,7 @@ def test_cold_start_benchmark_splits_our_import_time_from_dependencies():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("machine_to_itself")
 def test_load_benchmark_runs_each_level_without_errors():
     output = run_bench("bench.load", "--clients", "1,2", "--seconds", "1")
     assert "| 1 |" in output and "| 2 |" in output

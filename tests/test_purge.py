@@ -548,6 +548,7 @@ def test_a_write_across_midnight_never_lands_on_a_directory_day_a_purge_just_dro
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("machine_to_itself")
 def test_a_purge_during_heavy_traffic_deletes_exactly_the_expired_jobs(fresh_store):
     # given 150 expired jobs, and 16 threads busy with 40 fresh jobs of the same subscriptions
     healthy = fresh_store()

@@ -151,34 +151,46 @@ def violations_in(writes: list[Write]) -> list[str]:
     return problems
 
 
+CONTENDED = "503 ConcurrentUpdate"
+
+
+def answer_of(response) -> int | str:
+    """The status; a 503 with its error code and message (CONTENDED is the one the contract gives under contention)."""
+    if response.status_code == 503:
+        error = response.json()["error"]
+        return CONTENDED if error["code"] == "ConcurrentUpdate" else f"503 {error['code']}: {error['message']}"
+    return response.status_code
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("machine_to_itself")
 def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_settings, subscription_id):
     # given a few jobs, 32 threads of mixed customer and operator traffic, and purges as of 100 days on
     rng = random.Random(20261126)
     keys = [JobKey(subscription_id, "race-rg", name) for name in JOB_NAMES]
     purge_clock = FixedClock(SystemClock().now() + timedelta(days=100))
     retention = app_settings.retention
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     sent = 0
     lock = threading.Lock()
 
-    def one_operation(thread_rng: random.Random) -> int:
+    def one_operation(thread_rng: random.Random) -> int | str:
         key = thread_rng.choice(keys)
         roll = thread_rng.random()
         if roll < 0.15:
-            return api.put_job(key, shippable_body()).status_code
+            return answer_of(api.put_job(key, shippable_body()))
         if roll < 0.30:
-            return api.patch_job(key, {"properties": {"state": "Shipping"}}).status_code
+            return answer_of(api.patch_job(key, {"properties": {"state": "Shipping"}}))
         if roll < 0.45:
-            return api.cancel_job(key).status_code
+            return answer_of(api.cancel_job(key))
         if roll < 0.55:
-            return api.patch_job(key, {"tags": {"n": str(thread_rng.random())}}).status_code
+            return answer_of(api.patch_job(key, {"tags": {"n": str(thread_rng.random())}}))
         if roll < 0.80:
-            return api.move_job(key, thread_rng.choice([s.value for s in S if s != S.CREATING])).status_code
+            return answer_of(api.move_job(key, thread_rng.choice([s.value for s in S if s != S.CREATING])))
         if roll < 0.92:
-            return api.delete_job(key).status_code
+            return answer_of(api.delete_job(key))
         if roll < 0.97:
-            return api.get_job(key).status_code
+            return answer_of(api.get_job(key))
         Purge(audited, retention, purge_clock, timedelta(seconds=30)).run()
         return 0
 
@@ -196,8 +208,9 @@ def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_setting
         with ThreadPoolExecutor(THREADS) as pool:
             list(pool.map(worker, [rng.randrange(1 << 30) for _ in range(THREADS)]))
 
-    # then every answer was one the contract has, and no write broke an invariant
-    assert set(statuses) <= {0, 200, 201, 204, 400, 404, 409, 412}, statuses
+    # then every answer was one the contract has (a 503 only as the contract's answer to contention that outlasts
+    # the retries, which a starved machine can reach), and no write broke an invariant
+    assert set(statuses) <= {0, 200, 201, 204, 400, 404, 409, 412, CONTENDED}, statuses
     assert 500 not in statuses and 503 not in statuses
     writes = [write for write in audited.writes if write.partition_key == keys[0].partition_key]
     # and what is stored is the last version of each chain: a version a recorded write produced, and that no
@@ -223,6 +236,7 @@ PATCHES_PER_CLIENT = 4
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("machine_to_itself")
 def test_32_clients_patching_one_job_all_get_their_update_applied(api, new_key):
     # given one job, and 32 clients that retry as azure-core's default policy does (Retry-After honoured)
     key = new_key()

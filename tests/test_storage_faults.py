@@ -41,6 +41,7 @@ def outage(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("machine_to_itself")
 def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
     azurite, api = outage
     keys = [JobKey(SUBSCRIPTION, "rg", f"job-{i}") for i in range(12)]
