@@ -84,29 +84,37 @@ def ensure_worker_venv(*, retry_failed_build: bool = False) -> Path:
 
     A lock makes parallel callers (pytest-xdist workers, make -j) build it once and wait for it. A build that
     failed for these requirements is not tried again unless `retry_failed_build`."""
-    failed = WORKER_VENV / ".build-failed"
     wanted = requirements_digest()
     if is_ready(wanted):
         return WORKER_PYTHON
     python = find_python()
-    WORKER_VENV.mkdir(exist_ok=True)
-    with open(WORKER_VENV / LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_ready(wanted):
-            return WORKER_PYTHON  # another caller built it while this one waited
-        if not retry_failed_build and failed.exists():
-            digest, _, reason = failed.read_text().partition("\n")
-            if digest == wanted:
-                raise WorkerVenvBuildFailed(reason)
-        stamp_file().unlink(missing_ok=True)
-        failed.unlink(missing_ok=True)
-        try:
-            build(python)
-        except WorkerVenvBuildFailed as error:
-            failed.write_text(f"{wanted}\n{error}")
-            raise
-        stamp_file().write_text(wanted)
+    if WORKER_VENV.is_symlink() or (WORKER_VENV.exists() and not WORKER_VENV.is_dir()):
+        # Never build into (and so empty) whatever a link or a stray file points at.
+        raise WorkerVenvBuildFailed(f"{WORKER_VENV} is not a folder of its own; remove it and run make deps again")
+    try:
+        WORKER_VENV.mkdir(exist_ok=True)
+        with open(WORKER_VENV / LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if is_ready(wanted):
+                return WORKER_PYTHON  # another caller built it while this one waited
+            build_under_lock(python, wanted, retry_failed_build=retry_failed_build)
+    except OSError as error:
+        raise WorkerVenvBuildFailed(f"{WORKER_VENV} cannot be prepared: {error}; remove it and run make deps again") from error
     return WORKER_PYTHON
+
+
+def build_under_lock(python: Path, wanted: str, *, retry_failed_build: bool) -> None:
+    failed = WORKER_VENV / ".build-failed"
+    if not retry_failed_build and failed.is_file():
+        digest, _, reason = failed.read_text(errors="replace").partition("\n")
+        if digest == wanted:
+            raise WorkerVenvBuildFailed(reason)
+    try:
+        build(python)
+    except WorkerVenvBuildFailed as error:
+        failed.write_text(f"{wanted}\n{error}")
+        raise
+    stamp_file().write_text(wanted)
 
 
 def stamp_file() -> Path:
@@ -117,8 +125,10 @@ def stamp_file() -> Path:
 def is_ready(wanted: str) -> bool:
     """Built for these requirements, and whole: its python runs and imports the worker (an interrupted or damaged
     environment is not ready, whatever its stamp says)."""
-    stamp = stamp_file()
-    if not (stamp.exists() and stamp.read_text() == wanted and WORKER_PYTHON.exists()):
+    try:
+        if stamp_file().read_text(errors="replace") != wanted or not WORKER_PYTHON.exists():
+            return False
+    except OSError:  # no stamp, or something else where it should be
         return False
     try:
         ran = subprocess.run([str(WORKER_PYTHON), "-c", WORKER_IMPORTS], capture_output=True, timeout=60)

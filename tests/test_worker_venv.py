@@ -104,6 +104,29 @@ def test_a_stamped_venv_whose_python_cannot_import_the_worker_is_rebuilt(scratch
         worker_venv.ensure_worker_venv()
 
 
+@pytest.mark.usefixtures("python_that_cannot_make_a_venv")
+def test_a_stamp_that_is_not_text_means_not_ready(scratch_venv):
+    # given an environment whose stamp holds bytes that are no digest (a damaged file)
+    scratch_venv.mkdir()
+    (scratch_venv / ".installed").write_bytes(b"\xff\xfe")
+    # when it is asked for, then it is built again (here failing, so the test would skip), with no traceback
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed, match="-m venv"):
+        worker_venv.ensure_worker_venv()
+
+
+@pytest.mark.usefixtures("python_that_cannot_make_a_venv")
+def test_a_venv_that_is_a_link_is_refused_and_what_it_points_at_kept(scratch_venv, tmp_path):
+    # given .venv-worker as a link to a folder of something else
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("keep me")
+    scratch_venv.symlink_to(elsewhere)
+    # when it is asked for, then it is refused in one line, and nothing where it points is touched
+    with pytest.raises(worker_venv.WorkerVenvBuildFailed, match="not a folder of its own"):
+        worker_venv.ensure_worker_venv()
+    assert (elsewhere / "precious.txt").read_text() == "keep me"
+
+
 @pytest.mark.usefixtures("scratch_venv")
 def test_ctrl_c_during_the_build_is_one_line_and_exit_130(monkeypatch, capsys):
     # given a build that Ctrl-C interrupts
