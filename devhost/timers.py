@@ -77,7 +77,8 @@ class TimerScheduler:
         self._timers = []
         for function in functions:
             try:
-                self._timers.append((function, resolve_schedule(function)))
+                schedule = resolve_schedule(function)
+                self._timers.append((function, schedule, uses_monitor(function, schedule)))
             except ValueError as error:
                 # As the Functions host does: the function is reported and left out, the others run.
                 log.error("timer not scheduled: %s", error)
@@ -87,11 +88,13 @@ class TimerScheduler:
     @property
     def scheduled(self) -> list[str]:
         """The names of the timer functions it runs: those whose schedule resolved (the others were logged and left out)."""
-        return [function.name for function, _ in self._timers]
+        return [function.name for function, _, _ in self._timers]
 
     def start(self) -> None:
-        for function, schedule in self._timers:
-            thread = threading.Thread(target=self._run, args=(function, schedule), name=f"timer-{function.name}", daemon=True)
+        for function, schedule, monitored in self._timers:
+            thread = threading.Thread(
+                target=self._run, args=(function, schedule, monitored), name=f"timer-{function.name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
             log.info("%s fires on %r (UTC)", function.name, schedule)
@@ -101,10 +104,9 @@ class TimerScheduler:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def _run(self, function: Function, schedule: str) -> None:
+    def _run(self, function: Function, schedule: str, monitored: bool) -> None:
         # runOnStartup is not honoured on purpose: Azure advises against it, and this app sets it false.
         # The record lives in memory: unlike the host's (in storage), it starts afresh, so no start is past due.
-        monitored = uses_monitor(function, schedule)
         due = croniter(schedule, datetime.now(timezone.utc), second_at_beginning=True).get_next(datetime)
         status = ScheduleStatus(last=None, next=due, last_updated=None)
         while not self._stop.is_set():
@@ -127,8 +129,12 @@ def uses_monitor(function: Function, schedule: str) -> bool:
     """Whether the host keeps a schedule status for the timer: `useMonitor` when function.json sets it, else whether
     it fires at most once a minute."""
     setting = function.trigger.get("useMonitor")
+    if isinstance(setting, bool):
+        return setting
+    if isinstance(setting, str) and setting.lower() in ("true", "false"):
+        return setting.lower() == "true"
     if setting is not None:
-        return setting is True or str(setting).lower() == "true"
+        raise ValueError(f"{function.name}: useMonitor is {setting!r}; it takes true or false")
     times = croniter(schedule, datetime.now(timezone.utc), second_at_beginning=True)
     first = times.get_next(datetime)
     return (times.get_next(datetime) - first).total_seconds() >= MONITOR_FROM_SECONDS

@@ -29,6 +29,9 @@ def run_bench(module: str, *args: str) -> str:
         ("bench.purge", ["--sizes", "10,x"]),
         ("bench.purge", ["--sizes", "-1"]),
         ("bench.purge", ["--sizes", "10", "--expired", "20"]),
+        ("bench.purge", ["--sizes", "100000000000000000000", "--expired", "1"]),
+        ("bench.load", ["--seconds", "1e308"]),
+        ("bench.ops", ["--repeat", "١٢"]),
     ],
 )
 def test_a_bad_argument_is_one_usage_error_not_a_traceback(module, args):

@@ -261,6 +261,16 @@ def test_a_timer_is_monitored_unless_it_says_not_or_fires_more_than_once_a_minut
     assert uses_monitor(function, schedule) is monitored
 
 
+@pytest.mark.parametrize("setting", ["yes", 1, "on", [True]])
+def test_a_use_monitor_that_is_not_true_or_false_leaves_the_timer_out(tmp_path, setting, caplog):
+    # given a timer whose function.json says useMonitor is neither true nor false
+    package, app = timer_app(tmp_path, "0 0 * * * *", useMonitor=setting)
+    sys.path.remove(str(tmp_path))
+    # when the scheduler reads it, then the timer is reported and left out, as one with a bad schedule
+    assert TimerScheduler(list(app.functions.values())).scheduled == []
+    assert f"timer not scheduled: {package}: useMonitor is {setting!r}; it takes true or false" in caplog.text
+
+
 @pytest.mark.parametrize("schedule", ["%MISSING_SCHEDULE%", "0 * * * *", "61 * * * * *", "0 0 0 31 2 *"])
 def test_bad_or_missing_schedules_leave_the_timer_out(tmp_path, schedule, caplog):
     # "0 0 0 31 2 *" is valid field by field but never fires (no February 31st)
