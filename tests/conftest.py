@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import itertools
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -29,13 +28,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def machine_to_itself() -> Iterator[None]:
+def machine_to_itself(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Runs the test alone among this run's workers' tests of the same kind: tests that drive dozens of threads
     against Azurite. Two of them at once on a 2-core machine starve Azurite past the storage read timeout, and the
     app rightly answers 503; what they test is the app's rules under contention, not the machine's limits. Other
-    tests go on meanwhile, on the other workers."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
-    with open(os.path.join(tempfile.gettempdir(), f"importexport-heavy-{run}.lock"), "w") as lock:
+    tests go on meanwhile, on the other workers. The lock file is in the run's own temporary folder (shared by its
+    xdist workers), which pytest removes with old runs."""
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent
+    with open(run_folder / "machine_to_itself.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 

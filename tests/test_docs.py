@@ -21,12 +21,28 @@ FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 
 
+SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+
+
 def anchors(text: str) -> set[str]:
-    """The anchors GitHub gives a Markdown file's headings: the heading's text (a link's words, code without its
-    backticks), lower case, punctuation dropped, spaces to hyphens, a repeat numbered `-1`, `-2`. A `#` line inside a
-    fenced code block (a shell comment) or an HTML comment is not a heading."""
+    """The anchors GitHub gives a Markdown file's headings (`#` lines, and text underlined with `===` or `---`): the
+    heading's words (a link's words, no image, code without its backticks, no HTML tags), lower case, punctuation
+    dropped, spaces to hyphens, a repeat numbered `-1`, `-2`. A `#` line inside a fenced code block (a shell comment)
+    or an HTML comment is not a heading."""
     slugs: set[str] = set()
-    fence, in_comment = None, False
+    fence, in_comment, paragraph = None, False, None
+
+    def add(heading: str) -> None:
+        words = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", heading)
+        words = re.sub(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])", r"\1", words)
+        words = re.sub(r"<[A-Za-z/!][^>]*>", "", words)
+        slug = re.sub(r"[^\w\- ]", "", words.lower()).replace(" ", "-")
+        numbered, repeat = slug, 0
+        while numbered in slugs:
+            repeat += 1
+            numbered = f"{slug}-{repeat}"
+        slugs.add(numbered)
+
     for line in text.splitlines():
         if in_comment:
             in_comment = "-->" not in line
@@ -35,18 +51,21 @@ def anchors(text: str) -> set[str]:
         if fence is not None:
             if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) and not line.strip(" `~"):
                 fence = None
-        elif opened:
-            fence = opened.group(1)
+            continue
+        if opened:
+            fence, paragraph = opened.group(1), None
         elif line.lstrip().startswith("<!--"):
-            in_comment = "-->" not in line
+            in_comment, paragraph = "-->" not in line, None
         elif heading := HEADING.match(line):
-            words = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading.group(1))
-            slug = re.sub(r"[^\w\- ]", "", re.sub(r"<[^>]+>", "", words).lower()).replace(" ", "-")
-            numbered, repeat = slug, 0
-            while numbered in slugs:
-                repeat += 1
-                numbered = f"{slug}-{repeat}"
-            slugs.add(numbered)
+            add(heading.group(1))
+            paragraph = None
+        elif paragraph is not None and SETEXT_UNDERLINE.match(line):
+            add(paragraph.strip())
+            paragraph = None
+        elif line.strip() and not line.lstrip().startswith(("|", "-", "*", ">")) and paragraph is None:
+            paragraph = line
+        elif not line.strip():
+            paragraph = None
     return slugs
 
 
@@ -61,6 +80,8 @@ def anchors(text: str) -> set[str]:
         ("## See [the contract](docs/contract.md)\n", {"see-the-contract"}),
         ("## `make run` ##\n", {"make-run"}),
         ("## Limits\n## Limits\n", {"limits", "limits-1"}),
+        ("## ![img](x.png) Pic\n## [link][ref]\n## 5 < 6 > 4\n", {"-pic", "link", "5--6--4"}),
+        ("Title\n=====\n\nText\n\n---\n\nSub\n---\n", {"title", "sub"}),
     ],
 )
 def test_anchors_are_the_ones_github_makes(text, expected):
