@@ -72,13 +72,20 @@ def resolve_schedule(function: Function) -> str:
     return schedule
 
 
+@dataclass(frozen=True)
+class _Timer:
+    function: Function
+    schedule: str
+    monitored: bool
+
+
 class TimerScheduler:
     def __init__(self, functions: list[Function]) -> None:
-        self._timers = []
+        self._timers: list[_Timer] = []
         for function in functions:
             try:
                 schedule = resolve_schedule(function)
-                self._timers.append((function, schedule, uses_monitor(function, schedule)))
+                self._timers.append(_Timer(function, schedule, uses_monitor(function, schedule)))
             except ValueError as error:
                 # As the Functions host does: the function is reported and left out, the others run.
                 log.error("timer not scheduled: %s", error)
@@ -88,23 +95,22 @@ class TimerScheduler:
     @property
     def scheduled(self) -> list[str]:
         """The names of the timer functions it runs: those whose schedule resolved (the others were logged and left out)."""
-        return [function.name for function, _, _ in self._timers]
+        return [timer.function.name for timer in self._timers]
 
     def start(self) -> None:
-        for function, schedule, monitored in self._timers:
-            thread = threading.Thread(
-                target=self._run, args=(function, schedule, monitored), name=f"timer-{function.name}", daemon=True
-            )
+        for timer in self._timers:
+            thread = threading.Thread(target=self._run, args=(timer,), name=f"timer-{timer.function.name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-            log.info("%s fires on %r (UTC)", function.name, schedule)
+            log.info("%s fires on %r (UTC)", timer.function.name, timer.schedule)
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def _run(self, function: Function, schedule: str, monitored: bool) -> None:
+    def _run(self, timer: _Timer) -> None:
+        function, schedule = timer.function, timer.schedule
         # runOnStartup is not honoured on purpose: Azure advises against it, and this app sets it false.
         # The record lives in memory: unlike the host's (in storage), it starts afresh, so no start is past due.
         due = croniter(schedule, datetime.now(timezone.utc), second_at_beginning=True).get_next(datetime)
@@ -116,7 +122,7 @@ class TimerScheduler:
             fired_at = max(due, datetime.now(timezone.utc))
             past_due = (fired_at - due).total_seconds() > LATE_AFTER_SECONDS
             try:
-                function.invoke(timer_request(past_due=past_due, status=status if monitored else None))
+                function.invoke(timer_request(past_due=past_due, status=status if timer.monitored else None))
             except Exception:  # the host's boundary: a failed run is logged and the schedule goes on
                 log.exception("timer function %s failed", function.name)
             # A run that overran skips the occurrences it missed, like the host's singleton timer.

@@ -198,6 +198,17 @@ def timer_app(tmp_path, schedule: str, **trigger) -> tuple[str, "object"]:
     return package, load_app(tmp_path)
 
 
+def runs_of(scheduler: TimerScheduler, package: str, app_folder, seconds: float = 2.5) -> list:
+    """Runs the scheduler for `seconds`, then gives the TimerRequests `timer_app`'s function was called with."""
+    scheduler.start()
+    try:
+        time.sleep(seconds)
+    finally:
+        scheduler.stop()
+        sys.path.remove(str(app_folder))
+    return importlib.import_module(package).runs
+
+
 @pytest.mark.slow
 def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp_path, monkeypatch):
     # given a timer whose six-field schedule (every second) comes from an app setting
@@ -206,14 +217,8 @@ def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp
     scheduler = TimerScheduler(list(app.functions.values()))
     assert scheduler.scheduled == [package]
     # when the scheduler runs for a little over two seconds
-    scheduler.start()
-    try:
-        time.sleep(2.5)
-    finally:
-        scheduler.stop()
-        sys.path.remove(str(tmp_path))
+    runs = runs_of(scheduler, package, tmp_path)
     # then the function ran on the second ticks, on time
-    runs = importlib.import_module(package).runs
     assert 2 <= len(runs) <= 3
     assert runs[0].past_due is False
 
@@ -222,15 +227,8 @@ def test_timer_functions_fire_on_their_ncrontab_schedule_from_an_app_setting(tmp
 def test_a_monitored_timer_is_handed_the_hosts_schedule_status_run_after_run(tmp_path):
     # given a timer that fires every second and asks to be monitored
     package, app = timer_app(tmp_path, "* * * * * *", useMonitor=True)
-    scheduler = TimerScheduler(list(app.functions.values()))
     # when the scheduler runs for a little over two seconds
-    scheduler.start()
-    try:
-        time.sleep(2.5)
-    finally:
-        scheduler.stop()
-        sys.path.remove(str(tmp_path))
-    first, second = importlib.import_module(package).runs[:2]
+    first, second = runs_of(TimerScheduler(list(app.functions.values())), package, tmp_path)[:2]
     # then the first run has no last run yet, and Next is the occurrence being run
     assert first.schedule == {"AdjustForDST": True}
     assert first.schedule_status["Last"] == first.schedule_status["LastUpdated"] == "0001-01-01T00:00:00"

@@ -593,32 +593,18 @@ def purge_lines(logs: list[list[str]]) -> list[list[str]]:
     ]
 
 
-def host_timer_info(past_due: bool) -> dict[str, Any]:
-    """The TimerInfo JSON the host sends a Python timer function (the Functions documentation's example shape)."""
-    now = datetime.now(timezone.utc)
-    return {
-        "Schedule": {"AdjustForDST": True},
-        "ScheduleStatus": {
-            "Last": (now - timedelta(days=1)).isoformat(),
-            "Next": (now + timedelta(days=1)).isoformat(),
-            "LastUpdated": now.isoformat(),
-        },
-        "IsPastDue": past_due,
-    }
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("past_due", [False, True])
-def test_the_purge_timer_runs_alike_through_the_worker_and_the_dev_host(past_due, timer_worker, app_settings, caplog):
-    # given the purge timer, over an empty table on each side
+@pytest.mark.parametrize("case", ["first run of a monitored timer", "a later run, past due"])
+def test_the_purge_timer_runs_alike_through_the_worker_and_the_dev_host(case, timer_worker, app_settings, caplog):
+    # given the purge timer, over an empty table on each side, and the host's TimerInfo (on time, or past due)
+    host_info, devhost_request = TIMER_INFOS[case]
+    past_due = devhost_request.past_due
     purge = load_app(ROOT).functions["purge_timer"]
     # when the worker runs it with the host's TimerInfo, and the dev host with its timer argument
-    through_worker = timer_worker.ask(
-        {"op": "timer", "function": "purge_timer", "trigger": "timer", "info": host_timer_info(past_due)}
-    )
+    through_worker = timer_worker.ask({"op": "timer", "function": "purge_timer", "trigger": "timer", "info": host_info})
     caplog.set_level("INFO")
     with app_setting("IMPORTEXPORT_TABLE_NAME", "DevhostPurge" + uuid.uuid4().hex[:12]):
-        returned = purge.invoke(timer_request(past_due=past_due))
+        returned = purge.invoke(devhost_request)
     through_devhost = [[record.name, record.levelname, record.getMessage()] for record in caplog.records]
     # then both return nothing and log the same lines (the past-due warning only when past due)
     assert through_worker["error"] is None and through_worker["return"] is None and returned is None

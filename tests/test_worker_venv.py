@@ -49,14 +49,19 @@ def test_a_python_that_does_not_run_is_a_failed_build(monkeypatch):
         worker_venv.ensure_worker_venv()
 
 
-@pytest.mark.usefixtures("scratch_venv", "python_that_cannot_make_a_venv")
-def test_a_failed_build_is_not_retried_by_every_test_worker(monkeypatch):
-    # given a build that failed for these requirements
+@pytest.fixture
+def builds_after_a_failed_build(scratch_venv, python_that_cannot_make_a_venv, monkeypatch) -> list[Path]:
+    """A build that failed for these requirements; then each build asked for is only recorded (the python given)."""
     with pytest.raises(worker_venv.WorkerVenvBuildFailed):
         worker_venv.ensure_worker_venv()
-    builds = []
+    builds: list[Path] = []
     monkeypatch.setattr(worker_venv, "build", builds.append)
+    return builds
 
+
+def test_a_failed_build_is_not_retried_by_every_test_worker(builds_after_a_failed_build):
+    # given a build that failed for these requirements
+    builds = builds_after_a_failed_build
     # when the fidelity test asks again
     with pytest.raises(worker_venv.WorkerVenvBuildFailed, match="failed"):
         worker_venv.ensure_worker_venv()
@@ -65,14 +70,9 @@ def test_a_failed_build_is_not_retried_by_every_test_worker(monkeypatch):
     assert builds == []
 
 
-@pytest.mark.usefixtures("scratch_venv", "python_that_cannot_make_a_venv")
-def test_make_deps_retries_a_failed_build(monkeypatch):
+def test_make_deps_retries_a_failed_build(builds_after_a_failed_build):
     # given a build that failed for these requirements
-    with pytest.raises(worker_venv.WorkerVenvBuildFailed):
-        worker_venv.ensure_worker_venv()
-    builds = []
-    monkeypatch.setattr(worker_venv, "build", builds.append)
-
+    builds = builds_after_a_failed_build
     # when make deps asks (it retries)
     worker_venv.ensure_worker_venv(retry_failed_build=True)
 
