@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 import uuid
@@ -31,19 +30,20 @@ from devhost.functions import load_app
 from scripts.azurite import ROOT, AzuriteTable, connection_string
 from scripts.devhost_process import DevHostProcess
 from scripts.storage_proxy import StorageProxy
-from shared import jobs, storage_client
-from shared.clock import SystemClock
-from shared.expiry_index import ExpiryEntry, entry_operations
-from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue
-from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest
-from shared.names import JobKey
-from shared.state_machine import move_job, new_job, update_job
-from shared.storage_client import CLIENT_OPTIONS, table_service
-from shared.store import job_entity, stored_job
+from shared.app import App, app_in_use
+from shared.domain.clock import SystemClock
+from shared.domain.job import Job, JobState
+from shared.domain.locations import load_catalogue
+from shared.domain.names import JobKey
+from shared.domain.requests import JobCreateRequest, JobUpdateRequest
+from shared.domain.state_machine import move_job, new_job, update_job
+from shared.settings import DEFAULT_LOCATIONS_FILE, Settings
+from shared.storage.client import table_service
+from shared.storage.entities import job_entity, stored_job
+from shared.storage.expiry_index import ExpiryEntry, entry_operations
 
 TARGET_RATIO = 1.3  # over HTTP, through the dev host
 IN_PROCESS_TARGET_RATIO = 1.10  # the app's own code, called in process, over the same storage calls from the SDK
-APP_CLIENT_OPTIONS = dict(CLIENT_OPTIONS)
 SUBSCRIPTION = "00000000-0000-0000-0000-0000000000b0"
 GROUP = "rg"
 LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
@@ -120,7 +120,6 @@ def count_round_trips(azurite_port: int) -> dict[str, Counter]:
                 raise SystemExit(f"{name}: the policy counted {dict(counted)}, the wire {dict(on_the_wire)}")
             counts[name] = counted
     proxy.close()
-    storage_client.CLIENT_OPTIONS = APP_CLIENT_OPTIONS  # the counting hook stays out of the timings
     return counts
 
 
@@ -137,7 +136,8 @@ def raw_calls(service: TableServiceClient, table: str):
 
     def create(name):
         request = JobCreateRequest.model_validate(JOB_BODY)
-        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), request, SystemClock().now(), location=LOCATIONS.get(request.location))
+        shipping_to = LOCATIONS.get(request.location).shipping_information()
+        job = new_job(JobKey(SUBSCRIPTION, GROUP, name), request, SystemClock().now(), shipping_to=shipping_to)
         operations = [("create", job_entity(job)), *entry_operations(SUBSCRIPTION, None, ExpiryEntry.for_job(job))]
         return lambda: jobs_table.submit_transaction(operations)
 
@@ -214,24 +214,24 @@ class InProcessApp:
     """The function app called in this process, no HTTP: what our code adds to the storage calls, and nothing else."""
 
     def __init__(self, connection: str, table: str, **client_options) -> None:
-        os.environ.update(IMPORTEXPORT_STORAGE_CONNECTION=connection, IMPORTEXPORT_TABLE_NAME=table)
-        # The store the app builds gets these options too (a request-counting hook, say).
-        storage_client.CLIENT_OPTIONS = {**APP_CLIENT_OPTIONS, **client_options}
-        jobs.reload_settings()  # the app reads its settings once per process: forget the last round's
-        self.app = load_app(ROOT)
+        # The app's storage client gets `client_options` too (a request-counting hook, say).
+        self.app = App(Settings(storage_connection=connection, table_name=table, locations=LOCATIONS), **client_options)
+        self.functions = load_app(ROOT)
 
     def send(self, method: str, path: str, body: dict | None = None) -> Reply:
         url = urlsplit(path)
-        function, route = self.app.match(method, url.path)
+        found = self.functions.match(method, url.path)
+        assert found.function is not None, path
         request = func.HttpRequest(
             method=method,
             url="http://localhost" + path,
             params=dict(parse_qsl(url.query)),
-            route_params=route,
+            route_params=found.route_values,
             headers={"Content-Type": "application/json"} if body is not None else {},
             body=json.dumps(body).encode() if body is not None else b"",
         )
-        response = function.invoke(request)
+        with app_in_use(self.app):
+            response = found.function.invoke(request)
         return Reply(response.status_code, response.get_body())
 
 

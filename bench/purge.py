@@ -23,15 +23,19 @@ from azure.data.tables import TableClient
 from bench.arguments import positive_int, positive_ints
 from bench.report import DOCS, machine, markdown_table, pyplot, write_section
 from scripts.azurite import running_azurite
-from shared import state_machine
-from shared.clock import FixedClock
-from shared.expiry_index import ExpiryEntry, chunks_by_partition, entry_operations
-from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue
-from shared.models import Job, JobCreateRequest, JobState
-from shared.names import JobKey
-from shared.purge import Purge
-from shared.state_machine import Retention, is_expired
-from shared.store import JOBS_PER_PURGE_TRANSACTION, JobStore, job_entity, job_from_entity
+from shared.domain import state_machine
+from shared.domain.clock import FixedClock
+from shared.domain.job import Job, JobState
+from shared.domain.locations import load_catalogue
+from shared.domain.names import JobKey
+from shared.domain.requests import JobCreateRequest
+from shared.domain.retention import Retention, expiry_start, is_expired
+from shared.ops.purge import Purge
+from shared.settings import DEFAULT_LOCATIONS_FILE
+from shared.storage.client import connect_table
+from shared.storage.directory import ExpiryDirectory
+from shared.storage.entities import job_entity, job_from_entity
+from shared.storage.expiry_index import JOBS_PER_PURGE_TRANSACTION, ExpiryEntry, ExpiryIndex, entry_operations
 
 S = JobState
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -58,7 +62,7 @@ REQUEST = JobCreateRequest.model_validate(
         },
     }
 )
-LOCATION = load_catalogue(DEFAULT_LOCATIONS_FILE).get(REQUEST.location)
+SHIPPING_TO = load_catalogue(DEFAULT_LOCATIONS_FILE).get(REQUEST.location).shipping_information()
 
 
 class RequestCounter:
@@ -96,7 +100,7 @@ class Result:
 def make_job(index: int, state: JobState, days: int, subscriptions: list[str] = SUBSCRIPTIONS, spread_days: bool = False) -> Job:
     key = JobKey(subscriptions[index % len(subscriptions)], f"rg-{index % 7}", f"job-{index:06d}")
     started = NOW - timedelta(days=days + (index if spread_days else 0), seconds=index % 3600)
-    job = state_machine.new_job(key, REQUEST, started, location=LOCATION)
+    job = state_machine.new_job(key, REQUEST, started, shipping_to=SHIPPING_TO)
     finished = state in state_machine.FINISHED
     properties = job.properties.model_copy(
         update={"state": state, "updated_at": started, "state_changed_at": started, "completed_at": started if finished else None}
@@ -112,9 +116,20 @@ class Expired:
     entry: ExpiryEntry
 
 
-def fill(store: JobStore, jobs: list[Job], with_index: bool) -> list[Expired]:
+def chunks_by_partition(items, partition_of, size: int = 100):
+    """Table transactions hold up to 100 operations on one partition."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(partition_of(item), []).append(item)
+    for group in groups.values():
+        for start in range(0, len(group), size):
+            yield group[start : start + size]
+
+
+def fill(table: TableClient, jobs: list[Job], with_index: bool) -> list[Expired]:
     """Writes the jobs (with their entries and directory days, as the app writes them); returns the expired ones."""
     expired = []
+    directory = ExpiryDirectory(table)
     noted: set[tuple] = set()  # the directory days written (the store remembers only recent ones; these are old)
     per_transaction = JOBS_PER_PURGE_TRANSACTION if with_index else 100
     for chunk in chunks_by_partition(jobs, lambda job: job.key.partition_key, per_transaction):
@@ -124,15 +139,15 @@ def fill(store: JobStore, jobs: list[Job], with_index: bool) -> list[Expired]:
         for job, entry in zip(chunk, entries, strict=True):
             operations.append(("create", job_entity(job)))
             operations += entry_operations(partition, None, entry)
-            if entry is not None and (entry.clock, partition, entry.day) not in noted:
-                store.directory.note(partition, entry)
-                noted.add((entry.clock, partition, entry.day))
-        results = iter(store.table.submit_transaction(operations))
+            if entry is not None and (entry.kind, partition, entry.day) not in noted:
+                directory.note(partition, entry)
+                noted.add((entry.kind, partition, entry.day))
+        results = iter(table.submit_transaction(operations))
         for job, entry in zip(chunk, entries, strict=True):
             next(results)
             etag = next(results)["etag"] if entry is not None else None
-            clock = state_machine.expiry_clock(job)
-            if clock is not None and clock.started < RETENTION.cutoff(clock.clock, NOW):
+            start = expiry_start(job)
+            if start is not None and start.started < RETENTION.cutoff(start.kind, NOW):
                 expired.append(Expired(partition, replace(entry or ExpiryEntry.for_job(job), etag=etag)))
     return expired
 
@@ -150,11 +165,14 @@ def worst_case_jobs(total: int, expired: int) -> list[Job]:
     return [make_job(i, state, days, subscriptions, spread_days=i < expired) for i, (state, days) in enumerate(kinds)]
 
 
-def run_ours(store: JobStore, counter: RequestCounter) -> Result:
+def run_ours(table: TableClient, counter: RequestCounter) -> Result:
     counter.reset()
-    # Directory rows count as settled (as they are an hour after their last write), so the run drops the days it
-    # empties, as a real run does.
-    report = Purge(store, RETENTION, FixedClock(NOW), timedelta(hours=1), directory_settle=timedelta(0)).run()
+    # A purge process of its own. Directory rows count as settled (as they are an hour after their last write), so
+    # the run drops the days it empties, as a real run does.
+    purge = Purge(
+        ExpiryIndex(table), ExpiryDirectory(table), RETENTION, FixedClock(NOW), timedelta(hours=1), directory_settle=timedelta(0)
+    )
+    report = purge.run()
     assert report.complete
     return Result(counter.count, report.entities_read, report.total_deleted, report.seconds, counter.seconds)
 
@@ -202,19 +220,19 @@ def run_floor(table: TableClient, expired: list[Expired], counter: RequestCounte
 def measure(connection: str, jobs: list[Job], expired: int) -> tuple[Result, Result, Result]:
     counter = RequestCounter()
 
-    def store(prefix: str) -> JobStore:
-        return JobStore.connect(
+    def table(prefix: str) -> TableClient:
+        return connect_table(
             connection, prefix + uuid.uuid4().hex[:10], raw_request_hook=counter.on_request, raw_response_hook=counter.on_response
         )
 
-    ours = store("Ours")
+    ours = table("Ours")
     fill(ours, jobs, with_index=True)
-    our_result = run_ours(JobStore(ours.table), counter)  # a purge process of its own
-    naive = store("Naive")
+    our_result = run_ours(ours, counter)
+    naive = table("Naive")
     fill(naive, jobs, with_index=False)
-    naive_result = run_naive(naive.table, counter)
-    floor = store("Floor")
-    floor_result = run_floor(floor.table, fill(floor, jobs, with_index=True), counter)
+    naive_result = run_naive(naive, counter)
+    floor = table("Floor")
+    floor_result = run_floor(floor, fill(floor, jobs, with_index=True), counter)
     for result in (our_result, naive_result, floor_result):
         if result.deleted != expired:
             raise SystemExit(f"purged {result.deleted} jobs, expected {expired}: the benchmark is wrong")

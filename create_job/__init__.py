@@ -2,14 +2,15 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, job_key, job_response, preconditions, read_body
-from shared.jobs import get_service
-from shared.models import JobCreateRequest
+from shared.api.bodies import read_body
+from shared.api.http import arm_endpoint, job_key, job_response, preconditions
+from shared.app import current_app
+from shared.domain.requests import JobCreateRequest
 
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, JobCreateRequest)
-    stored, created = get_service().create_job(key, request, preconditions(req))
-    return job_response(req, stored, 201 if created else 200)
+    result = current_app().jobs.create_job(key, request, preconditions(req))
+    return job_response(req, result.stored, 201 if result.created else 200)

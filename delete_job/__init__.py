@@ -2,8 +2,8 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, empty_response, job_key, preconditions
-from shared.jobs import get_service
+from shared.api.http import arm_endpoint, empty_response, job_key, preconditions
+from shared.app import current_app
 
 
 @arm_endpoint
@@ -11,5 +11,5 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
     # 200 either way: the specification declares only 200, and the official clients raise on a 204, so a retried
     # delete would fail.
-    get_service().delete_job(key, preconditions(req))
+    current_app().jobs.delete_job(key, preconditions(req))
     return empty_response(200)

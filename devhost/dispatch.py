@@ -126,16 +126,16 @@ class Dispatcher:
 
     def _http_function(self, request: IncomingRequest, params: dict[str, str], presented_key: str | None) -> Answer:
         found = self.app.match(request.method, request.path)
-        if found is False:
+        function, raw_route = found.function, found.route_values
+        if function is None and found.path_known:
             # The Functions host answers 404, not 405, when a route matches the path but not the method: a route's
             # methods are part of whether it matches at all.
             allowed = ", ".join(sorted(method.upper() for method in self.app.methods_at(request.path)))
             return Answer.error(
                 404, f"No function's route takes {request.method} {request.path}; the route there takes {allowed}."
             )
-        if found is None:
+        if function is None:
             return Answer.error(404, f"No function's route matches {request.path}.")
-        function, raw_route = found
         if not self.keys.allows(function.auth_level, presented_key):
             return Answer.error(
                 401,

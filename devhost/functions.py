@@ -47,6 +47,16 @@ class Function:
         return self.entry_point()(**{self.trigger["name"]: argument})
 
 
+@dataclass(frozen=True)
+class RouteMatch:
+    """Which function a request reaches (None: none), its raw route values, and whether any route matched the path
+    (when one did but none takes the method, the host still answers 404)."""
+
+    function: Function | None
+    route_values: dict[str, str]
+    path_known: bool
+
+
 @dataclass
 class FunctionApp:
     root: Path
@@ -58,21 +68,22 @@ class FunctionApp:
         parameters before catch-alls, then by route template, ignoring case."""
         return sorted((f for f in self.functions.values() if f.route is not None), key=lambda f: f.precedence)
 
-    def match(self, method: str, path: str) -> tuple[Function, dict[str, str]] | None | bool:
-        """The function and raw route values for a request; False when routes match the path but none takes the method.
+    def match(self, method: str, path: str) -> RouteMatch:
+        """The function a request reaches, and its raw route values.
 
         As on the Functions host, a route whose methods do not include the request's does not match, so the request
         goes on to the next route that does (a catch-all, say).
         """
-        path_matched = False
+        path_known = False
         for function in self.http_functions():
+            assert function.route is not None
             found = function.route.fullmatch(path)
             if found is None:
                 continue
-            path_matched = True
+            path_known = True
             if not function.methods or method.lower() in function.methods:
-                return function, {k: v for k, v in found.groupdict().items() if v is not None}
-        return False if path_matched else None
+                return RouteMatch(function, {k: v for k, v in found.groupdict().items() if v is not None}, path_known=True)
+        return RouteMatch(None, {}, path_known=path_known)
 
     def methods_at(self, path: str) -> set[str]:
         """The methods the functions whose routes match `path` take (for a 405's Allow header)."""

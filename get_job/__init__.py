@@ -2,11 +2,11 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, job_key, job_response
-from shared.jobs import get_service
+from shared.api.http import arm_endpoint, job_key, job_response
+from shared.app import current_app
 
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
-    return job_response(req, get_service().get_job(key))
+    return job_response(req, current_app().jobs.get_job(key))

@@ -2,11 +2,12 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, check_api_version, json_response
-from shared.settings import load_settings
+from shared.api.http import arm_endpoint, check_api_version, json_response
+from shared.api.rendering import location_resource
+from shared.app import current_app
 
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    location = load_settings().locations.get(req.route_params.get("locationName", ""))
-    return json_response(location.to_arm(check_api_version(req)))
+    location = current_app().locations.get(req.route_params.get("locationName", ""))
+    return json_response(location_resource(location, check_api_version(req)))

@@ -2,11 +2,12 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, job_key, json_response
-from shared.jobs import get_service
+from shared.api.http import arm_endpoint, job_key, json_response
+from shared.api.rendering import bitlocker_keys
+from shared.app import current_app
 
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
-    return json_response({"value": get_service().get_job(key).job.bitlocker_keys()})
+    return json_response(bitlocker_keys(current_app().jobs.get_job(key).job))

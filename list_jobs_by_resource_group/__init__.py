@@ -2,12 +2,12 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, list_query, list_response
-from shared.jobs import get_service
+from shared.api.http import arm_endpoint, list_query, list_response
+from shared.app import current_app
 
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
     query = list_query(req)
-    jobs, next_token = get_service().list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
-    return list_response(req, jobs, next_token)
+    page = current_app().jobs.list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
+    return list_response(req, page.jobs, page.next_skip_token)

@@ -2,8 +2,8 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, json_response
-from shared.operations import operations_body
+from shared.api.http import arm_endpoint, json_response
+from shared.api.operations import operations_body
 
 
 @arm_endpoint

@@ -2,13 +2,14 @@
 
 import azure.functions as func
 
-from shared.http import arm_endpoint, job_key, job_response, read_body
-from shared.jobs import get_service
-from shared.models import OperatorMoveRequest
+from shared.api.bodies import read_body
+from shared.api.http import arm_endpoint, job_key, job_response
+from shared.app import current_app
+from shared.domain.requests import OperatorMoveRequest
 
 
 @arm_endpoint
 def main(req: func.HttpRequest) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, OperatorMoveRequest)
-    return job_response(req, get_service().move_job(key, request.state, request.at))
+    return job_response(req, current_app().jobs.move_job(key, request.state, request.at))

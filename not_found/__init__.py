@@ -6,7 +6,7 @@ do not include the request's does not match, so a wrong method on a known path l
 
 import azure.functions as func
 
-from shared.http import not_found_response
+from shared.api.http import not_found_response
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:

@@ -5,7 +5,8 @@ import logging
 import azure.functions as func
 from azure.core.exceptions import AzureError
 
-from shared.purge import purge_from_settings, storage_failure
+from shared.app import current_app
+from shared.ops.commands import storage_failure
 from shared.settings import SettingsError
 
 log = logging.getLogger("importexport.purge")
@@ -15,7 +16,7 @@ def main(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.warning("purge is past due; this run also deletes what expired while it was late")
     try:
-        report = purge_from_settings()
+        report = current_app().purge().run()
     except SettingsError as error:
         log.error("purge not run: the app settings are not usable: %s", error)
         return

@@ -1,6 +1,7 @@
 """App settings: environment variables first, then `local.settings.json`, as the Functions host reads them.
 
-Also a command, `python -m shared.settings`: checks the settings as the app will read them and says what is wrong.
+`load_settings()` reads them; only the composition root (`shared.app`) and the commands call it, once. Also a
+command, `python -m shared.settings`: checks the settings as the app will read them and says what is wrong.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import functools
 import json
 import os
 import sys
@@ -19,10 +19,12 @@ from pathlib import Path
 from azure.data.tables import TableServiceClient
 from pydantic import BaseModel, Field, ValidationError
 
-from .locations import DEFAULT_LOCATIONS_FILE, LocationCatalogue, LocationsFileError, load_catalogue
-from .state_machine import Retention
+from .domain.locations import LocationCatalogue, LocationsFileError, load_catalogue
+from .domain.retention import Retention
 
 APP_ROOT = Path(__file__).resolve().parent.parent
+# The repository's catalogue of locations, unless IMPORTEXPORT_LOCATIONS_FILE names another.
+DEFAULT_LOCATIONS_FILE = Path(__file__).resolve().parent / "locations.json"
 
 # Azurite's documented, public development account: what `UseDevelopmentStorage=true` means.
 DEVELOPMENT_STORAGE = (
@@ -41,6 +43,8 @@ class SettingsError(Exception):
 
 
 class Settings(BaseModel):
+    """The app's settings, read and checked (`load_settings`), or given in code by tests and tools."""
+
     storage_connection: str = Field(min_length=1)
     # Earlier versions kept an index table of this name + "Expiry", and table names stop at 63 characters: the
     # limit stays, so that every table those versions made is still a valid setting.
@@ -135,9 +139,11 @@ def _setting_name(field: str) -> str:
     return next((name for name, f in SETTING_NAMES.items() if f == field), CONNECTION_SETTING)
 
 
-@functools.cache
 def load_settings() -> Settings:
-    """The settings of this process, read once (the host restarts the app when they change)."""
+    """The settings as the app reads them now: the environment, then `local.settings.json` (SettingsError when unusable).
+
+    The host restarts the app when they change, so the app reads them once (`shared.app.current_app`).
+    """
     return resolve_settings(os.environ, read_local_settings())
 
 

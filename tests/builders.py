@@ -12,19 +12,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from shared import state_machine
-from shared.clock import FixedClock, SystemClock
-from shared.jobs import CreateResult, JobService, Preconditions
-from shared.locations import DEFAULT_LOCATIONS_FILE, load_catalogue
-from shared.models import Job, JobCreateRequest, JobState, JobUpdateRequest
-from shared.names import JobKey
-from shared.store import JobStore, StoredJob
+from shared.domain import state_machine
+from shared.domain.clock import Clock, FixedClock, SystemClock
+from shared.domain.job import Job, JobState
+from shared.domain.jobs import CreateResult, JobService, Preconditions
+from shared.domain.locations import load_catalogue
+from shared.domain.names import JobKey
+from shared.domain.requests import JobCreateRequest, JobUpdateRequest
+from shared.domain.store import JobStore, StoredJob
+from shared.settings import DEFAULT_LOCATIONS_FILE
 
 S = JobState
 API_VERSION = "2021-01-01"
 # The repository's own catalogue and the location the tests' jobs are created in ("westus", which has an address).
 LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
 WEST_US = LOCATIONS.get("westus")
+WEST_US_SHIPPING = WEST_US.shipping_information()
 # The time the pure state machine tests' jobs are made at, and their key.
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 KEY = JobKey("00000000-0000-0000-0000-000000000001", "rg", "job")
@@ -86,9 +89,14 @@ def update_request(body: dict) -> JobUpdateRequest:
     return JobUpdateRequest.model_validate(body)
 
 
+def jobs_over(store: JobStore, clock: Clock | None = None) -> JobService:
+    """The job operations over `store`, at `clock`'s times (now by default), with the repository's locations."""
+    return JobService(store, clock, locations=LOCATIONS)
+
+
 def make_job(key: JobKey, **properties) -> Job:
     """A new job as the state machine makes it from a create request, now, not yet stored."""
-    return state_machine.new_job(key, create_request(**properties), SystemClock().now(), location=WEST_US)
+    return state_machine.new_job(key, create_request(**properties), SystemClock().now(), shipping_to=WEST_US_SHIPPING)
 
 
 # --- the contract's state table, as the tests state it ---
@@ -169,7 +177,7 @@ def steps_to(state: JobState, *, cancel_requested: bool = False) -> list[dict | 
 
 def state_machine_job(state: JobState, *, cancel_requested: bool = False, at: datetime = T0) -> Job:
     """A job (key `KEY`) the pure state machine took to `state` at `at`, every step at that time; never stored."""
-    job = state_machine.new_job(KEY, shippable_request(), at, location=WEST_US)
+    job = state_machine.new_job(KEY, shippable_request(), at, shipping_to=WEST_US_SHIPPING)
     for step in steps_to(state, cancel_requested=cancel_requested):
         if isinstance(step, JobState):
             job = state_machine.move_job(job, step, None, at)
@@ -186,7 +194,7 @@ class History:
 
     def at(self, moment: datetime) -> JobService:
         """The service as it runs at `moment`."""
-        return JobService(self.store, FixedClock(moment))
+        return jobs_over(self.store, FixedClock(moment))
 
     def create(self, key: JobKey, moment: datetime, request: JobCreateRequest | None = None) -> CreateResult:
         """PUT at `moment` (a shippable job unless `request` says otherwise)."""

@@ -8,16 +8,19 @@ import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
 
 from devhost.server import DevHost, Keys
 from scripts.azurite import running_azurite
-from shared import jobs, settings, store
-from shared.models import JobState
-from shared.names import JobKey
+from shared.app import App, app_in_use, open_app
+from shared.domain.job import JobState
+from shared.domain.names import JobKey
+from shared.domain.store import JobStore
+from shared.settings import Settings
 
-from .builders import api_job_in_state
+from .builders import LOCATIONS, api_job_in_state
 from .harness import Api, serving
 
 
@@ -50,34 +53,26 @@ def azurite() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app_settings(azurite: str) -> Iterator[settings.Settings]:
-    """Points the app at the session's Azurite and a table of the session's own."""
-    values = {
-        "IMPORTEXPORT_STORAGE_CONNECTION": azurite,
-        "IMPORTEXPORT_TABLE_NAME": "Jobs" + uuid.uuid4().hex[:12],
-        "IMPORTEXPORT_RETENTION_DAYS": "90",
-        "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "14",
-    }
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    jobs.reload_settings()
-    yield settings.load_settings()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    jobs.reload_settings()
+def app_settings(azurite: str) -> Settings:
+    """The app's settings for the session: its Azurite, a table of its own, the repository's locations."""
+    return Settings(storage_connection=azurite, table_name="Jobs" + uuid.uuid4().hex[:12], locations=LOCATIONS)
 
 
 @pytest.fixture(scope="session")
-def job_store(app_settings: settings.Settings) -> store.JobStore:
+def app(app_settings: Settings) -> Iterator[App]:
+    """The app built from the session's settings, served by the functions (`current_app`) for the session."""
+    with open_app(app_settings) as built, app_in_use(built):
+        yield built
+
+
+@pytest.fixture(scope="session")
+def job_store(app: App) -> JobStore:
     """The app's own store (the session's table), as the functions use it."""
-    return store.get_store()
+    return app.storage.store
 
 
 @pytest.fixture(scope="session")
-def devhost(app_settings: settings.Settings) -> Iterator[DevHost]:
+def devhost(app: App) -> Iterator[DevHost]:
     """The app served over HTTP by the dev host, without keys, for the session."""
     with serving(keys=Keys()) as server:
         yield server
@@ -115,28 +110,15 @@ def job_in_state(api: Api, new_key) -> Callable[..., JobKey]:
 
 
 @pytest.fixture
-def fresh_store(azurite: str, app_settings: settings.Settings) -> Callable[..., store.JobStore]:
-    """Stores over tables of the test's own, so a purge sees only the test's jobs; extra client options allowed.
-
-    The app's settings are in place too: the services built over these stores read the locations from them.
-    """
+def fresh_app(app_settings: Settings) -> Iterator[Callable[..., App]]:
+    """Apps over a table of the test's own, so a purge sees only the test's jobs; each takes `open_app`'s options
+    (a clock, a storage wrapper, client options) and `settings_update`, settings that differ from the session's.
+    Every app made is closed after the test."""
     table_name = "Purge" + uuid.uuid4().hex[:12]
+    with ExitStack() as apps:
 
-    def make(**client_options) -> store.JobStore:
-        return store.JobStore.connect(azurite, table_name, **client_options)
+        def make(*, settings_update: dict | None = None, **options) -> App:
+            settings = app_settings.model_copy(update={"table_name": table_name, **(settings_update or {})})
+            return apps.enter_context(open_app(settings, **options))
 
-    return make
-
-
-@pytest.fixture
-def installed_store() -> Iterator[Callable[[store.JobStore], store.JobStore]]:
-    """Installs a store as the app's (`shared.store.install_store`) for the test; the settings' store after it."""
-
-    def install(job_store: store.JobStore) -> store.JobStore:
-        store.install_store(job_store)
-        jobs.reload_settings()
-        return job_store
-
-    yield install
-    store.install_store(None)
-    jobs.reload_settings()
+        yield make

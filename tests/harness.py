@@ -1,9 +1,8 @@
-"""The tests' machinery: an API client, the dev host on a thread, app settings for a block, fault injection into the
-store's storage requests, and the check that jobs and their expiry index agree."""
+"""The tests' machinery: an API client, the dev host on a thread, an app of a test's own served for a block, fault
+injection into the store's storage requests, and the check that jobs and their expiry index agree."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -11,13 +10,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from azure.data.tables import TableClient
 
 from devhost.functions import FunctionApp, load_app
 from devhost.server import DevHost, Keys
 from scripts.azurite import ROOT
-from shared import jobs, store
-from shared.expiry_index import DIRECTORY_PREFIX, ENTRY_PREFIX, ExpiryEntry
-from shared.names import JobKey
+from shared.app import App, app_in_use, open_app
+from shared.domain.names import JobKey
+from shared.settings import Settings
+from shared.storage.directory import DIRECTORY_PREFIX, ExpiryDirectory
+from shared.storage.entities import stored_job
+from shared.storage.expiry_index import ENTRY_PREFIX, ExpiryEntry
+from shared.storage.job_table import TableJobStore
 
 from .builders import API_VERSION, job_body
 
@@ -116,19 +120,30 @@ def serving(app: FunctionApp | None = None, keys: Keys | None = None, address: s
 
 
 @contextmanager
-def app_setting(name: str, value: str) -> Iterator[None]:
-    """The app reads `name` as `value` while the block runs (as after a restart with it), then as before."""
-    saved = os.environ.get(name)
-    os.environ[name] = value
-    jobs.reload_settings()
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = saved
-        jobs.reload_settings()
+def serving_app(settings: Settings, **options) -> Iterator[App]:
+    """An app built from `settings` (`open_app`'s options), served by the functions (`current_app`) while the block
+    runs, as after a restart with those settings; then the app served before it again."""
+    with open_app(settings, **options) as app, app_in_use(app):
+        yield app
+
+
+# --- stores and indexes of the tests' own ---
+
+
+class PassThrough:
+    """Stands in for the object it wraps (a store, the purge's index), which answers everything the wrapper does not
+    redefine: a test's substitute through the interface, with the real thing behind it."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def another_process(table: TableClient) -> TableJobStore:
+    """A store over `table` as another process has it: a directory of its own, which remembers no day it wrote."""
+    return TableJobStore(table, ExpiryDirectory(table))
 
 
 # --- fault injection: azure-core raw_request_hooks ---
@@ -184,22 +199,22 @@ class CrashBeforeRequest:
 # --- the store's index, checked ---
 
 
-def index_problems(job_store: store.JobStore, *, with_directory: bool = True) -> list[str]:
-    """Where the store's jobs and expiry index disagree: a job without its entry, an entry without its job (as it
+def index_problems(table: TableClient, *, with_directory: bool = True) -> list[str]:
+    """Where the jobs in `table` and their expiry index disagree: a job without its entry, an entry without its job (as it
     is now), or (`with_directory`) an entry whose day the expiry directory does not list. Empty when they agree."""
     stored_jobs, entries, directory = {}, {}, set()
-    for entity in job_store.table.list_entities():
+    for entity in table.list_entities():
         partition, row = entity["PartitionKey"], entity["RowKey"]
         if partition.startswith(DIRECTORY_PREFIX):
-            clock, quarter = partition[len(DIRECTORY_PREFIX) :].split("|")
+            kind, quarter = partition[len(DIRECTORY_PREFIX) :].split("|")
             year = quarter.split("-")[0]
             directory |= {
-                (clock, row, f"{year}-{name[1:3]}-{name[3:5]}") for name, value in entity.items() if name[:1] == "D" and value
+                (kind, row, f"{year}-{name[1:3]}-{name[3:5]}") for name, value in entity.items() if name[:1] == "D" and value
             }
         elif row.startswith(ENTRY_PREFIX):
             entries[partition, row] = ExpiryEntry.from_entity(entity)
         else:
-            stored_jobs[partition, row] = store.stored_job(entity)
+            stored_jobs[partition, row] = stored_job(entity)
     problems = []
     for (partition, row), stored in stored_jobs.items():
         expected = ExpiryEntry.for_job(stored.job)
@@ -210,15 +225,15 @@ def index_problems(job_store: store.JobStore, *, with_directory: bool = True) ->
         expected = ExpiryEntry.for_job(stored.job) if stored is not None else None
         if expected is None or expected.row_key != row:
             problems.append(f"entry {row} has no job that it describes")
-        if with_directory and (entry.clock.value, partition, entry.day.isoformat()) not in directory:
+        if with_directory and (entry.kind.value, partition, entry.day.isoformat()) not in directory:
             problems.append(f"entry {row}: its day is not in the directory")
     return problems
 
 
-def expiry_entries(job_store: store.JobStore) -> list[dict]:
-    """The expiry entries in the store's table."""
+def expiry_entries(table: TableClient) -> list[dict]:
+    """The expiry entries in `table`."""
     return [
         entity
-        for entity in job_store.table.list_entities()
+        for entity in table.list_entities()
         if entity["RowKey"].startswith(ENTRY_PREFIX) and not entity["PartitionKey"].startswith(DIRECTORY_PREFIX)
     ]

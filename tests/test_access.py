@@ -15,7 +15,7 @@ from devhost.config import ConfigError
 from devhost.functions import load_app
 from devhost.server import Keys
 from scripts.azurite import ROOT, free_port
-from shared.names import JobKey
+from shared.domain.names import JobKey
 
 from .builders import shippable_body
 from .harness import serving

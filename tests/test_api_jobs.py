@@ -6,7 +6,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from shared.models import JobState
+from shared.domain.job import JobState
 
 from .builders import ALL_OPERATOR_CASES, ALLOWED_OPERATOR_MOVES, DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
 from .harness import error_of

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.names import JobKey
+from shared.domain.names import JobKey
 
 from .builders import API_VERSION, DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 from .harness import assert_arm_error

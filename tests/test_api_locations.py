@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
+from scripts.devhost_process import DevHostProcess
+from shared.settings import resolve_settings
+
 from .builders import API_VERSION, LOCATIONS, job_body
-from .harness import app_setting, assert_arm_error
+from .harness import Api, assert_arm_error, serving_app
 
 LOCATIONS_PATH = "/providers/Microsoft.ImportExport/locations"
 OPERATIONS_PATH = "/providers/Microsoft.ImportExport/operations"
@@ -335,11 +337,16 @@ OTHER_FILE = {
 }
 
 
-def test_the_locations_file_setting_replaces_the_catalogue(api, new_key, tmp_path):
-    # given IMPORTEXPORT_LOCATIONS_FILE names a file of the operator's own
+def test_the_locations_file_setting_replaces_the_catalogue(api, app_settings, new_key, tmp_path):
+    # given the app's settings, with IMPORTEXPORT_LOCATIONS_FILE naming a file of the operator's own
     path = tmp_path / "locations.json"
     path.write_text(json.dumps(OTHER_FILE))
-    with app_setting("IMPORTEXPORT_LOCATIONS_FILE", str(path)):
+    values = {
+        "IMPORTEXPORT_STORAGE_CONNECTION": app_settings.storage_connection,
+        "IMPORTEXPORT_TABLE_NAME": app_settings.table_name,
+        "IMPORTEXPORT_LOCATIONS_FILE": str(path),
+    }
+    with serving_app(resolve_settings(values, {})):
         # when the locations are listed, and jobs are created in them and in West US
         listed = api.request("GET", LOCATIONS_PATH).json()["value"]
         in_lab = api.put_job(new_key(), job_body() | {"location": "Lab North"})
@@ -374,21 +381,23 @@ def test_the_locations_file_setting_replaces_the_catalogue(api, new_key, tmp_pat
         None,  # no file there
     ],
 )
-def test_a_bad_locations_file_is_a_500_invalid_configuration_and_one_log_line(api, new_key, tmp_path, caplog, content):
-    # given IMPORTEXPORT_LOCATIONS_FILE names a missing or malformed file
+def test_a_bad_locations_file_is_a_500_invalid_configuration_and_one_log_line(app_settings, new_key, tmp_path, content):
+    # given the app, as a process of its own, whose IMPORTEXPORT_LOCATIONS_FILE names a missing or malformed file
     path = tmp_path / "locations.json"
     if content is not None:
         path.write_text(content)
-    with app_setting("IMPORTEXPORT_LOCATIONS_FILE", str(path)), caplog.at_level(logging.ERROR, logger="importexport"):
+    environment = {"IMPORTEXPORT_LOCATIONS_FILE": str(path)}
+    with DevHostProcess(app_settings.storage_connection, environment=environment, capture_output=True) as host:
         # when locations are listed and a job is created
+        api = Api(f"http://127.0.0.1:{host.port}")
         listed = api.request("GET", LOCATIONS_PATH)
         created = api.put_job(new_key())
     # then both are the misconfiguration's 500, without Retry-After, and the log says which setting, once each
     for response in (listed, created):
         assert_arm_error(response, 500, "InvalidConfiguration")
         assert "Retry-After" not in response.headers
-    lines = [record.getMessage() for record in caplog.records if record.name == "importexport"]
-    assert len(lines) == 2
+    lines = [line for line in host.output.splitlines() if " importexport ERROR " in line]
+    assert len(lines) == 2, host.output
     assert all("IMPORTEXPORT_LOCATIONS_FILE" in line and str(path) in line for line in lines)
 
 

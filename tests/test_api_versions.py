@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.models import JobState
+from shared.domain.job import JobState
 
 from .builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
 from .harness import error_of

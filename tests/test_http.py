@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import azure.functions as func
 import pytest
+import requests
 
 import cancel_job
 import delete_job
 import get_job
 import list_jobs_by_subscription
 from scripts.azurite import connection_string, free_port
-from shared import jobs
-from shared.errors import BadRequest
-from shared.http import MAX_JSON_DEPTH, read_body
-from shared.models import JobUpdateRequest
+from scripts.devhost_process import DevHostProcess
+from shared.api.bodies import MAX_JSON_DEPTH, read_body
+from shared.domain.errors import BadRequest
+from shared.domain.requests import JobUpdateRequest
+
+from .harness import serving_app
 
 JOB_ROUTE = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroupName": "rg", "jobName": "job"}
 
@@ -35,13 +37,9 @@ def request(method="GET", route=JOB_ROUTE, body=b"", headers=None, params=None) 
 
 @pytest.fixture
 def storage_down(app_settings):
-    """The app pointed at a port where no storage listens, for this test only."""
-    saved = os.environ["IMPORTEXPORT_STORAGE_CONNECTION"]
-    os.environ["IMPORTEXPORT_STORAGE_CONNECTION"] = connection_string(free_port())
-    jobs.reload_settings()
-    yield
-    os.environ["IMPORTEXPORT_STORAGE_CONNECTION"] = saved
-    jobs.reload_settings()
+    """The app pointed at a port where no storage listens, served for this test only."""
+    with serving_app(app_settings.model_copy(update={"storage_connection": connection_string(free_port())})):
+        yield
 
 
 @pytest.mark.parametrize(
@@ -97,18 +95,18 @@ def test_a_repeated_api_version_is_400_whichever_comes_last(query):
     assert json.loads(response.get_body())["error"]["code"] == "InvalidApiVersionParameter"
 
 
-def test_a_key_that_is_not_base64_is_a_configuration_error_not_an_outage(app_settings, monkeypatch, caplog):
-    # given the app pointed at storage with a key that cannot be base64
-    monkeypatch.setenv("IMPORTEXPORT_STORAGE_CONNECTION", connection_string(free_port()).replace("AccountKey=", "AccountKey=%%"))
-    jobs.reload_settings()
-    try:
+def test_a_key_that_is_not_base64_is_a_configuration_error_not_an_outage():
+    # given the app, as a process of its own, pointed at storage with a key that cannot be base64
+    bad_key = connection_string(free_port()).replace("AccountKey=", "AccountKey=%%")
+    with DevHostProcess(bad_key, capture_output=True) as host:
         # when a job is read
-        response = get_job.main(request())
-    finally:
-        monkeypatch.undo()
-        jobs.reload_settings()
+        response = requests.get(
+            f"http://127.0.0.1:{host.port}/subscriptions/{JOB_ROUTE['subscriptionId']}/resourceGroups/rg"
+            "/providers/Microsoft.ImportExport/jobs/job?api-version=2021-01-01",
+            timeout=30,
+        )
     # then the answer is a configuration error with no Retry-After (retrying cannot help), and the log says why
     assert response.status_code == 500
-    assert json.loads(response.get_body())["error"]["code"] == "InvalidConfiguration"
+    assert response.json()["error"]["code"] == "InvalidConfiguration"
     assert "Retry-After" not in response.headers
-    assert "AccountKey is not base64" in caplog.text
+    assert "AccountKey is not base64" in host.output

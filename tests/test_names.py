@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from shared.errors import BadRequest
-from shared.names import JobKey, Scope, case_key
+from shared.domain.errors import BadRequest
+from shared.domain.names import JobKey, Scope, case_key
 
 SUB = "6a2B5c3d-0000-4000-8000-00000000000A"
 

@@ -15,7 +15,7 @@ from azure.mgmt.storageimportexport.models import (
 )
 from msrest.authentication import BasicTokenAuthentication
 
-from shared.models import JobState
+from shared.domain.job import JobState
 
 from .builders import DELIVERY_PACKAGE, LOCATIONS, PROVIDER_OPERATIONS, RETURN_ADDRESS, job_body
 from .clients.conformance import undefined_properties

@@ -8,11 +8,12 @@ the contract allows.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -20,15 +21,17 @@ from azure.core import PipelineClient
 from azure.core.pipeline.policies import CustomHookPolicy, RetryPolicy
 from azure.core.rest import HttpRequest
 
-from shared.clock import FixedClock, SystemClock
-from shared.models import Job, JobState
-from shared.names import JobKey
-from shared.purge import Purge
-from shared.state_machine import FINISHED, expiry_clock
-from shared.store import JobStore, PurgeOutcome
+from shared.app import Storage, app_in_use
+from shared.domain.clock import FixedClock, SystemClock
+from shared.domain.job import Job, JobState
+from shared.domain.names import JobKey
+from shared.domain.retention import expiry_start
+from shared.domain.state_machine import FINISHED
+from shared.ops.purge import Purge
+from shared.storage.expiry_index import PurgeOutcome
 
 from .builders import LEGAL_EDGES, shippable_body
-from .harness import index_problems
+from .harness import PassThrough, index_problems
 
 S = JobState
 THREADS = 32
@@ -49,28 +52,35 @@ class Write:
     entry_etag: str | None = None
 
 
-class AuditedStore(JobStore):
-    """The app's real store, recording each write that storage accepted."""
+@dataclass
+class Audit:
+    """Each write that storage accepted, in the order they were recorded."""
 
-    def __init__(self, inner: JobStore) -> None:
-        super().__init__(inner.table)
-        self.writes: list[Write] = []
-        self.records_lock = threading.Lock()
+    writes: list[Write] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, write: Write) -> None:
-        with self.records_lock:
+        with self.lock:
             self.writes.append(write)
 
+
+class AuditedStore(PassThrough):
+    """The app's real store, recording each write that storage accepted."""
+
+    def __init__(self, inner, audit: Audit) -> None:
+        super().__init__(inner)
+        self.audit = audit
+
     def insert(self, job):
-        stored = super().insert(job)
-        self.record(
+        stored = self.inner.insert(job)
+        self.audit.record(
             Write("insert", job.key.partition_key, job.key.row_key, None, None, stored.job, stored.etag, stored.entry_etag)
         )
         return stored
 
     def replace(self, job, current):
-        stored = super().replace(job, current)
-        self.record(
+        stored = self.inner.replace(job, current)
+        self.audit.record(
             Write(
                 "replace",
                 job.key.partition_key,
@@ -85,32 +95,47 @@ class AuditedStore(JobStore):
         return stored
 
     def delete(self, current):
-        deleted = super().delete(current)
+        deleted = self.inner.delete(current)
         if deleted:
-            self.record(
+            self.audit.record(
                 Write("delete", current.job.key.partition_key, current.job.key.row_key, current.etag, current.job, None, None)
             )
         return deleted
 
+
+class AuditedIndex(PassThrough):
+    """The purge's real index, recording each job it deleted."""
+
+    def __init__(self, inner, audit: Audit) -> None:
+        super().__init__(inner)
+        self.audit = audit
+
     def delete_expired(self, partition_key, entries):
-        result = super().delete_expired(partition_key, entries)
+        result = self.inner.delete_expired(partition_key, entries)
         for entry in result.deleted:
-            self.record(Write("purge", partition_key, entry.job_row_key, None, None, None, None, entry.etag))
+            self.audit.record(Write("purge", partition_key, entry.job_row_key, None, None, None, None, entry.etag))
         return result
 
     def delete_one_expired(self, partition_key, entry):
-        outcome = super().delete_one_expired(partition_key, entry)
+        outcome = self.inner.delete_one_expired(partition_key, entry)
         if outcome == PurgeOutcome.DELETED:
-            self.record(Write("purge", partition_key, entry.job_row_key, None, None, None, None, entry.etag))
+            self.audit.record(Write("purge", partition_key, entry.job_row_key, None, None, None, None, entry.etag))
         return outcome
 
 
 @pytest.fixture
-def audited(fresh_store, installed_store):
-    """The app's store, audited, over tables of the test's own: its purges read this test's jobs only, not whatever
-    the worker's earlier tests left in the session's table (which made the test's time grow with the rest of the
-    suite, from 16 s alone to 40 s in a full run)."""
-    return installed_store(AuditedStore(fresh_store()))
+def audited(fresh_app):
+    """An app over tables of the test's own, its store and index audited, served by the functions for the test: its
+    purges read this test's jobs only, not whatever the worker's earlier tests left in the session's table (which
+    made the test's time grow with the rest of the suite, from 16 s alone to 40 s in a full run)."""
+    audit = Audit()
+
+    def audit_writes(storage: Storage) -> Storage:
+        return dataclasses.replace(storage, store=AuditedStore(storage.store, audit), index=AuditedIndex(storage.index, audit))
+
+    app = fresh_app(wrap_storage=audit_writes)
+    with app_in_use(app):
+        yield app.storage, audit
 
 
 def violations_in(writes: list[Write]) -> list[str]:
@@ -142,7 +167,7 @@ def violations_in(writes: list[Write]) -> list[str]:
             # The entry's ETag names the job version the purge judged: one that can expire, and that nobody had
             # changed (a change rewrites the entry, and the purge's conditional delete would have failed).
             [version] = [w for w in writes if w.entry_etag == write.entry_etag and w.kind != "purge"] or [None]
-            if version is None or expiry_clock(version.new) is None:
+            if version is None or expiry_start(version.new) is None:
                 problems.append("the purge deleted a version that cannot expire")
             elif successors.get(version.etag):
                 problems.append(
@@ -165,6 +190,7 @@ def answer_of(response) -> int | str:
 @pytest.mark.slow
 @pytest.mark.usefixtures("machine_to_itself")
 def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_settings, subscription_id):
+    storage, audit = audited
     # given a few jobs, 32 threads of mixed customer and operator traffic, and purges as of 100 days on
     rng = random.Random(20261126)
     keys = [JobKey(subscription_id, "race-rg", name) for name in JOB_NAMES]
@@ -191,7 +217,7 @@ def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_setting
             return answer_of(api.delete_job(key))
         if roll < 0.97:
             return answer_of(api.get_job(key))
-        Purge(audited, retention, purge_clock, timedelta(seconds=30)).run()
+        Purge(storage.index, storage.directory, retention, purge_clock, timedelta(seconds=30)).run()
         return 0
 
     def worker(seed: int) -> None:
@@ -212,22 +238,23 @@ def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_setting
     # the retries, which a starved machine can reach), and no write broke an invariant
     assert set(statuses) <= {0, 200, 201, 204, 400, 404, 409, 412, CONTENDED}, statuses
     assert 500 not in statuses and 503 not in statuses
-    writes = [write for write in audited.writes if write.partition_key == keys[0].partition_key]
+    writes = [write for write in audit.writes if write.partition_key == keys[0].partition_key]
     # and what is stored is the last version of each chain: a version a recorded write produced, and that no
     # recorded write changed (a write lost, or applied without being recorded, leaves another version stored)
     produced = {write.etag for write in writes if write.etag}
     changed = {write.previous_etag for write in writes if write.previous_etag}
     for key in keys:
-        current = audited.get(key)
+        current = storage.store.get(key)
         if current is not None:
             assert current.etag in produced and current.etag not in changed, (key.job_name, current.etag)
             assert (current.job.properties.completed_at is not None) == (current.job.state in FINISHED)
     problems = violations_in(writes)
     assert problems == [], problems[:10]
     # and job and index agree, before and after one purge far in the future
-    assert index_problems(audited) == []
-    Purge(audited, retention, FixedClock(SystemClock().now() + timedelta(days=3650)), timedelta(minutes=1)).run()
-    assert index_problems(audited) == []
+    assert index_problems(storage.table) == []
+    far_future = FixedClock(SystemClock().now() + timedelta(days=3650))
+    Purge(storage.index, storage.directory, retention, far_future, timedelta(minutes=1)).run()
+    assert index_problems(storage.table) == []
     print(f"\nraces: {sent} operations by {THREADS} threads, {len(writes)} writes checked, statuses {statuses}, 0 violations")
 
 

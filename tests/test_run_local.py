@@ -24,7 +24,7 @@ import requests
 from azure.data.tables import TableServiceClient
 
 from scripts.azurite import ROOT, AzuriteTable, free_port
-from shared.names import JobKey
+from shared.domain.names import JobKey
 
 from .builders import API_VERSION, job_body
 

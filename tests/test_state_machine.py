@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import state_machine
-from shared.errors import BadRequest, Conflict
-from shared.models import Job, JobState
+from shared.domain import retention, state_machine
+from shared.domain.errors import BadRequest, Conflict
+from shared.domain.job import Job, JobState
 
 from .builders import (
     ALL_OPERATOR_CASES,
@@ -20,19 +20,19 @@ from .builders import (
     LEGAL_EDGES,
     RETURN_ADDRESS,
     T0,
-    WEST_US,
+    WEST_US_SHIPPING,
     create_request,
     state_machine_job,
     update_request,
 )
 
 S = JobState
-RETENTION = state_machine.Retention(finished=timedelta(days=90), creating=timedelta(days=14))
+RETENTION = retention.Retention(finished=timedelta(days=90), creating=timedelta(days=14))
 
 
 def created(**properties) -> Job:
     """A new job (not shippable yet unless `properties` make it so), at T0."""
-    return state_machine.new_job(KEY, create_request(**properties), T0, location=WEST_US)
+    return state_machine.new_job(KEY, create_request(**properties), T0, shipping_to=WEST_US_SHIPPING)
 
 
 def shippable() -> Job:
@@ -52,7 +52,7 @@ class TestCreate:
         # given a body that tries to set what the service owns
         request = create_request(state="Completed", cancelRequested=True, percentComplete=50)
         # when
-        job = state_machine.new_job(KEY, request, T0, location=WEST_US)
+        job = state_machine.new_job(KEY, request, T0, shipping_to=WEST_US_SHIPPING)
         # then
         assert job.state == S.CREATING
         assert job.properties.cancel_requested is False
@@ -63,12 +63,12 @@ class TestCreate:
     def test_replace_is_allowed_only_in_creating_and_keeps_created_at(self):
         later = T0 + timedelta(hours=1)
         request = create_request(diagnosticsPath="other")
-        replaced = state_machine.replace_job(created(), request, later, location=WEST_US)
+        replaced = state_machine.replace_job(created(), request, later, shipping_to=WEST_US_SHIPPING)
         assert replaced.properties.diagnostics_path == "other"
         assert replaced.properties.created_at == T0
         assert replaced.properties.updated_at == later
         with pytest.raises(Conflict, match="state Shipping; it can be replaced only in state Creating"):
-            state_machine.replace_job(state_machine_job(S.SHIPPING), request, later, location=WEST_US)
+            state_machine.replace_job(state_machine_job(S.SHIPPING), request, later, shipping_to=WEST_US_SHIPPING)
 
 
 class TestCustomerMoves:
@@ -155,6 +155,20 @@ class TestCustomerMoves:
 
 
 class TestOperatorMoves:
+    def test_the_move_table_allows_exactly_the_contracts_operator_moves(self):
+        # given the state machine's table of the datacenter's moves, read for a job with and without a cancel
+        allowed = {
+            (move.source, cancel, move.target)
+            for move in state_machine.OPERATOR_MOVES
+            for cancel in (False, True)
+            if move.allows(cancel)
+        }
+        # then it is the contract's table as the tests state it, and every conditional move says why it is refused
+        assert allowed == set(ALLOWED_OPERATOR_MOVES)
+        assert all(
+            move.refusal for move in state_machine.OPERATOR_MOVES if move.cancelled is not state_machine.WhenCancelled.EITHER
+        )
+
     @pytest.mark.parametrize("state,cancel,target", ALLOWED_OPERATOR_MOVES)
     def test_allowed_move(self, state, cancel, target):
         job = state_machine_job(state, cancel_requested=cancel)
@@ -192,17 +206,17 @@ class TestDeleteAndExpiry:
     @pytest.mark.parametrize("state", [S.COMPLETED, S.CLOSED])
     def test_finished_jobs_expire_after_the_retention(self, state):
         job = state_machine_job(state)  # completed at T0
-        assert not state_machine.is_expired(job, T0 + timedelta(days=90), RETENTION)
-        assert state_machine.is_expired(job, T0 + timedelta(days=90, microseconds=1), RETENTION)
+        assert not retention.is_expired(job, T0 + timedelta(days=90), RETENTION)
+        assert retention.is_expired(job, T0 + timedelta(days=90, microseconds=1), RETENTION)
 
     def test_creating_jobs_expire_after_the_creating_expiry_since_their_last_update(self):
         job = patch(created(), tags={"a": "b"}, at=T0 + timedelta(days=5))
-        assert not state_machine.is_expired(job, T0 + timedelta(days=19), RETENTION)
-        assert state_machine.is_expired(job, T0 + timedelta(days=19, microseconds=1), RETENTION)
+        assert not retention.is_expired(job, T0 + timedelta(days=19), RETENTION)
+        assert retention.is_expired(job, T0 + timedelta(days=19, microseconds=1), RETENTION)
 
     @pytest.mark.parametrize("state", [S.SHIPPING, S.RECEIVED, S.TRANSFERRING, S.PACKAGING])
     def test_jobs_in_flight_never_expire(self, state):
-        assert not state_machine.is_expired(state_machine_job(state), T0 + timedelta(days=10_000), RETENTION)
+        assert not retention.is_expired(state_machine_job(state), T0 + timedelta(days=10_000), RETENTION)
 
 
 # Property test: any sequence of customer and operator actions keeps the contract's invariants.

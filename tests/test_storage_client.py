@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared import jobs, storage_client, store
-from shared.names import JobKey
+from shared.domain.names import JobKey
+from shared.storage import client as storage_client
 
 from .builders import make_job
 
@@ -21,22 +20,19 @@ def key(subscription_id) -> JobKey:
     return JobKey(subscription_id, "Client-RG", f"Job-{uuid.uuid4().hex[:6]}")
 
 
-@pytest.mark.parametrize("setting,logged", [(None, False), ("true", True)])
-def test_storage_requests_are_logged_only_when_the_setting_asks(app_settings, key, caplog, monkeypatch, setting, logged):
-    # given the app's store, with IMPORTEXPORT_LOG_STORAGE_REQUESTS unset or true
-    if setting is not None:
-        monkeypatch.setitem(os.environ, "IMPORTEXPORT_LOG_STORAGE_REQUESTS", setting)
-    jobs.reload_settings()
+@pytest.mark.parametrize("setting,logged", [(False, False), (True, True)])
+def test_storage_requests_are_logged_only_when_the_setting_asks(fresh_app, key, caplog, setting, logged):
+    # given an app whose IMPORTEXPORT_LOG_STORAGE_REQUESTS is false (the default) or true
+    app = fresh_app(settings_update={"log_storage_requests": setting})
     try:
         caplog.set_level(logging.INFO)
-        # when it reads a job
-        store.get_store().get(key)
+        # when its store reads a job
+        app.storage.store.get(key)
         # then azure-core's per-request header lines appear only when asked for
         lines = [r for r in caplog.records if r.name == storage_client.REQUEST_LOGGER]
         assert bool(lines) is logged
     finally:
-        monkeypatch.undo()
-        jobs.reload_settings()
+        storage_client.log_requests(False)  # the request log is the process's logger: as the session's app set it
 
 
 def test_the_store_keeps_a_connection_for_each_of_32_concurrent_calls(job_store, key, caplog):

@@ -17,17 +17,17 @@ import get_job
 from scripts.azurite import AzuriteTable, connection_string
 from scripts.devhost_process import DevHostProcess
 from scripts.storage_proxy import StorageProxy
-from shared import storage_client
-from shared.errors import PreconditionFailed
-from shared.jobs import JobService, Preconditions
-from shared.names import JobKey
-from shared.store import JobStore
+from shared.app import app_in_use, open_app
+from shared.domain.errors import PreconditionFailed
+from shared.domain.jobs import Preconditions
+from shared.domain.names import JobKey
+from shared.storage import client as storage_client
 
 from .builders import shippable_body, shippable_request, update_request
-from .harness import Api, index_problems
+from .harness import Api, another_process, index_problems, serving_app
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
-# azure-core's policy as configured in shared.storage_client: 3 retries with backoff, 3 s to connect, 4 s to read.
+# azure-core's policy as configured in shared.storage.client: 3 retries with backoff, 3 s to connect, 4 s to read.
 ANSWER_BOUND_SECONDS = 20
 AZURITE_SAVE_SECONDS = 6
 
@@ -97,13 +97,13 @@ def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
             assert response.json()["error"]["code"] == "ServiceUnavailable"
     # and after the restart everything works and each job is whole, with the index in step
     assert during < len(answers)
-    store = JobStore.connect(azurite.connection_string, "FaultJobs")
+    table = storage_client.connect_table(azurite.connection_string, "FaultJobs")
     for key in keys:
         response = api.get_job(key)
         assert response.status_code == 200
     # (Azurite drops what it acknowledged in the 5 s before it stopped, a directory row among them, where the app's
     # process remembers it wrote it; Azure keeps every acknowledged write. Jobs and entries, written together, agree.)
-    assert index_problems(store, with_directory=False) == []
+    assert index_problems(table, with_directory=False) == []
     assert api.patch_job(keys[0], {"tags": {"after": "outage"}}).status_code == 200
     print(
         f"\noutage: {len(answers)} requests, {sum(1 for s, _, _ in answers if s == 503)} answered 503, "
@@ -112,24 +112,28 @@ def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
 
 
 @pytest.fixture
-def proxied(azurite):
-    """A store that reaches Azurite through the fault-injecting proxy."""
+def proxied(azurite, app_settings):
+    """An app that reaches Azurite through the fault-injecting proxy, its table made and its storage connected."""
     port = int(azurite.split("TableEndpoint=http://127.0.0.1:")[1].split("/")[0])
     proxy = StorageProxy(port)
-    table = "Proxy" + uuid.uuid4().hex[:10]
-    JobStore.connect(azurite, table)
-    yield proxy, JobStore.connect(connection_string(proxy.port), table)
+    settings = app_settings.model_copy(
+        update={"storage_connection": connection_string(proxy.port), "table_name": "Proxy" + uuid.uuid4().hex[:10]}
+    )
+    with open_app(settings) as app:
+        app.storage  # noqa: B018 - connects: the table is made before the proxy's faults begin
+        yield proxy, app
     proxy.close()
 
 
 @pytest.mark.parametrize("fault", ["ServerBusy", "OperationTimedOut"])
 def test_throttling_is_retried_by_the_azure_core_policy(proxied, fault):
-    proxy, store = proxied
-    service = JobService(store)
+    proxy, app = proxied
+    service = app.jobs
     key = JobKey(SUBSCRIPTION, "rg", f"throttled-{fault}")
     # when storage throttles the next two requests
     proxy.fail_next(2, fault)
-    stored, created = service.create_job(key, shippable_request(), Preconditions())
+    result = service.create_job(key, shippable_request(), Preconditions())
+    stored, created = result.stored, result.created
     # then the policy retried them and the job was created once
     assert created
     status = 503 if fault == "ServerBusy" else 500
@@ -138,8 +142,8 @@ def test_throttling_is_retried_by_the_azure_core_policy(proxied, fault):
 
 
 def test_a_412_is_not_retried(proxied):
-    proxy, store = proxied
-    service = JobService(store)
+    proxy, app = proxied
+    service, store = app.jobs, app.storage.store
     key = JobKey(SUBSCRIPTION, "rg", "precondition")
     stale = service.create_job(key, shippable_request(), Preconditions()).stored.etag
     service.update_job(key, update_request({"tags": {"v": "2"}}), Preconditions())
@@ -160,8 +164,7 @@ def test_a_412_is_not_retried(proxied):
 
 def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
     # given the get_job function, its storage throttling every request
-    proxy, store = proxied
-    monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
+    proxy, app = proxied
     proxy.fail_next(1000)
     # when a job is read
     started = time.monotonic()
@@ -172,7 +175,8 @@ def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
         route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"},
         body=b"",
     )
-    response = get_job.main(request)
+    with app_in_use(app):
+        response = get_job.main(request)
     # then azure-core tried four times and the caller got a 503 in bounded time
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
@@ -231,13 +235,12 @@ def hanging_storage(request) -> str:
 
 
 @pytest.mark.slow
-def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_settings(hanging_storage, monkeypatch):
+def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_settings(hanging_storage, app_settings):
     # given the get_job function over storage that never finishes an answer (its tables made), with the
     # production timeouts: a GET is retried, so without a deadline it would take 4 tries x 4 s and backoff,
     # and a body that trickles in would never time out at all
     connection = hanging_storage
-    store = JobStore(storage_client.table_client(connection, "Silent"))
-    monkeypatch.setattr(get_job, "get_service", lambda: JobService(store))
+    table = storage_client.table_client(connection, "Silent")
     request = func.HttpRequest(
         "GET",
         "http://x",
@@ -247,7 +250,8 @@ def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_
     )
     # when a job is read
     started = time.monotonic()
-    response = get_job.main(request)
+    with serving_app(app_settings.model_copy(update={"storage_connection": connection}), table=table):
+        response = get_job.main(request)
     elapsed = time.monotonic() - started
     # then the caller gets a 503 with Retry-After when the request's storage budget (8 s) runs out, within 10 s
     assert response.status_code == 503
@@ -260,7 +264,7 @@ def test_without_a_request_deadline_a_silent_storage_fails_after_the_tries(silen
     # given a store on silent storage outside any HTTP request (as the purge runs), with a short read timeout
     connection, held = silent_storage
     monkeypatch.setattr(storage_client, "READ_TIMEOUT_SECONDS", 0.3)
-    store = JobStore(storage_client.table_client(connection, "Silent"))
+    store = another_process(storage_client.table_client(connection, "Silent"))
     # when a job is read
     started = time.monotonic()
     with pytest.raises(ServiceResponseError):

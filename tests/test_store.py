@@ -7,8 +7,8 @@ import uuid
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from shared.errors import RequestTooLarge
-from shared.names import JobKey, Scope
+from shared.domain.errors import RequestTooLarge
+from shared.domain.names import JobKey, Scope
 
 from .builders import make_job
 
@@ -75,12 +75,13 @@ def test_listing_pages_through_one_group_only(job_store, subscription_id):
             job_store.insert(make_job(JobKey(subscription_id, group, f"j{i}")))
     seen, token, pages = [], None, 0
     while True:
-        jobs, token = job_store.list(Scope(subscription_id, "A"), 2, token)
-        seen += [(job.resource_group, job.name) for job in jobs]
+        page = job_store.list_jobs(Scope(subscription_id, "A"), 2, token)
+        seen += [(job.resource_group, job.name) for job in page.jobs]
+        token = page.next_skip_token
         pages += 1
         if token is None:
             break
     assert seen == [("a", f"j{i}") for i in range(5)]
     assert pages >= 3
-    everything, _ = job_store.list(Scope(subscription_id), 100, None)
+    everything = job_store.list_jobs(Scope(subscription_id), 100, None).jobs
     assert len(everything) == 8

@@ -48,7 +48,7 @@ from scripts.azurite import ROOT
 from scripts.worker_venv import WorkerUnavailable, ensure_worker_venv
 
 from .builders import API_VERSION, job_body, shippable_body
-from .harness import app_setting, serving
+from .harness import serving, serving_app
 
 DRIVER = Path(__file__).resolve().parent / "worker_driver.py"
 ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?")
@@ -603,7 +603,7 @@ def test_the_purge_timer_runs_alike_through_the_worker_and_the_dev_host(case, ti
     # when the worker runs it with the host's TimerInfo, and the dev host with its timer argument
     through_worker = timer_worker.ask({"op": "timer", "function": "purge_timer", "trigger": "timer", "info": host_info})
     caplog.set_level("INFO")
-    with app_setting("IMPORTEXPORT_TABLE_NAME", "DevhostPurge" + uuid.uuid4().hex[:12]):
+    with serving_app(app_settings.model_copy(update={"table_name": "DevhostPurge" + uuid.uuid4().hex[:12]})):
         returned = purge.invoke(devhost_request)
     through_devhost = [[record.name, record.levelname, record.getMessage()] for record in caplog.records]
     # then both return nothing and log the same lines (the past-due warning only when past due)

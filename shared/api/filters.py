@@ -1,93 +1,32 @@
-"""The listings' `$filter`: the service's small grammar, parsed into conditions the store hands to Table Storage.
+"""The listings' `$filter`: the service's small grammar, parsed into the conditions of a `JobFilter`.
 
     filter    := condition ("and" condition)*
     condition := field "eq" value
     field     := "type" | "trackingnumber" | "state"
     value     := "'" (any character but "'", or "''" for one quote)* "'"
 
-Keywords and field names are case-insensitive; so are the values, each compared
-in a stored form (`filter_columns`) that makes the comparison exact in the table:
-the canonical spelling of an enum value, the case key of a tracking number.
+Keywords and field names are case-insensitive; so are the values, each read into the form its field compares
+(`shared.domain.job_filter`): the canonical spelling of an enum value, the case key of a tracking number.
 """
 
 from __future__ import annotations
 
 import re
 import typing
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import NamedTuple
 
-from .errors import BadRequest
-from .models import Job, JobDetails, JobState
-from .names import case_key
+from ..domain.errors import BadRequest
+from ..domain.job import JobState, JobType
+from ..domain.job_filter import Condition, FilterField, JobFilter
+from ..domain.names import case_key
 
 MAX_FILTER_CHARS = 2048
 # How much of the caller's text an error message quotes.
 SHOWN_CHARS = 40
 TARGET = "$filter"
 
-# The job types exactly as the job model spells them (its `jobType` Literal), so the two never drift apart.
-JOB_TYPES: tuple[str, ...] = typing.get_args(typing.get_args(JobDetails.model_fields["job_type"].annotation)[0])
-
-
-class FilterField(StrEnum):
-    TYPE = "type"
-    TRACKING_NUMBER = "trackingnumber"
-    STATE = "state"
-
-    @property
-    def column(self) -> str:
-        """The table column the field is compared with (written by `filter_columns`)."""
-        return _COLUMNS[self]
-
-
-_COLUMNS = {FilterField.TYPE: "JobType", FilterField.TRACKING_NUMBER: "TrackingNumber", FilterField.STATE: "State"}
-FILTER_COLUMNS = tuple(_COLUMNS.values())
-
-
-@dataclass(frozen=True)
-class Condition:
-    """`field eq value`, with the value in the stored form of its column."""
-
-    field: FilterField
-    value: str
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    """The conditions of a `$filter`, all of which a job must meet (in the order written)."""
-
-    conditions: tuple[Condition, ...]
-
-    @property
-    def matches_nothing(self) -> bool:
-        """One field asked to equal two different values: no job can."""
-        values: dict[FilterField, str] = {}
-        for condition in self.conditions:
-            if values.setdefault(condition.field, condition.value) != condition.value:
-                return True
-        return False
-
-    def column_values(self) -> dict[str, str]:
-        """Each condition as column -> stored value, once per column (a repeated equal condition adds nothing)."""
-        return {condition.field.column: condition.value for condition in self.conditions}
-
-    def canonical(self) -> str:
-        """The same text for filters that select the same jobs, whatever their casing, order or repeats."""
-        pairs = sorted({(condition.field.column, condition.value) for condition in self.conditions})
-        return " and ".join(f"{column} eq {_quote(value)}" for column, value in pairs)
-
-
-def filter_columns(job: Job) -> dict[str, str]:
-    """The columns a job's entity carries for filtering; a field the job lacks has no column (and matches nothing)."""
-    columns = {FilterField.STATE.column: job.state.value}
-    if job.properties.job_type is not None:
-        columns[FilterField.TYPE.column] = job.properties.job_type
-    package = job.properties.delivery_package
-    if package is not None:
-        columns[FilterField.TRACKING_NUMBER.column] = case_key(package.tracking_number)
-    return columns
+# The job types exactly as the job model spells them, so the two never drift apart.
+JOB_TYPES: tuple[str, ...] = typing.get_args(JobType)
 
 
 # Tokens: ASCII whitespace, a quoted value ('' inside is one quote), a word, or one other character.
@@ -175,18 +114,10 @@ def _stored_value(field: FilterField, value: str) -> str:
     raise _invalid(f"The $filter value '{_shown(value)}' is not a {field.value}; use one of {', '.join(choices)}.")
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _shown(text: str) -> str:
     """A bounded, printable excerpt of the caller's text for a message."""
     excerpt = "".join(char if char.isprintable() else "?" for char in text[:SHOWN_CHARS])
     return excerpt + "..." if len(text) > SHOWN_CHARS else excerpt
-
-
-def _not_understood(text: str, at: int, why: str) -> BadRequest:
-    return _invalid(f"The $filter is not understood at '{_shown(text[at:])}' ({why}); {_GRAMMAR}.")
 
 
 def _invalid(message: str) -> BadRequest:

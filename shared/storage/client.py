@@ -1,15 +1,13 @@
 """How the app talks to Table Storage: azure-core's retry policy, timeouts, a connection pool, and a quiet request log.
 
-Every client the app builds comes from `table_service` or `table_client`, so the store and the
-purge share these choices; the measurements behind them are in
-docs/benchmarks.md and docs/reliability.md.
+Every client the app builds comes from `connect_table`, `table_service` or `table_client`, so the store and
+the purge share these choices; the measurements behind them are in docs/benchmarks.md and docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import itertools
 import logging
 import os
@@ -21,7 +19,7 @@ from collections.abc import Iterator
 
 import requests
 import urllib3
-from azure.core.exceptions import ServiceResponseError, ServiceResponseTimeoutError
+from azure.core.exceptions import ResourceExistsError, ServiceResponseError, ServiceResponseTimeoutError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from requests.adapters import HTTPAdapter
@@ -154,6 +152,16 @@ class DeadlineTransport(RequestsTransport):
         time.sleep(duration if left is None else max(0.0, min(duration, left)))
 
 
+def connect_table(connection: str, table_name: str, **options) -> TableClient:
+    """A client for the table `table_name`, which is created if missing; `options` add to or override the app's."""
+    options = {"transport": storage_transport(), **options}  # one connection pool for both clients
+    try:
+        table_service(connection, **options).create_table(table_name)
+    except ResourceExistsError:
+        pass
+    return table_client(connection, table_name, **options)
+
+
 def table_service(connection: str, **options) -> TableServiceClient:
     """A client for the account in `connection`, with the app's options (`options` add to or override them)."""
     return TableServiceClient.from_connection_string(connection, **_app_options(options))
@@ -201,7 +209,6 @@ def storage_transport() -> DeadlineTransport:
     )
 
 
-@functools.cache
 def log_requests(enabled: bool) -> None:
-    """Failures are logged either way; a line per request only when the setting asks for it."""
+    """A line per storage request in this process's log only when `enabled`; failures are logged either way."""
     logging.getLogger(REQUEST_LOGGER).setLevel(logging.NOTSET if enabled else logging.WARNING)

@@ -7,25 +7,23 @@ unless the caller pinned a version with If-Match: then the answer is 412.
 
 from __future__ import annotations
 
-import functools
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from . import state_machine
 from .clock import Clock, SystemClock
 from .errors import NotFound, PreconditionFailed, ServiceUnavailable
-from .filters import JobFilter
+from .job import Job, JobState
+from .job_filter import JobFilter
 from .locations import LocationCatalogue
-from .models import Job, JobCreateRequest, JobState, JobUpdateRequest
 from .names import JobKey, Scope
-from .settings import load_settings
-from .store import JobPage, JobStore, StoredJob, forget_store, get_store
+from .requests import JobCreateRequest, JobUpdateRequest
+from .store import JobPage, JobStore, StoredJob
 
 # How often an operation re-reads and retries after losing a race before it gives up with a retryable 503.
 MAX_ATTEMPTS = 12
@@ -60,7 +58,8 @@ def _etag_matches(header: str, etag: str) -> bool:
     return header == "*" or header == etag or etag in (part.strip() for part in header.split(","))
 
 
-class CreateResult(NamedTuple):
+@dataclass(frozen=True)
+class CreateResult:
     """What a PUT did: the job as stored, and whether the PUT created it (201) or replaced it (200)."""
 
     stored: StoredJob
@@ -68,10 +67,12 @@ class CreateResult(NamedTuple):
 
 
 class JobService:
-    def __init__(self, store: JobStore, clock: Clock | None = None, *, locations: LocationCatalogue | None = None) -> None:
+    """The API's job operations over `store`, at the times `clock` tells, for jobs in the `locations`."""
+
+    def __init__(self, store: JobStore, clock: Clock | None = None, *, locations: LocationCatalogue) -> None:
         self._store = store
         self._clock = clock or SystemClock()
-        self._locations = load_settings().locations if locations is None else locations
+        self._locations = locations
 
     def get_job(self, key: JobKey) -> StoredJob:
         current = self._store.get(key)
@@ -82,13 +83,13 @@ class JobService:
     def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> CreateResult:
         """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new."""
         # Checked before any storage call, so a job in an unknown location is never stored.
-        location = self._locations.for_job(request.location)
+        shipping_to = self._locations.for_job(request.location).shipping_information()
         for attempt in range(MAX_ATTEMPTS):
             if preconditions.if_match is None:
                 # Most PUTs create: try that first, and read only when the job turns out to exist.
                 try:
                     return CreateResult(
-                        self._store.insert(state_machine.new_job(key, request, self._clock.now(), location=location)),
+                        self._store.insert(state_machine.new_job(key, request, self._clock.now(), shipping_to=shipping_to)),
                         created=True,
                     )
                 except ResourceExistsError:
@@ -98,7 +99,7 @@ class JobService:
             if current is None:
                 continue  # deleted since the insert failed (If-Match would have stopped at the check): insert again
             try:
-                replacement = state_machine.replace_job(current.job, request, self._clock.now(), location=location)
+                replacement = state_machine.replace_job(current.job, request, self._clock.now(), shipping_to=shipping_to)
                 return CreateResult(self._store.replace(replacement, current), created=False)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
@@ -129,7 +130,7 @@ class JobService:
         raise _too_contended(key)
 
     def list_jobs(self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None) -> JobPage:
-        return self._store.list(scope, top, skip_token, job_filter=job_filter)
+        return self._store.list_jobs(scope, top, skip_token, job_filter=job_filter)
 
     def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job]) -> StoredJob:
         for attempt in range(MAX_ATTEMPTS):
@@ -167,17 +168,3 @@ def _too_contended(key: JobKey) -> ServiceUnavailable:
         code="ConcurrentUpdate",
         retry_after=CONTENDED_RETRY_AFTER_SECONDS,
     )
-
-
-@functools.cache
-def get_service() -> JobService:
-    return JobService(get_store())
-
-
-def reload_settings() -> None:
-    """Forget the settings and everything built from them, so the next request reads them again.
-
-    The Functions host restarts the app when its settings change; tests and benchmarks change them in process.
-    """
-    forget_store()
-    get_service.cache_clear()

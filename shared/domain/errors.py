@@ -1,8 +1,7 @@
-"""ARM-shaped errors: an exception that carries its HTTP status, code and message.
+"""The errors the contract names, ARM-shaped: an exception that carries its HTTP status, code and message.
 
-Every call names what it passes, so a code is never read as a message:
-`BadRequest("The $top is out of range.", code="InvalidTop", target="$top")`.
-An error's code is its class's name unless the call gives one.
+A class per meaning; its code is its name unless the call gives one. Every call names what it passes, so a
+code is never read as a message: `BadRequest("The $top is out of range.", code="InvalidTop", target="$top")`.
 """
 
 from __future__ import annotations
@@ -88,3 +87,23 @@ class ServiceUnavailable(ApiError):
     """503: try again later (storage did not answer, or the job is contended); usually with Retry-After."""
 
     status = 503
+
+
+class InvalidJobState(Conflict):
+    """409: the job's state does not allow the operation (replace, edit, cancel, delete)."""
+
+
+class InvalidStateTransition(Conflict):
+    """409: the job cannot move to the state asked for from the state it is in."""
+
+
+class InvalidMoveTime(BadRequest):
+    """400: the time an operator gives a move is in the future, before the job's last move, or out of range."""
+
+
+class ShippingInformationMissing(BadRequest):
+    """400: a job cannot move to Shipping before its return address and delivery package are set."""
+
+
+class InvalidSkipToken(BadRequest):
+    """400: a `$skipToken` that the listing it was sent to did not give out."""

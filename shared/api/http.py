@@ -1,4 +1,9 @@
-"""HTTP shaping for the functions: api-version, route keys, JSON bodies in, ARM responses and errors out."""
+"""The HTTP edge of every function: api-version and query parameters, route keys, ARM responses and errors out.
+
+`arm_endpoint` wraps each function's `main`: it gives the request its storage deadline and turns every failure
+into an ARM error body, never a stack trace. Request bodies are read by `bodies`, answers' bodies built by
+`rendering`.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,25 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
-from pydantic import BaseModel, ValidationError
 
-from .api_versions import ApiVersion
-from .errors import ApiError, BadRequest, NotFound, RequestTooLarge, ServiceUnavailable, UnsupportedMediaType
-from .filters import JobFilter, parse_filter
-from .jobs import Preconditions
-from .models import Job
-from .names import JobKey, Scope
-from .settings import SettingsError
-from .storage_client import storage_deadline
-from .store import StoredJob
+from ..domain.errors import ApiError, BadRequest, NotFound, ServiceUnavailable
+from ..domain.job import Job
+from ..domain.job_filter import JobFilter
+from ..domain.jobs import Preconditions
+from ..domain.names import JobKey, Scope
+from ..domain.store import StoredJob
+from ..settings import SettingsError
+from ..storage.client import storage_deadline
+from .filters import parse_filter
+from .rendering import job_resource
+from .versions import ApiVersion
 
 API_VERSIONS = tuple(ApiVersion)
-MAX_BODY_BYTES = 64 * 1024
-MAX_JSON_DEPTH = 32
 RETRY_AFTER_SECONDS = 5
 # The Functions host takes a function key from this query parameter; it is never echoed back.
 FUNCTION_KEY_PARAMETER = "code"
@@ -39,7 +43,6 @@ _HOST = re.compile(
 )
 
 log = logging.getLogger("importexport")
-Model = TypeVar("Model", bound=BaseModel)
 
 
 def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Callable[[func.HttpRequest], func.HttpResponse]:
@@ -158,91 +161,6 @@ def parse_top(raw: str | None, maximum: int = 100) -> int:
     return int(raw)
 
 
-def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
-    """The request's JSON body as `model`, read in its api-version's shapes; any flaw is a 400 (or 415) that names it."""
-    content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"The content type '{content_type[:100]}' is not supported; send application/json.",
-        )
-    encoding = (req.headers.get("Content-Encoding") or "identity").strip().lower()
-    if encoding != "identity":
-        raise UnsupportedMediaType(
-            f"The content encoding '{encoding[:40]}' is not supported; send the body uncompressed.",
-            code="UnsupportedContentEncoding",
-        )
-    body = req.get_body()
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"The request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
-    if not body.strip():
-        raise BadRequest("The request body is empty; send a JSON object.", code="InvalidRequestContent")
-    try:
-        document = json.loads(body, object_pairs_hook=_reject_duplicate_keys)
-    except _DuplicateKey as error:
-        raise BadRequest(f"The JSON object has the key '{error.key[:100]}' twice.", code="InvalidRequestContent") from error
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadRequest("The request body is not valid JSON.", code="InvalidRequestContent") from error
-    except RecursionError as error:
-        raise BadRequest("The request body is nested too deeply.", code="InvalidRequestContent") from error
-    if _depth(document) > MAX_JSON_DEPTH:
-        raise BadRequest(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.", code="InvalidRequestContent")
-    if not isinstance(document, dict):
-        raise BadRequest("The request body must be a JSON object.", code="InvalidRequestContent")
-    try:
-        return model.model_validate(document, context={"api_version": check_api_version(req)})
-    except ValidationError as error:
-        raise _invalid_content(error) from error
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in document:
-            raise _DuplicateKey(key)
-        document[key] = value
-    return document
-
-
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > MAX_JSON_DEPTH:
-            break
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def _invalid_content(error: ValidationError) -> BadRequest:
-    problems = [_Problem(".".join(str(part) for part in e["loc"]) or "body", e["msg"]) for e in error.errors(include_input=False)]
-    summary = "; ".join(f"{problem.target}: {problem.message}" for problem in problems[:5])
-    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    details = [
-        {"code": "InvalidRequestContent", "target": problem.target, "message": problem.message} for problem in problems[:20]
-    ]
-    return BadRequest(
-        f"The request content is invalid: {summary}{more}.",
-        code="InvalidRequestContent",
-        target=problems[0].target,
-        details=details,
-    )
-
-
-class _Problem(NamedTuple):
-    """One thing wrong with a request body: where (a dotted path, or "body") and what."""
-
-    target: str
-    message: str
-
-
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
     all_headers = {"x-ms-request-id": str(uuid.uuid4()), **(headers or {})}
     return func.HttpResponse(
@@ -256,13 +174,13 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def job_response(req: func.HttpRequest, stored: StoredJob, status: int = 200) -> func.HttpResponse:
     """The job in the request's api-version's shape, with its ETag."""
-    return json_response(stored.job.to_arm(check_api_version(req)), status, {"ETag": stored.etag})
+    return json_response(job_resource(stored.job, check_api_version(req)), status, {"ETag": stored.etag})
 
 
 def list_response(req: func.HttpRequest, jobs: list[Job], skip_token: str | None) -> func.HttpResponse:
     """An ARM list page; `nextLink` is this request's absolute URL continued at `skip_token`."""
     version = check_api_version(req)
-    body: dict[str, Any] = {"value": [job.to_arm(version) for job in jobs]}
+    body: dict[str, Any] = {"value": [job_resource(job, version) for job in jobs]}
     if skip_token is not None:
         body["nextLink"] = next_link(req, skip_token)
     return json_response(body)
@@ -282,7 +200,7 @@ def next_link(req: func.HttpRequest, skip_token: str) -> str:
     return urlunsplit((scheme, host, url.path, urlencode(query, safe="$"), ""))
 
 
-def _first_forwarded(req: func.HttpRequest, header: str, shape: re.Pattern) -> str | None:
+def _first_forwarded(req: func.HttpRequest, header: str, shape: re.Pattern[str]) -> str | None:
     """The first value of a forwarded header, when it has the shape it must; anything else is ignored.
 
     Any client can send these headers: a value that is not a plain scheme or host[:port] must not make a link.

@@ -1,27 +1,25 @@
 """The operator's datacenters (ARM `Microsoft.ImportExport/locations`), read from a data file.
 
 A location is an Azure region where the service takes jobs: where the customer ships the drives (its address,
-the carriers it accepts) and which locations take its shipments (`alternateLocations`). The catalogue is read
-from `shared/locations.json` unless the app setting IMPORTEXPORT_LOCATIONS_FILE names another file.
+the carriers it accepts) and which locations take its shipments (`alternateLocations`).
 
-Nothing here reads settings: `shared.settings` loads the file the settings name, so a bad file is a settings
-error, found by `python -m shared.settings` as by the app.
+Nothing here reads settings: `shared.settings` loads the file the settings name (`shared/locations.json` unless
+IMPORTEXPORT_LOCATIONS_FILE names another), so a bad file is a settings error, found by `python -m
+shared.settings` as by the app. How a location is shown is `shared.api.rendering`'s.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints, ValidationError, model_validator
 
-from .api_versions import ApiVersion
 from .errors import BadRequest, NotFound
-from .models import ArmModel, ShippingInformation
+from .job import ArmModel, ShippingInformation
 from .names import PROVIDER, RESOURCE_TYPE, case_key
 
-DEFAULT_LOCATIONS_FILE = Path(__file__).resolve().parent / "locations.json"
 LOCATION_TYPE = f"{PROVIDER}/locations"
 LOCATION_ID_PREFIX = f"/providers/{LOCATION_TYPE}/"
 
@@ -70,15 +68,6 @@ class Location(BaseModel):
     @property
     def alternate_names(self) -> list[str]:
         return self.properties.alternate_locations or [self.name]
-
-    def to_arm(self, version: ApiVersion) -> dict[str, Any]:
-        """The location as `version` shows it: 2016-11-01 has no `additionalShippingInformation`."""
-        # The API's examples put the display name in `name` ("West US") and the region name in the id.
-        properties = self.properties.to_json_dict()
-        properties["alternateLocations"] = [LOCATION_ID_PREFIX + name for name in self.alternate_names]
-        if not version.has_resource_metadata:
-            properties.pop("additionalShippingInformation", None)
-        return {"id": self.id, "name": self.display_name, "type": LOCATION_TYPE, "properties": properties}
 
     def shipping_information(self) -> ShippingInformation | None:
         """Where a job's customer sends the drives, as the service fills a job's `shippingInformation`; None when
@@ -152,9 +141,6 @@ class LocationCatalogue(BaseModel):
                 target="location",
             )
         return location
-
-    def to_arm(self, version: ApiVersion) -> dict[str, Any]:
-        return {"value": [location.to_arm(version) for location in self.locations]}
 
 
 def load_catalogue(path: Path) -> LocationCatalogue:

@@ -1,0 +1,63 @@
+"""The answers' bodies: a job, its BitLocker keys, a location, as ARM resources in the request's api-version."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from ..domain.job import SERVICE_TIMES, Job
+from ..domain.locations import LOCATION_ID_PREFIX, LOCATION_TYPE, Location, LocationCatalogue
+from ..domain.names import RESOURCE_TYPE
+from .versions import ApiVersion, show_job, show_location
+
+
+def job_resource(job: Job, version: ApiVersion) -> dict[str, Any]:
+    """The job as `version` of the API shows it, with no property that version does not define.
+
+    BitLocker keys are write-only here, read only through listBitLockerKeys.
+    """
+    properties = job.properties.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(SERVICE_TIMES))
+    for drive in properties.get("driveList", ()):
+        drive.pop("bitLockerKey", None)
+    resource = {
+        "id": job.key.resource_id,
+        "name": job.name,
+        "type": RESOURCE_TYPE,
+        "location": job.location,
+        "tags": job.tags,
+        "properties": properties,
+    }
+    system_data = {"createdAt": job.properties.created_at, "lastModifiedAt": job.properties.updated_at}
+    metadata = {
+        "systemData": {name: _utc_text(time) for name, time in system_data.items() if time is not None},
+        "identity": {"type": "None"},  # jobs here have no managed identity
+    }
+    return show_job(resource, version, resource_metadata=metadata)
+
+
+def bitlocker_keys(job: Job) -> dict[str, Any]:
+    """The drives' BitLocker keys, as listBitLockerKeys answers them."""
+    return {
+        "value": [
+            {"driveId": drive.drive_id, "bitLockerKey": drive.bit_locker_key}
+            for drive in job.properties.drive_list or ()
+            if drive.bit_locker_key is not None and drive.drive_id is not None
+        ]
+    }
+
+
+def location_resource(location: Location, version: ApiVersion) -> dict[str, Any]:
+    """The location as `version` shows it."""
+    # The API's examples put the display name in `name` ("West US") and the region name in the id.
+    properties = location.properties.to_json_dict()
+    properties["alternateLocations"] = [LOCATION_ID_PREFIX + name for name in location.alternate_names]
+    resource = {"id": location.id, "name": location.display_name, "type": LOCATION_TYPE, "properties": properties}
+    return show_location(resource, version)
+
+
+def locations_body(catalogue: LocationCatalogue, version: ApiVersion) -> dict[str, Any]:
+    return {"value": [location_resource(location, version) for location in catalogue.locations]}
+
+
+def _utc_text(time: datetime) -> str:
+    return time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,173 @@
+"""The composition root: settings -> storage client -> store -> service -> purge, built in this one place.
+
+The functions and the timer ask for the process's app (`current_app()`), which is built once, from the app
+settings, on first use; nothing else in `shared` reads settings or keeps a process-wide object. Commands, tests and
+benchmarks build their own from settings they pass in (`open_app(settings)`), and a test serves its own through
+the functions with `app_in_use(app)`.
+
+Storage is connected (its table created if missing) on the first use of the store, not when the app is built, so
+that the routes that need no storage (the locations) answer whatever storage is doing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from azure.data.tables import TableClient
+
+from .domain.clock import Clock, SystemClock
+from .domain.job import JobState
+from .domain.jobs import JobService
+from .domain.locations import LocationCatalogue
+from .domain.store import JobStore
+from .ops.purge import DIRECTORY_SETTLE, ExpiredEntries, Purge
+from .settings import Settings, load_settings
+from .storage.client import connect_table, log_requests
+from .storage.directory import ExpiryDirectory
+from .storage.expiry_index import ExpiryIndex
+from .storage.job_table import TableJobStore
+
+log = logging.getLogger("importexport")
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The jobs table and what is built over it: the store (jobs and their entries), the purge's index, the directory."""
+
+    table: TableClient
+    store: JobStore
+    index: ExpiredEntries
+    directory: ExpiryDirectory
+
+
+class App:
+    """Everything the functions, the timer and the commands use, built from one `Settings`.
+
+    `clock` is the time the job operations and the directory go by (the system's by default); `table`, a client of
+    the jobs table made by the caller (its table created), is used instead of connecting to the settings' storage;
+    `wrap_storage` may put something around what is built over the table (a test's store that records every write,
+    say); `client_options` add to or override the storage client's (a `raw_request_hook` that counts or fails
+    requests, say).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        table: TableClient | None = None,
+        wrap_storage: Callable[[Storage], Storage] | None = None,
+        **client_options: Any,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self._table = table
+        self._wrap_storage = wrap_storage
+        self._client_options = client_options
+        self._storage: Storage | None = None
+        self._jobs: JobService | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def locations(self) -> LocationCatalogue:
+        return self.settings.locations
+
+    @property
+    def storage(self) -> Storage:
+        """The jobs table and its store, index and directory; connected on first use, once."""
+        with self._lock:
+            if self._storage is None:
+                log_requests(self.settings.log_storage_requests)
+                table = self._table or connect_table(
+                    self.settings.storage_connection, self.settings.table_name, **self._client_options
+                )
+                directory = ExpiryDirectory(table, clock=self.clock)
+                storage = Storage(table, TableJobStore(table, directory), ExpiryIndex(table), directory)
+                self._storage = storage if self._wrap_storage is None else self._wrap_storage(storage)
+            return self._storage
+
+    @property
+    def jobs(self) -> JobService:
+        """The API's job operations over the store."""
+        storage = self.storage
+        with self._lock:
+            if self._jobs is None:
+                self._jobs = JobService(storage.store, self.clock, locations=self.locations)
+            return self._jobs
+
+    def purge(
+        self,
+        *,
+        as_of: Clock | None = None,
+        dry_run: bool = False,
+        on_job: Callable[[JobState, str], None] | None = None,
+        directory_settle: timedelta = DIRECTORY_SETTLE,
+    ) -> Purge:
+        """A purge run with the settings' retention and time budget, judging expiry at `as_of`'s time (default: now)."""
+        storage = self.storage
+        return Purge(
+            storage.index,
+            storage.directory,
+            self.settings.retention,
+            as_of or self.clock,
+            timedelta(seconds=self.settings.purge_time_budget_seconds),
+            dry_run=dry_run,
+            on_job=on_job,
+            directory_settle=directory_settle,
+        )
+
+    def close(self) -> None:
+        """Closes the storage client and its connections, if it was connected."""
+        with self._lock:
+            if self._storage is not None:
+                self._storage.table.close()
+
+
+@contextmanager
+def open_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    table: TableClient | None = None,
+    wrap_storage: Callable[[Storage], Storage] | None = None,
+    **client_options: Any,
+) -> Iterator[App]:
+    """An app built from `settings` for the block (`App`'s options), closed after it."""
+    app = App(settings, clock=clock, table=table, wrap_storage=wrap_storage, **client_options)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+_process_app: App | None = None
+_in_use: list[App] = []
+_building = threading.Lock()
+
+
+def current_app() -> App:
+    """The app the functions serve: the innermost `app_in_use`, else the process's own, built on first use from the
+    app settings (a `SettingsError` when they are unusable; the next call reads them again)."""
+    global _process_app
+    if _in_use:
+        return _in_use[-1]
+    with _building:
+        if _process_app is None:
+            _process_app = App(load_settings())
+        return _process_app
+
+
+@contextmanager
+def app_in_use(app: App) -> Iterator[App]:
+    """Makes `current_app()` answer `app` while the block runs (tests and benchmarks serving their own app)."""
+    _in_use.append(app)
+    try:
+        yield app
+    finally:
+        _in_use.remove(app)

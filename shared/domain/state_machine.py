@@ -1,0 +1,273 @@
+"""The job state machine of the contract (docs/contract.md), as pure functions over `Job` values.
+
+Nothing here reads or writes storage: every function takes a job and the time, and returns the new job or raises
+the error the move deserves. The operator's moves are a table (`OPERATOR_MOVES`), read by the code and the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from .clock import TimeOutOfRange, to_utc
+from .errors import (
+    BadRequest,
+    InvalidJobState,
+    InvalidMoveTime,
+    InvalidStateTransition,
+    ShippingInformationMissing,
+)
+from .job import SERVICE_OWNED_PROPERTIES, DriveStatus, Job, JobProperties, JobState, ShippingInformation
+from .names import JobKey
+from .requests import JobCreateRequest, JobUpdateRequest
+
+CANCELLABLE = frozenset({JobState.CREATING, JobState.SHIPPING, JobState.RECEIVED, JobState.TRANSFERRING})
+DELETABLE = frozenset({JobState.CREATING, JobState.COMPLETED})
+EDITABLE = frozenset({JobState.CREATING, JobState.SHIPPING})
+FINISHED = frozenset({JobState.COMPLETED, JobState.CLOSED})
+
+
+class WhenCancelled(Enum):
+    """Whether an operator move is open to a job with a cancel recorded."""
+
+    EITHER = "either"  # cancelled or not
+    ONLY = "only"  # only with a cancel recorded
+    NEVER = "never"  # only without one
+
+
+@dataclass(frozen=True)
+class OperatorMove:
+    """A move the datacenter makes, from `source` to `target`, and when a recorded cancel allows it."""
+
+    source: JobState
+    target: JobState
+    cancelled: WhenCancelled = WhenCancelled.EITHER
+    # Why the move is refused when the job's cancel does not meet `cancelled`.
+    refusal: str = ""
+
+    def allows(self, cancel_requested: bool) -> bool:
+        if self.cancelled is WhenCancelled.ONLY:
+            return cancel_requested
+        if self.cancelled is WhenCancelled.NEVER:
+            return not cancel_requested
+        return True
+
+
+# The datacenter's moves (the contract's state table, operator rows).
+OPERATOR_MOVES = (
+    OperatorMove(JobState.SHIPPING, JobState.RECEIVED),
+    # The customer cannot be reached, cancelled or not.
+    OperatorMove(JobState.SHIPPING, JobState.CLOSED),
+    OperatorMove(
+        JobState.RECEIVED,
+        JobState.TRANSFERRING,
+        WhenCancelled.NEVER,
+        "The job is in state Received with a cancel requested; a cancelled job skips the copy and goes to Packaging.",
+    ),
+    OperatorMove(
+        JobState.RECEIVED,
+        JobState.PACKAGING,
+        WhenCancelled.ONLY,
+        "The job is in state Received; only a cancelled job goes from Received straight to Packaging.",
+    ),
+    OperatorMove(JobState.TRANSFERRING, JobState.PACKAGING),
+    OperatorMove(JobState.PACKAGING, JobState.COMPLETED),
+    # Shipped back with errors.
+    OperatorMove(
+        JobState.PACKAGING,
+        JobState.CLOSED,
+        WhenCancelled.NEVER,
+        "The job is in state Packaging with a cancel requested; a cancelled job ends Completed, not Closed.",
+    ),
+)
+
+# What an unset property means, as the API's specification defaults it.
+PROPERTY_DEFAULTS = {"backup_drive_manifest": False}
+
+# The properties a customer may change with PATCH besides `state`, `cancelRequested` and tags.
+EDITABLE_PROPERTIES = (
+    "return_address",
+    "return_shipping",
+    "delivery_package",
+    "log_level",
+    "backup_drive_manifest",
+    "drive_list",
+)
+
+
+def new_job(key: JobKey, request: JobCreateRequest, now: datetime, *, shipping_to: ShippingInformation | None) -> Job:
+    """A job as created from `request`; `shipping_to` is where its location takes the drives (None when unknown)."""
+    owned: dict[str, Any] = dict.fromkeys(SERVICE_OWNED_PROPERTIES)
+    owned.update(
+        # The service fills in where the drives go, from the job's location; whatever the client sent is ignored.
+        shipping_information=shipping_to,
+        state=JobState.CREATING,
+        cancel_requested=False,
+        percent_complete=0,
+        provisioning_state="Succeeded",
+        created_at=now,
+        updated_at=now,
+        state_changed_at=now,
+    )
+    properties = JobProperties(**{**dict(request.properties), **owned})
+    return Job(
+        subscription_id=key.subscription_id,
+        resource_group=key.resource_group,
+        name=key.job_name,
+        # Kept as the client sent it ("West US" or "westus"): the API's examples create a job in "West US" and
+        # show it in "West US", not in the region name the service resolved it to.
+        location=request.location,
+        tags=request.tags,
+        properties=properties,
+    )
+
+
+def replace_job(existing: Job, request: JobCreateRequest, now: datetime, *, shipping_to: ShippingInformation | None) -> Job:
+    """PUT on an existing job: allowed only while it is still being created."""
+    if existing.state != JobState.CREATING:
+        raise InvalidJobState(f"The job is in state {existing.state}; it can be replaced only in state Creating.")
+    replacement = new_job(existing.key, request, now, shipping_to=shipping_to)
+    kept = {"created_at": existing.properties.created_at, "state_changed_at": existing.properties.state_changed_at}
+    # What the client's api-version does not define, it could not send back: the job keeps its own.
+    kept.update({name: getattr(existing.properties, name) for name in request.unseen_properties})
+    properties = replacement.properties.model_copy(update=kept)
+    return replacement.model_copy(update={"properties": properties})
+
+
+def update_job(job: Job, request: JobUpdateRequest, now: datetime) -> Job:
+    """PATCH (Update Job Properties): cancel, ship, or edit. Returns `job` itself when nothing changes."""
+    wanted = request.properties
+    if wanted.drive_list is not None:
+        wanted = wanted.model_copy(
+            update={"drive_list": _drives_as_sent_back(job.properties.drive_list or [], wanted.drive_list)}
+        )
+    # `cancelRequested: false` withdraws nothing (a cancel, once recorded, stands): clients send it on every update.
+    if wanted.cancel_requested and wanted.state is not None and wanted.state != job.state:
+        raise BadRequest(
+            "A request cannot both cancel the job and set properties.state.",
+            code="InvalidRequestContent",
+            target="properties.state",
+        )
+
+    # A value equal to the job's is no change, so it is never refused for the job's state: clients send their
+    # defaults (backupDriveManifest: false) on every update.
+    changes = {
+        name: value
+        for name in EDITABLE_PROPERTIES
+        if (value := getattr(wanted, name)) is not None and value != _current_value(job.properties, name)
+    }
+    if changes and job.state not in EDITABLE:
+        raise InvalidJobState(
+            f"The job is in state {job.state}; {', '.join(_alias(n) for n in changes)} can be changed "
+            "only in state Creating or Shipping."
+        )
+    properties = job.properties.model_copy(update=changes)
+
+    if wanted.state is not None and wanted.state != job.state:
+        properties = _ship(job.state, properties, wanted.state, now)
+    if wanted.cancel_requested and not job.properties.cancel_requested:
+        properties = _cancel(job.state, properties, now)
+
+    tags = job.tags if request.tags is None else request.tags
+    if properties == job.properties and tags == job.tags:
+        return job
+    return job.model_copy(update={"tags": tags, "properties": properties.model_copy(update={"updated_at": now})})
+
+
+# What the datacenter reports of a drive: a customer's PATCH never sets it (a client sends back what it read).
+DRIVE_STATUS_FIELDS = (
+    "state",
+    "copy_status",
+    "percent_complete",
+    "verbose_log_uri",
+    "error_log_uri",
+    "manifest_uri",
+    "bytes_succeeded",
+)
+
+
+def _drives_as_sent_back(stored: list[DriveStatus], sent: list[DriveStatus]) -> list[DriveStatus]:
+    """The drive list a PATCH asks for, read as a client sends a job back: a drive's BitLocker key (which no answer
+    shows) is kept when the drive comes without one, and the drive's status stays the datacenter's."""
+    by_id = {drive.drive_id: drive for drive in stored if drive.drive_id is not None}
+    drives = []
+    for drive in sent:
+        known = by_id.get(drive.drive_id)
+        update = {name: getattr(known, name) if known is not None else None for name in DRIVE_STATUS_FIELDS}
+        if drive.bit_locker_key is None and known is not None:
+            update["bit_locker_key"] = known.bit_locker_key
+        drives.append(drive.model_copy(update=update))
+    return drives
+
+
+def _current_value(properties: JobProperties, name: str) -> Any:
+    value = getattr(properties, name)
+    return PROPERTY_DEFAULTS.get(name) if value is None else value
+
+
+def _ship(current: JobState, properties: JobProperties, target: JobState, now: datetime) -> JobProperties:
+    if current != JobState.CREATING or target != JobState.SHIPPING:
+        raise InvalidStateTransition(
+            f"The job is in state {current}; a customer can only move a job from Creating to Shipping, not to {target}."
+        )
+    missing = [
+        alias
+        for alias, value in (("returnAddress", properties.return_address), ("deliveryPackage", properties.delivery_package))
+        if value is None
+    ]
+    if missing:
+        raise ShippingInformationMissing(
+            f"The job cannot move to Shipping before properties.{' and properties.'.join(missing)} "
+            "are set, in this or an earlier request.",
+            target=f"properties.{missing[0]}",
+        )
+    return properties.model_copy(update={"state": JobState.SHIPPING, "state_changed_at": now})
+
+
+def _cancel(current: JobState, properties: JobProperties, now: datetime) -> JobProperties:
+    if current not in CANCELLABLE:
+        raise InvalidJobState(f"The job is in state {current}; a job can be cancelled only before it is in state Packaging.")
+    if current == JobState.CREATING:
+        # Nothing has shipped, so the cancel takes effect at once.
+        return properties.model_copy(
+            update={"cancel_requested": True, "state": JobState.COMPLETED, "state_changed_at": now, "completed_at": now}
+        )
+    return properties.model_copy(update={"cancel_requested": True})
+
+
+def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> Job:
+    """An operator's (datacenter's) move, which happened at `at` (default: now)."""
+    try:
+        at = now if at is None else to_utc(at)
+    except TimeOutOfRange as error:
+        raise InvalidMoveTime(f"The time of the move, {error}.", target="at") from error
+    if at > now:
+        raise InvalidMoveTime("The time of the move cannot be in the future.", target="at")
+    last_move = job.properties.state_changed_at
+    if last_move is not None and at < last_move:
+        raise InvalidMoveTime(
+            f"The time of the move cannot be before the job's last move at {last_move.isoformat()}.", target="at"
+        )
+    moves = [move for move in OPERATOR_MOVES if move.source == job.state]
+    move = next((move for move in moves if move.target == target), None)
+    if move is None:
+        options = " or ".join(move.target for move in moves) if moves else "no other state"
+        raise InvalidStateTransition(f"The job is in state {job.state}; the operator can move it to {options}, not to {target}.")
+    if not move.allows(job.properties.cancel_requested):
+        raise InvalidStateTransition(move.refusal)
+    update: dict[str, Any] = {"state": target, "state_changed_at": at, "updated_at": now}
+    if target in FINISHED:
+        update["completed_at"] = at
+    return job.model_copy(update={"properties": job.properties.model_copy(update=update)})
+
+
+def check_deletable(job: Job) -> None:
+    if job.state not in DELETABLE:
+        raise InvalidJobState(f"The job is in state {job.state}; it can be deleted only in state Creating or Completed.")
+
+
+def _alias(name: str) -> str:
+    head, *rest = name.split("_")
+    return "properties." + head + "".join(part.capitalize() for part in rest)

@@ -1,0 +1,47 @@
+"""How the commands over storage end: a summary and 0, or one line saying what stopped them and an exit code.
+
+Used by `python -m shared.purge` and `python -m shared.migrate`; the purge timer words storage failures the same.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+from azure.core.exceptions import AzureError, HttpResponseError
+
+from ..settings import SettingsError
+
+
+class Report(Protocol):
+    def summary(self) -> str: ...
+
+
+def is_refused_credential(error: AzureError) -> bool:
+    return isinstance(error, HttpResponseError) and error.status_code in (401, 403)
+
+
+def storage_failure(error: AzureError) -> str:
+    """What went wrong with storage, in words: a refused credential is a setting to fix, not an outage to wait out."""
+    if is_refused_credential(error):
+        return f"the storage service refused the credentials ({error.status_code}); check the storage connection string"  # type: ignore[attr-defined]
+    return f"the storage service did not answer ({type(error).__name__})"
+
+
+def run_storage_command(prog: str, work: Callable[[], Report], *, unfinished: str) -> int:
+    """A command's run over storage: its summary and 0, or one line saying what stopped it and an exit code
+    (1 storage did not answer, 2 settings or credentials to fix, 130 interrupted); never a stack trace."""
+    try:
+        report = work()
+    except SettingsError as error:
+        print(f"{prog}: the app settings are not usable: {error}", file=sys.stderr)
+        return 2
+    except AzureError as error:
+        print(f"{prog}: {storage_failure(error)}; {unfinished}", file=sys.stderr)
+        return 2 if is_refused_credential(error) else 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; {unfinished}", file=sys.stderr)
+        return 130
+    print(report.summary())
+    return 0
