@@ -37,10 +37,12 @@ local.settings.json:
 run: $(VENV)/.installed node_modules/.installed local.settings.json
 	PORT=$(PORT) scripts/run-local.sh
 
-# Lint (ruff.toml: mistakes, likely bugs, import order, line length, dead noqa) and one layout (ruff format).
+# Lint (ruff.toml: mistakes, likely bugs, import order, line length, dead noqa), one layout (ruff format), and the
+# layers of shared/ (.importlinter: each layer imports only those below it; docs/architecture.md).
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # Three parallel workers (pytest-xdist), each with its own Azurite, tables and dev host (tests/conftest.py): much of
 # the suite waits on Azurite, subprocesses and timeouts, so three pay on a 2-core machine; four starve it (slower,
