@@ -2,13 +2,13 @@
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
-# The 2021-01-01 Python client, driven by tests/test_clients.py: apart, since it shares 0.1.0's package name.
+# The 2021-01-01 Python client, driven by tests/clients/test_clients.py: apart, since it shares 0.1.0's package name.
 CLIENT_VENV := .venv-clients
-# Microsoft's Python worker (Python 3.13), driven by tests/test_worker_fidelity.py; skipped without a Python 3.13.
+# Microsoft's Python worker (Python 3.13), driven by tests/devhost/test_worker_fidelity.py; skipped without a Python 3.13.
 WORKER_VENV := .venv-worker
 PORT ?= 7071
 
-.PHONY: run test lint fuzz bench deps clean worker-venv
+.PHONY: run test test-fast lint fuzz bench deps clean worker-venv
 
 deps: $(VENV)/.installed $(CLIENT_VENV)/.installed node_modules/.installed worker-venv
 
@@ -53,9 +53,13 @@ PYTEST_WORKERS := -n 3 --dist worksteal
 test: lint
 	$(VENV_PYTHON) -m pytest $(PYTEST_WORKERS)
 
+# The unit tier alone: the rules, names, filters, settings and request reading; no Azurite, a few seconds.
+test-fast: $(VENV)/.installed
+	$(VENV_PYTHON) -m pytest tests/unit
+
 # The hostile-input fuzzer alone, ten times longer than in `make test` (about ten minutes).
 fuzz: deps
-	FUZZ_REQUESTS=50000 $(VENV_PYTHON) -m pytest $(PYTEST_WORKERS) tests/test_fuzz.py
+	FUZZ_REQUESTS=50000 $(VENV_PYTHON) -m pytest $(PYTEST_WORKERS) tests/api/test_fuzz.py
 
 # Every benchmark; each prints its tables and rewrites its section of docs/benchmarks.md (about 10 minutes).
 bench: deps

@@ -1,7 +1,7 @@
 """Microsoft's Python worker in a Python 3.13 virtual environment of the project's own (`.venv-worker/`).
 
 `azure-functions-runtime-v1`, the worker that runs v1-model apps in Azure, needs Python 3.13; the suite's Python
-is older. tests/test_worker_fidelity.py runs every function through it and through the dev host and compares
+is older. tests/devhost/test_worker_fidelity.py runs every function through it and through the dev host and compares
 the answers. `make deps` calls this module, and so does the test (for a `pytest` run without `make`):
 
     python -m scripts.worker_venv     # creates or refreshes .venv-worker; says why and exits 0 when it cannot

@@ -19,10 +19,10 @@ from shared.domain.jobs import CreateResult, JobService, Preconditions
 from shared.domain.locations import load_catalogue
 from shared.domain.names import JobKey
 from shared.domain.requests import JobCreateRequest, JobUpdateRequest
+from shared.domain.retention import Retention
 from shared.domain.store import JobStore, StoredJob
 from shared.settings import DEFAULT_LOCATIONS_FILE
 
-S = JobState
 API_VERSION = "2021-01-01"
 # The repository's own catalogue and the location the tests' jobs are created in ("westus", which has an address).
 LOCATIONS = load_catalogue(DEFAULT_LOCATIONS_FILE)
@@ -31,6 +31,19 @@ WEST_US_SHIPPING = WEST_US.shipping_information()
 # The time the pure state machine tests' jobs are made at, and their key.
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 KEY = JobKey("00000000-0000-0000-0000-000000000001", "rg", "job")
+# The provider's routes, and the path of a job no test creates (so it answers 404).
+LOCATIONS_PATH = "/providers/Microsoft.ImportExport/locations"
+OPERATIONS_PATH = "/providers/Microsoft.ImportExport/operations"
+ABSENT_JOB_PATH = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/j"
+# The storage tests' jobs are dated from the time the suite started, judged by the contract's default retention (90
+# days after finishing, 14 in Creating), and spread over three subscriptions.
+NOW = SystemClock().now()
+RETENTION = Retention(finished=timedelta(days=90), creating=timedelta(days=14))
+SUBSCRIPTIONS = [
+    "00000000-0000-0000-0000-0000000000a1",
+    "00000000-0000-0000-0000-0000000000a2",
+    "00000000-0000-0000-0000-0000000000a3",
+]
 
 # --- bodies and requests ---
 
@@ -94,6 +107,11 @@ def jobs_over(store: JobStore, clock: Clock | None = None) -> JobService:
     return JobService(store, clock, locations=LOCATIONS)
 
 
+def tag_update(name: str) -> JobUpdateRequest:
+    """A PATCH that adds the tag `name`."""
+    return update_request({"tags": {name: "yes"}})
+
+
 def make_job(key: JobKey, **properties) -> Job:
     """A new job as the state machine makes it from a create request, now, not yet stored."""
     return state_machine.new_job(key, create_request(**properties), SystemClock().now(), shipping_to=WEST_US_SHIPPING)
@@ -103,53 +121,57 @@ def make_job(key: JobKey, **properties) -> Job:
 
 # The operator moves that take a shipped job to each state (the contract's happy paths).
 OPERATOR_PATHS: dict[JobState, list[JobState]] = {
-    S.CREATING: [],
-    S.SHIPPING: [],
-    S.RECEIVED: [S.RECEIVED],
-    S.TRANSFERRING: [S.RECEIVED, S.TRANSFERRING],
-    S.PACKAGING: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING],
-    S.COMPLETED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.COMPLETED],
-    S.CLOSED: [S.RECEIVED, S.TRANSFERRING, S.PACKAGING, S.CLOSED],
+    JobState.CREATING: [],
+    JobState.SHIPPING: [],
+    JobState.RECEIVED: [JobState.RECEIVED],
+    JobState.TRANSFERRING: [JobState.RECEIVED, JobState.TRANSFERRING],
+    JobState.PACKAGING: [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING],
+    JobState.COMPLETED: [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING, JobState.COMPLETED],
+    JobState.CLOSED: [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING, JobState.CLOSED],
 }
 
 # Every move of a job's state the contract allows, by anyone.
 LEGAL_EDGES = {
-    (S.CREATING, S.SHIPPING),
-    (S.CREATING, S.COMPLETED),
-    (S.SHIPPING, S.RECEIVED),
-    (S.SHIPPING, S.CLOSED),
-    (S.RECEIVED, S.TRANSFERRING),
-    (S.RECEIVED, S.PACKAGING),
-    (S.TRANSFERRING, S.PACKAGING),
-    (S.PACKAGING, S.COMPLETED),
-    (S.PACKAGING, S.CLOSED),
+    (JobState.CREATING, JobState.SHIPPING),
+    (JobState.CREATING, JobState.COMPLETED),
+    (JobState.SHIPPING, JobState.RECEIVED),
+    (JobState.SHIPPING, JobState.CLOSED),
+    (JobState.RECEIVED, JobState.TRANSFERRING),
+    (JobState.RECEIVED, JobState.PACKAGING),
+    (JobState.TRANSFERRING, JobState.PACKAGING),
+    (JobState.PACKAGING, JobState.COMPLETED),
+    (JobState.PACKAGING, JobState.CLOSED),
 }
 
 # The operator's allowed moves: (state, cancel requested, target).
 ALLOWED_OPERATOR_MOVES = [
-    (S.SHIPPING, False, S.RECEIVED),
-    (S.SHIPPING, True, S.RECEIVED),
-    (S.SHIPPING, False, S.CLOSED),
-    (S.SHIPPING, True, S.CLOSED),
-    (S.RECEIVED, False, S.TRANSFERRING),
-    (S.RECEIVED, True, S.PACKAGING),
-    (S.TRANSFERRING, False, S.PACKAGING),
-    (S.TRANSFERRING, True, S.PACKAGING),
-    (S.PACKAGING, False, S.COMPLETED),
-    (S.PACKAGING, True, S.COMPLETED),
-    (S.PACKAGING, False, S.CLOSED),
+    (JobState.SHIPPING, False, JobState.RECEIVED),
+    (JobState.SHIPPING, True, JobState.RECEIVED),
+    (JobState.SHIPPING, False, JobState.CLOSED),
+    (JobState.SHIPPING, True, JobState.CLOSED),
+    (JobState.RECEIVED, False, JobState.TRANSFERRING),
+    (JobState.RECEIVED, True, JobState.PACKAGING),
+    (JobState.TRANSFERRING, False, JobState.PACKAGING),
+    (JobState.TRANSFERRING, True, JobState.PACKAGING),
+    (JobState.PACKAGING, False, JobState.COMPLETED),
+    (JobState.PACKAGING, True, JobState.COMPLETED),
+    (JobState.PACKAGING, False, JobState.CLOSED),
 ]
 
 
 def can_be_cancelled_in(state: JobState) -> bool:
     """Whether a job can be in `state` with a cancel requested: any but Creating, where a cancel ends it Completed
     at once (rule 3). A cancelled job ends Closed when the operator closes it in Shipping (customer unreachable)."""
-    return state != S.CREATING
+    return state != JobState.CREATING
 
 
 # Every operator move from every state a job can be in, allowed or not.
 ALL_OPERATOR_CASES = [
-    (state, cancel, target) for state in S for cancel in (False, True) for target in S if not cancel or can_be_cancelled_in(state)
+    (state, cancel, target)
+    for state in JobState
+    for cancel in (False, True)
+    for target in JobState
+    if not cancel or can_be_cancelled_in(state)
 ]
 
 # --- jobs in a state ---
@@ -163,15 +185,15 @@ def steps_to(state: JobState, *, cancel_requested: bool = False) -> list[dict | 
     cancelled there, and a cancelled job is Closed only from Shipping (a cancelled job in Packaging ends Completed).
     """
     assert not cancel_requested or can_be_cancelled_in(state), f"a cancelled job is never in state {state}"
-    if state == S.CREATING:
+    if state == JobState.CREATING:
         return []
     moves: list[dict | JobState] = list(OPERATOR_PATHS[state])
     if not cancel_requested:
         return [SHIP, *moves]
-    if state == S.CLOSED:
-        return [SHIP, CANCEL, S.CLOSED]
-    if state in (S.PACKAGING, S.COMPLETED):
-        return [SHIP, CANCEL, *(move for move in moves if move != S.TRANSFERRING)]
+    if state == JobState.CLOSED:
+        return [SHIP, CANCEL, JobState.CLOSED]
+    if state in (JobState.PACKAGING, JobState.COMPLETED):
+        return [SHIP, CANCEL, *(move for move in moves if move != JobState.TRANSFERRING)]
     return [SHIP, *moves, CANCEL]
 
 

@@ -1,5 +1,8 @@
-"""Fixtures: a real Azurite for the session, the app served over HTTP by the dev host, an API client, and keys and
-stores of each test's own. Fixtures only: test data is built by `tests.builders`, the machinery is in `tests.harness`."""
+"""Fixtures of every tier: a real Azurite for the session, the app built from explicit settings and served over HTTP by
+the dev host, an API client, and keys and apps of each test's own. Fixtures only: test data is built by
+`tests.builders`, the machinery is in `tests.harness`; each tier's folder may add fixtures of its own.
+
+The tiers, by folder: unit (no Azurite), storage, api, clients, devhost, repo (docs/testing.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -23,10 +27,19 @@ from shared.settings import Settings
 from .builders import LOCATIONS, api_job_in_state
 from .harness import Api, serving
 
+# The tier `make test-fast` runs: pure rules and reading, no Azurite, seconds.
+UNIT_TIER = Path(__file__).resolve().parent / "unit"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked slow first, otherwise in file order: with parallel workers (pytest.ini's -n and --dist
-    worksteal), the long ones start early and idle workers take them over, rather than one ending the run alone."""
+    """Marks every test that uses the session's Azurite (through any fixture) `azurite`; then puts the tests marked
+    slow first, otherwise in file order: with parallel workers (the Makefile's -n and --dist worksteal), the long ones
+    start early and idle workers take them over, rather than one ending the run alone."""
+    for item in items:
+        if "azurite" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.azurite)
+        if item.get_closest_marker("azurite") and UNIT_TIER in item.path.parents:
+            raise pytest.UsageError(f"{item.nodeid} needs Azurite: the unit tier (make test-fast) runs without it")
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

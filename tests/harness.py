@@ -3,27 +3,36 @@ injection into the store's storage requests, and the check that jobs and their e
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import azure.functions as func
 import requests
 from azure.data.tables import TableClient
 
 from devhost.functions import FunctionApp, load_app
 from devhost.server import DevHost, Keys
 from scripts.azurite import ROOT
-from shared.app import App, app_in_use, open_app
+from shared.app import App, Storage, app_in_use, open_app
+from shared.domain.clock import FixedClock
 from shared.domain.names import JobKey
+from shared.ops.purge import Purge, PurgeReport
 from shared.settings import Settings
 from shared.storage.directory import DIRECTORY_PREFIX, ExpiryDirectory
 from shared.storage.entities import stored_job
 from shared.storage.expiry_index import ENTRY_PREFIX, ExpiryEntry
 from shared.storage.job_table import TableJobStore
 
-from .builders import API_VERSION, job_body
+from .builders import API_VERSION, RETENTION, job_body
 
 # --- the API over HTTP ---
 
@@ -101,6 +110,23 @@ def app_without_local_settings(folder: Path) -> Path:
     return folder
 
 
+# --- a function called in this process ---
+
+JOB_ROUTE = {"subscriptionId": "00000000-0000-0000-0000-000000000001", "resourceGroupName": "rg", "jobName": "job"}
+
+
+def function_request(method="GET", route=JOB_ROUTE, body=b"", headers=None, params=None) -> func.HttpRequest:
+    """A request as the host hands it to a function's `main`: api-version 2021-01-01 unless `params` says otherwise."""
+    return func.HttpRequest(
+        method=method,
+        url="http://localhost/x",
+        headers=headers or {},
+        params={"api-version": "2021-01-01", **(params or {})},
+        route_params=route,
+        body=body,
+    )
+
+
 # --- the dev host, in this process ---
 
 
@@ -127,6 +153,21 @@ def serving_app(settings: Settings, **options) -> Iterator[App]:
         yield app
 
 
+# --- the purge, as of a time ---
+
+
+def purge_at(storage: Storage, as_of: datetime, **options) -> PurgeReport:
+    """A purge of `storage`'s table as of `as_of`, by the contract's default retention (`builders.RETENTION`), with a
+    budget of five minutes unless `budget` says otherwise; other `options` go to `Purge`."""
+    budget = options.pop("budget", timedelta(minutes=5))
+    return Purge(storage.index, storage.directory, RETENTION, FixedClock(as_of), budget, **options).run()
+
+
+def surviving(storage: Storage, keys) -> set[JobKey]:
+    """The keys whose jobs are still in `storage`."""
+    return {key for key in keys if storage.store.get(key) is not None}
+
+
 # --- stores and indexes of the tests' own ---
 
 
@@ -144,6 +185,80 @@ class PassThrough:
 def another_process(table: TableClient) -> TableJobStore:
     """A store over `table` as another process has it: a directory of its own, which remembers no day it wrote."""
     return TableJobStore(table, ExpiryDirectory(table))
+
+
+# --- raw HTTP with a dev host, and `python -m devhost` run to its end ---
+
+# A dev host of the tests' own apps gives up on a silent connection after this (the production default is 30 s).
+READ_TIMEOUT = 1  # second
+
+
+def hosting(app, address: str = "127.0.0.1"):
+    """A dev host serving `app` on a free port of `address` (short read timeout) while the block runs."""
+    return serving(app, address=address, read_timeout=READ_TIMEOUT)
+
+
+def connect(server: DevHost) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10)
+    return connection
+
+
+def read_response(stream, head: bool = False) -> tuple[int, dict[str, str], bytes] | None:
+    """One HTTP response from a raw connection's stream; None when the server closed the connection instead."""
+    status_line = stream.readline()
+    if not status_line:
+        return None
+    assert status_line.startswith(b"HTTP/1.1 "), status_line
+    headers = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = 0 if head else int(headers.get("content-length", 0))
+    return int(status_line.split()[1]), headers, stream.read(length)
+
+
+def exchange(server: DevHost, data: bytes, responses: int = 1, head: bool = False) -> list:
+    """Sends raw bytes on a new connection; the responses read back, then None if the server closed it."""
+    with connect(server) as connection, connection.makefile("rb") as stream:
+        connection.sendall(data)
+        answers = [read_response(stream, head) for _ in range(responses)]
+        if answers[-1] is not None and answers[-1][1].get("connection") == "close":
+            answers.append(read_response(stream))
+        return answers
+
+
+def assert_dev_host_error(answer, status: int) -> dict:
+    """The answer is the dev host's own error: `status`, a JSON ARM error body, never HTML."""
+    got_status, headers, body = answer
+    assert got_status == status, (got_status, body[:200])
+    assert headers["content-type"].startswith("application/json")
+    assert b"<html" not in body.lower() and b"Traceback" not in body
+    error = json.loads(body)["error"]
+    assert set(error) == {"code", "message"} and error["code"] and error["message"]
+    return error
+
+
+def start_devhost(root, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m devhost` on an app folder, run until it exits (these tests expect it to refuse to start)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("DEVHOST_")}
+    command = [sys.executable, "-m", "devhost", "--root", str(root), *args]
+    return subprocess.run(command, cwd=ROOT, env={**environment, **(env or {})}, capture_output=True, text=True, timeout=30)
+
+
+def app_folder(tmp_path, local_settings: str | None = None):
+    """An app folder with no functions: all the dev host needs to start."""
+    (tmp_path / "host.json").write_text(json.dumps({"version": "2.0"}))
+    if local_settings is not None:
+        (tmp_path / "local.settings.json").write_text(local_settings)
+    return tmp_path
+
+
+def assert_one_line_refusal(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 # --- fault injection: azure-core raw_request_hooks ---

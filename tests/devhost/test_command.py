@@ -1,0 +1,86 @@
+"""`python -m devhost` as a user runs it: it serves the app, and what stops it (a bad port, a port in use, a malformed
+local.settings.json, keys set wrong) is one line, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+
+from scripts.azurite import free_port
+from scripts.devhost_process import DevHostProcess
+
+from ..builders import ABSENT_JOB_PATH
+from ..harness import (
+    app_folder,
+    assert_one_line_refusal,
+    start_devhost,
+)
+
+
+def test_python_m_devhost_serves_the_app(app_settings, tmp_path):
+    # given only the environment a user would set
+    host = DevHostProcess(app_settings.storage_connection, app_settings.table_name, root=None, capture_output=True)
+    with host:
+        # when a job route is called
+        response = requests.get(
+            f"http://127.0.0.1:{host.port}{ABSENT_JOB_PATH}", params={"api-version": "2021-01-01"}, timeout=10
+        )
+    # then the app answers through it
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "ResourceNotFound"
+    assert "create_job: PUT /subscriptions/{subscriptionId}" in host.output
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http", "٣"])
+def test_a_port_that_is_not_a_port_number_is_one_usage_error(tmp_path, port):
+    # when the dev host is started on something that is not a TCP port
+    result = start_devhost(app_folder(tmp_path), "--port", port)
+    # then argparse refuses it in one line, without a traceback
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == f"python -m devhost: error: argument --port: {port!r} is not a port number (0-65535)"
+
+
+def test_a_port_in_use_is_one_line_naming_it_and_what_to_do(tmp_path):
+    # given a port something else listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # when the dev host is started on it
+        result = start_devhost(app_folder(tmp_path), "--port", str(port))
+    # then it says so in one line, naming the address and how to pick another
+    line = assert_one_line_refusal(result)
+    assert f"127.0.0.1:{port}" in line and "--port" in line and "PORT=" in line
+
+
+def test_a_malformed_local_settings_file_is_one_line_naming_it(tmp_path):
+    # given a local.settings.json with a syntax error
+    root = app_folder(tmp_path, local_settings='{"Values": {"A": "1",}}')
+    # when the dev host is started on that folder
+    result = start_devhost(root, "--port", str(free_port()))
+    # then it refuses in one line naming the file and the error
+    line = assert_one_line_refusal(result)
+    assert str(root / "local.settings.json") in line and "line 1 column" in line
+
+
+def test_a_whitespace_only_key_counts_as_unset(tmp_path):
+    # given a function key of only a space beside a real master key
+    environment = {"DEVHOST_FUNCTION_KEY": " ", "DEVHOST_MASTER_KEY": "master"}
+    # when the dev host is started
+    result = start_devhost(app_folder(tmp_path), "--port", str(free_port()), env=environment)
+    # then the blank key is no key: one set without the other is refused in one line
+    line = assert_one_line_refusal(result)
+    assert "DEVHOST_MASTER_KEY is set but DEVHOST_FUNCTION_KEY is not" in line
+
+
+def test_the_same_value_for_both_keys_is_refused_in_one_line(tmp_path):
+    # given a function key equal to the master key (every function key would then open the admin routes)
+    environment = {"DEVHOST_FUNCTION_KEY": "same", "DEVHOST_MASTER_KEY": "same"}
+    # when the dev host is started
+    result = start_devhost(app_folder(tmp_path), "--port", str(free_port()), env=environment)
+    # then it refuses in one line naming both variables
+    line = assert_one_line_refusal(result)
+    assert "DEVHOST_FUNCTION_KEY" in line and "DEVHOST_MASTER_KEY" in line and "same" in line

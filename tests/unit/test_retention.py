@@ -1,0 +1,56 @@
+"""Rule 6 of the contract as pure rules: which countdown runs for a job, from when, and when it has run out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shared.domain import state_machine
+from shared.domain.job import JobState
+from shared.domain.retention import ExpiryKind, ExpiryStart, expiry_start, is_expired
+
+from ..builders import RETENTION, T0, state_machine_job, update_request
+
+
+@pytest.mark.parametrize("state", [JobState.COMPLETED, JobState.CLOSED])
+def test_finished_jobs_expire_after_the_retention(state):
+    # given a job finished at T0
+    job = state_machine_job(state)
+    # then it is kept for exactly the retention
+    assert not is_expired(job, T0 + timedelta(days=90), RETENTION)
+    assert is_expired(job, T0 + timedelta(days=90, microseconds=1), RETENTION)
+
+
+def test_creating_jobs_expire_after_the_creating_expiry_since_their_last_update():
+    # given a job left in Creating, last updated five days after it was made
+    job = state_machine.update_job(
+        state_machine_job(JobState.CREATING), update_request({"tags": {"a": "b"}}), T0 + timedelta(days=5)
+    )
+    # then it is kept for the Creating expiry after that update
+    assert not is_expired(job, T0 + timedelta(days=19), RETENTION)
+    assert is_expired(job, T0 + timedelta(days=19, microseconds=1), RETENTION)
+
+
+@pytest.mark.parametrize("state", [JobState.SHIPPING, JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING])
+def test_jobs_in_flight_never_expire(state):
+    assert expiry_start(state_machine_job(state)) is None
+    assert not is_expired(state_machine_job(state), T0 + timedelta(days=10_000), RETENTION)
+
+
+@pytest.mark.parametrize(
+    ("state", "kind"),
+    [(JobState.CREATING, ExpiryKind.CREATING), (JobState.COMPLETED, ExpiryKind.FINISHED), (JobState.CLOSED, ExpiryKind.FINISHED)],
+)
+def test_each_job_that_can_expire_has_one_countdown_started_by_its_own_time(state, kind):
+    # given a job whose last change was at T0
+    job = state_machine_job(state)
+    # then its countdown is the kind its state says, started at that change
+    assert expiry_start(job) == ExpiryStart(kind, T0)
+
+
+def test_a_cutoff_before_the_first_representable_time_is_that_time():
+    # given a moment within a retention of datetime's first day
+    early = datetime(1, 2, 1, tzinfo=timezone.utc)
+    # then nothing can have expired: the cutoff is the earliest time there is, not an overflow
+    assert RETENTION.cutoff(ExpiryKind.FINISHED, early) == datetime.min.replace(tzinfo=timezone.utc)

@@ -1,0 +1,263 @@
+"""The contract's state table as pure rules: every allowed and refused move, without storage."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.domain import state_machine
+from shared.domain.errors import BadRequest, Conflict
+from shared.domain.job import Job, JobState
+
+from ..builders import (
+    ALL_OPERATOR_CASES,
+    ALLOWED_OPERATOR_MOVES,
+    DELIVERY_PACKAGE,
+    KEY,
+    LEGAL_EDGES,
+    RETURN_ADDRESS,
+    T0,
+    WEST_US_SHIPPING,
+    create_request,
+    state_machine_job,
+    update_request,
+)
+
+
+def created(**properties) -> Job:
+    """A new job (not shippable yet unless `properties` make it so), at T0."""
+    return state_machine.new_job(KEY, create_request(**properties), T0, shipping_to=WEST_US_SHIPPING)
+
+
+def shippable() -> Job:
+    """A new job with all it needs to ship, at T0."""
+    return state_machine_job(JobState.CREATING)
+
+
+def patch(job: Job, properties: dict | None = None, tags: dict | None = None, at: datetime = T0) -> Job:
+    body = {"properties": properties or {}}
+    if tags is not None:
+        body["tags"] = tags
+    return state_machine.update_job(job, update_request(body), at)
+
+
+class TestCreate:
+    def test_new_job_starts_in_creating_with_service_owned_fields_reset(self):
+        # given a body that tries to set what the service owns
+        request = create_request(state="Completed", cancelRequested=True, percentComplete=50)
+        # when
+        job = state_machine.new_job(KEY, request, T0, shipping_to=WEST_US_SHIPPING)
+        # then
+        assert job.state == JobState.CREATING
+        assert job.properties.cancel_requested is False
+        assert job.properties.percent_complete == 0
+        assert job.properties.created_at == job.properties.updated_at == job.properties.state_changed_at == T0
+        assert job.properties.completed_at is None
+
+    def test_replace_is_allowed_only_in_creating_and_keeps_created_at(self):
+        later = T0 + timedelta(hours=1)
+        request = create_request(diagnosticsPath="other")
+        replaced = state_machine.replace_job(created(), request, later, shipping_to=WEST_US_SHIPPING)
+        assert replaced.properties.diagnostics_path == "other"
+        assert replaced.properties.created_at == T0
+        assert replaced.properties.updated_at == later
+        with pytest.raises(Conflict, match="state Shipping; it can be replaced only in state Creating"):
+            state_machine.replace_job(state_machine_job(JobState.SHIPPING), request, later, shipping_to=WEST_US_SHIPPING)
+
+
+class TestCustomerMoves:
+    def test_ship_from_creating_with_address_and_package(self):
+        job = patch(shippable(), {"state": "Shipping"}, at=T0 + timedelta(minutes=5))
+        assert job.state == JobState.SHIPPING
+        assert job.properties.state_changed_at == T0 + timedelta(minutes=5)
+
+    def test_ship_with_address_and_package_in_the_same_request(self):
+        job = patch(created(), {"state": "Shipping", "returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE})
+        assert job.state == JobState.SHIPPING
+
+    @pytest.mark.parametrize("missing", ["returnAddress", "deliveryPackage"])
+    def test_ship_without_address_or_package_is_refused(self, missing):
+        properties = {"returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE}
+        del properties[missing]
+        with pytest.raises(BadRequest, match=f"before properties.{missing}"):
+            patch(created(**properties), {"state": "Shipping"})
+
+    def test_cancel_in_creating_completes_at_once(self):
+        job = patch(created(), {"cancelRequested": True}, at=T0 + timedelta(hours=2))
+        assert job.state == JobState.COMPLETED
+        assert job.properties.cancel_requested is True
+        assert job.properties.completed_at == T0 + timedelta(hours=2)
+
+    @pytest.mark.parametrize("state", [JobState.SHIPPING, JobState.RECEIVED, JobState.TRANSFERRING])
+    def test_cancel_after_shipping_is_recorded_and_state_kept(self, state):
+        job = patch(state_machine_job(state), {"cancelRequested": True})
+        assert job.state == state
+        assert job.properties.cancel_requested is True
+        assert job.properties.completed_at is None
+
+    @pytest.mark.parametrize("state", [JobState.PACKAGING, JobState.COMPLETED, JobState.CLOSED])
+    def test_cancel_from_packaging_on_is_refused_naming_the_state(self, state):
+        with pytest.raises(Conflict, match=f"The job is in state {state}; a job can be cancelled only before"):
+            patch(state_machine_job(state), {"cancelRequested": True})
+
+    @pytest.mark.parametrize("state", [JobState.SHIPPING, JobState.RECEIVED, JobState.PACKAGING, JobState.COMPLETED])
+    def test_cancel_twice_is_idempotent(self, state):
+        job = (
+            state_machine_job(state, cancel_requested=True)
+            if state != JobState.COMPLETED
+            else patch(created(), {"cancelRequested": True})
+        )
+        assert patch(job, {"cancelRequested": True}, at=T0 + timedelta(days=1)) is job
+
+    def test_cancel_false_never_withdraws_a_cancel(self):
+        job = state_machine_job(JobState.SHIPPING, cancel_requested=True)
+        assert patch(job, {"cancelRequested": False}) is job
+
+    def test_cancel_and_state_together_is_a_bad_request(self):
+        with pytest.raises(BadRequest, match="both cancel"):
+            patch(shippable(), {"cancelRequested": True, "state": "Shipping"})
+
+    @pytest.mark.parametrize(
+        "state", [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING, JobState.COMPLETED, JobState.CLOSED]
+    )
+    def test_customer_cannot_move_to_shipping_from_later_states(self, state):
+        with pytest.raises(Conflict, match=f"The job is in state {state}; a customer can only move"):
+            patch(state_machine_job(state), {"state": "Shipping"})
+
+    @pytest.mark.parametrize("target", ["Received", "Transferring", "Packaging", "Completed", "Closed"])
+    def test_customer_cannot_make_operator_moves(self, target):
+        with pytest.raises(Conflict, match="The job is in state Shipping"):
+            patch(state_machine_job(JobState.SHIPPING), {"state": target})
+
+    def test_setting_the_current_state_changes_nothing(self):
+        job = state_machine_job(JobState.SHIPPING)
+        assert patch(job, {"state": "Shipping"}, at=T0 + timedelta(days=1)) is job
+
+    def test_tags_change_in_any_state(self):
+        job = patch(state_machine_job(JobState.CLOSED), tags={"cost": "1"}, at=T0 + timedelta(days=1))
+        assert job.tags == {"cost": "1"}
+        assert job.properties.updated_at == T0 + timedelta(days=1)
+
+    @pytest.mark.parametrize(
+        "state", [JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING, JobState.COMPLETED, JobState.CLOSED]
+    )
+    def test_properties_are_frozen_after_shipping(self, state):
+        with pytest.raises(Conflict, match=f"state {state}; properties.logLevel can be changed only"):
+            patch(state_machine_job(state), {"logLevel": "Verbose"})
+
+    @pytest.mark.parametrize("state", [JobState.CREATING, JobState.SHIPPING])
+    def test_properties_change_before_the_datacenter_has_the_drives(self, state):
+        job = patch(state_machine_job(state), {"logLevel": "Verbose", "backupDriveManifest": True})
+        assert job.properties.log_level == "Verbose"
+        assert job.properties.backup_drive_manifest is True
+
+
+class TestOperatorMoves:
+    def test_the_move_table_allows_exactly_the_contracts_operator_moves(self):
+        # given the state machine's table of the datacenter's moves, read for a job with and without a cancel
+        allowed = {
+            (move.source, cancel, move.target)
+            for move in state_machine.OPERATOR_MOVES
+            for cancel in (False, True)
+            if move.allows(cancel)
+        }
+        # then it is the contract's table as the tests state it, and every conditional move says why it is refused
+        assert allowed == set(ALLOWED_OPERATOR_MOVES)
+        assert all(
+            move.refusal for move in state_machine.OPERATOR_MOVES if move.cancelled is not state_machine.WhenCancelled.EITHER
+        )
+
+    @pytest.mark.parametrize("state,cancel,target", ALLOWED_OPERATOR_MOVES)
+    def test_allowed_move(self, state, cancel, target):
+        job = state_machine_job(state, cancel_requested=cancel)
+        at = T0 + timedelta(days=3)
+        moved = state_machine.move_job(job, target, at, T0 + timedelta(days=4))
+        assert moved.state == target
+        assert moved.properties.state_changed_at == at
+        assert moved.properties.completed_at == (at if target in (JobState.COMPLETED, JobState.CLOSED) else None)
+
+    @pytest.mark.parametrize("state,cancel,target", [case for case in ALL_OPERATOR_CASES if case not in ALLOWED_OPERATOR_MOVES])
+    def test_every_other_move_is_refused_with_409_naming_the_state(self, state, cancel, target):
+        with pytest.raises(Conflict, match=f"The job is in state {state}"):
+            state_machine.move_job(state_machine_job(state, cancel_requested=cancel), target, None, T0)
+
+    def test_move_in_the_future_is_refused(self):
+        with pytest.raises(BadRequest, match="future"):
+            state_machine.move_job(state_machine_job(JobState.SHIPPING), JobState.RECEIVED, T0 + timedelta(seconds=1), T0)
+
+    def test_move_before_the_last_move_is_refused(self):
+        job = state_machine.move_job(
+            state_machine_job(JobState.SHIPPING), JobState.RECEIVED, T0 + timedelta(days=2), T0 + timedelta(days=2)
+        )
+        with pytest.raises(BadRequest, match="before the job's last move"):
+            state_machine.move_job(job, JobState.TRANSFERRING, T0 + timedelta(days=1), T0 + timedelta(days=3))
+
+
+class TestDelete:
+    @pytest.mark.parametrize("state", list(JobState))
+    def test_delete_only_in_creating_or_completed(self, state):
+        job = state_machine_job(state)
+        if state in (JobState.CREATING, JobState.COMPLETED):
+            state_machine.check_deletable(job)
+        else:
+            with pytest.raises(Conflict, match=f"The job is in state {state}; it can be deleted only"):
+                state_machine.check_deletable(job)
+
+
+# Property test: any sequence of customer and operator actions keeps the contract's invariants.
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("cancel"), st.none()),
+        st.tuples(st.just("ship"), st.none()),
+        st.tuples(
+            st.just("tags"),
+            st.dictionaries(st.from_regex(r"[^<>%&\\?/\x00-\x1f\x7f]{1,5}", fullmatch=True), st.text(max_size=5), max_size=3),
+        ),
+        st.tuples(st.just("operator"), st.sampled_from(list(JobState))),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ACTIONS)
+def test_any_sequence_of_actions_keeps_the_invariants(actions):
+    # given a new job, and the states it enters with the time of each move
+    job = shippable()
+    now = T0
+    moves = [(job.state, T0)]
+    # when any sequence of actions is tried on it, an hour apart
+    for kind, argument in actions:
+        now += timedelta(hours=1)
+        before = job
+        unchanged = job.model_copy(deep=True)
+        try:
+            if kind == "cancel":
+                job = patch(job, {"cancelRequested": True}, at=now)
+            elif kind == "ship":
+                job = patch(job, {"state": "Shipping"}, at=now)
+            elif kind == "tags":
+                job = patch(job, tags=argument, at=now)
+            else:
+                job = state_machine.move_job(job, argument, now, now)
+        except (Conflict, BadRequest):
+            # then a refused action changes nothing, not even in place
+            assert job == unchanged
+            continue
+        # then every move is an edge of the contract's state table
+        if job.state != before.state:
+            moves.append((job.state, now))
+            assert (before.state, job.state) in LEGAL_EDGES
+        # a cancel request is never lost
+        assert job.properties.cancel_requested or not before.properties.cancel_requested
+        # completedAt is set exactly when the job is finished
+        assert (job.properties.completed_at is not None) == (job.state in (JobState.COMPLETED, JobState.CLOSED))
+        # a cancelled job never starts or ends a copy: it skips Transferring and ends Completed
+        if job.properties.cancel_requested and job.state != before.state:
+            assert job.state in (JobState.COMPLETED, JobState.RECEIVED, JobState.PACKAGING, JobState.CLOSED)
+            assert not (job.state == JobState.CLOSED and before.state == JobState.PACKAGING)
+    # and stateChangedAt is the time of the job's last move, however many actions did not move it
+    assert (job.state, job.properties.state_changed_at) == moves[-1]
