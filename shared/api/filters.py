@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import typing
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from ..domain.errors import BadRequest
 from ..domain.job import JobState, JobType
@@ -62,7 +62,8 @@ def parse_filter(text: str) -> JobFilter:
         tokens.take_keyword("and", "conditions are joined only by and")
 
 
-class _Token(NamedTuple):
+@dataclass(frozen=True)
+class _Token:
     """One token of the filter: its kind (the name of the `_TOKEN` group it matched), its text and where it starts."""
 
     kind: str
