@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 
-import azure.functions as func
 import pytest
 import requests
 from azure.core.exceptions import ResourceModifiedError, ServiceResponseError
@@ -24,7 +23,7 @@ from shared.domain.names import JobKey
 from shared.storage import client as storage_client
 
 from ..builders import shippable_body, shippable_request, update_request
-from ..harness import Api, another_process, index_problems, serving_app
+from ..harness import Api, another_process, function_request, index_problems, serving_app
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000fa17"
 # azure-core's policy as configured in shared.storage.client: 3 retries with backoff, 3 s to connect, 4 s to read.
@@ -162,19 +161,13 @@ def test_a_412_is_not_retried(proxied):
     assert proxy.seen[("POST", 202)] == 1
 
 
-def test_endless_throttling_answers_503_in_bounded_time(proxied, monkeypatch):
+def test_endless_throttling_answers_503_in_bounded_time(proxied):
     # given the get_job function, its storage throttling every request
     proxy, app = proxied
     proxy.fail_next(1000)
     # when a job is read
     started = time.monotonic()
-    request = func.HttpRequest(
-        "GET",
-        "http://x",
-        params={"api-version": "2021-01-01"},
-        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"},
-        body=b"",
-    )
+    request = function_request(route={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"})
     with app_in_use(app):
         response = get_job.main(request)
     # then azure-core tried four times and the caller got a 503 in bounded time
@@ -241,13 +234,7 @@ def test_storage_that_never_answers_gets_a_503_within_ten_seconds_at_production_
     # and a body that trickles in would never time out at all
     connection = hanging_storage
     table = storage_client.table_client(connection, "Silent")
-    request = func.HttpRequest(
-        "GET",
-        "http://x",
-        params={"api-version": "2021-01-01"},
-        route_params={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"},
-        body=b"",
-    )
+    request = function_request(route={"subscriptionId": SUBSCRIPTION, "resourceGroupName": "rg", "jobName": "j"})
     # when a job is read
     started = time.monotonic()
     with serving_app(app_settings.model_copy(update={"storage_connection": connection}), table=table):
