@@ -330,11 +330,12 @@ def test_a_port_variable_that_is_not_a_port_is_refused_in_one_line(run_local):
     assert_refused_in_one_line(run, "AZURITE_PORT_BASE=ten-thousand")
 
 
-def test_every_variable_of_the_script_is_in_the_readme_configuration():
+def test_every_variable_of_the_script_is_in_the_configuration_page():
     # given the variables run-local.sh reads (each defaulted as NAME="${NAME:-...}")
     variables = re.findall(r'^(\w+)="\$\{\1:-', SCRIPT.read_text(), re.MULTILINE)
-    configuration = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    # then the README's Configuration section names each
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    configuration = page.split("## Variables of `make run`", 1)[1].split("\n## ", 1)[0]
+    # then the configuration page's section on make run's variables names each
     assert "AZURITE_TABLE_PORT" in variables and "AZURITE_LOCATION" in variables
     assert [name for name in variables if f"`{name}`" not in configuration] == []
 

@@ -86,7 +86,7 @@ def test_local_settings_file_is_read(tmp_path):
 
 
 def test_every_app_setting_is_documented_and_in_the_example_file():
-    # given the settings the app reads, and the README and example settings a user starts from
+    # given the settings the app reads, and the configuration page and example settings a user starts from
     from shared.settings import APP_ROOT, CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, LOCATIONS_FILE_SETTING, SETTING_NAMES
 
     names = {
@@ -96,10 +96,10 @@ def test_every_app_setting_is_documented_and_in_the_example_file():
         LOCATIONS_FILE_SETTING,
         "IMPORTEXPORT_PURGE_SCHEDULE",
     }
-    readme = (APP_ROOT / "README.md").read_text()
+    configuration = (APP_ROOT / "docs" / "configuration.md").read_text()
     example = json.loads((APP_ROOT / "local.settings.example.json").read_text())["Values"]
-    # then each is in the README's configuration table and in the example file, whose values are valid
-    assert [name for name in sorted(names) if f"| `{name}` |" not in readme] == []
+    # then each is in the configuration page's table and in the example file, whose values are valid
+    assert [name for name in sorted(names) if f"| `{name}` |" not in configuration] == []
     assert sorted(names - set(example)) == []
     resolve_settings({}, example)
 
