@@ -1,7 +1,7 @@
 """Drives the app with the Python client azure-mgmt-storageimportexport 1.0.0b2 (api-version 2021-01-01).
 
 Every operation the client has, called as an app calls it; prints one JSON object: by step, what the client
-returned or raised, and any property of an answer the client's models do not define. `tests/test_clients.py`
+returned or raised, and any property of an answer the client's models do not define. `tests/clients/test_clients.py`
 runs it in a virtual environment of its own (`.venv-clients`): this client and 0.1.0, which the suite imports,
 install the same package name.
 
