@@ -37,12 +37,14 @@ local.settings.json:
 run: $(VENV)/.installed node_modules/.installed local.settings.json
 	PORT=$(PORT) scripts/run-local.sh
 
-# Lint (ruff.toml: mistakes, likely bugs, import order, line length, dead noqa), one layout (ruff format), and the
-# layers of shared/ (.importlinter: each layer imports only those below it; docs/architecture.md).
+# Lint (ruff.toml: mistakes, likely bugs, import order, line length, dead noqa), one layout (ruff format), the
+# layers of shared/ (.importlinter: each layer imports only those below it; docs/architecture.md), and types
+# (mypy.ini: strict, on shared/ and devhost/).
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 # Three parallel workers (pytest-xdist), each with its own Azurite, tables and dev host (tests/conftest.py): much of
 # the suite waits on Azurite, subprocesses and timeouts, so three pay on a 2-core machine; four starve it (slower,
@@ -69,4 +71,4 @@ bench: deps
 	$(VENV_PYTHON) -m bench.purge
 
 clean:
-	rm -rf $(VENV) $(CLIENT_VENV) $(WORKER_VENV) node_modules .azurite .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CLIENT_VENV) $(WORKER_VENV) node_modules .azurite .pytest_cache .hypothesis .mypy_cache

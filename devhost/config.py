@@ -84,6 +84,7 @@ class Keys:
     def allows(self, auth_level: str, presented: str | None) -> bool:
         if not self.enforced or auth_level == "anonymous":
             return True
+        assert self.function_key is not None and self.master_key is not None  # enforced: both are set
         accepted = [self.master_key] if auth_level == "admin" else [self.function_key, self.master_key]
         # Compared as bytes: compare_digest refuses str with non-ASCII characters, and a header may carry them.
         return presented is not None and any(hmac.compare_digest(presented.encode(), key.encode()) for key in accepted)

@@ -11,6 +11,8 @@ from typing import Any, Callable
 from .config import read_json
 
 DEFAULT_ROUTE_PREFIX = "api"
+# Where a route stands among those matching a path (`route_precedence`): its segments' digits, then its template.
+Precedence = tuple[tuple[int, ...], str]
 _PARAMETER = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(\?)?(?::[^}]*)?\}")
 
 
@@ -19,21 +21,22 @@ class Function:
     name: str
     folder: Path
     trigger: dict[str, Any]
-    route: re.Pattern | None = None
+    route: re.Pattern[str] | None = None
     methods: frozenset[str] = frozenset()
     # Where the route stands when several match a path (see `route_precedence`); lower comes first.
-    precedence: tuple = ()
-    _entry: Callable | None = field(default=None, repr=False)
+    precedence: Precedence | tuple[()] = ()
+    _entry: Callable[..., Any] | None = field(default=None, repr=False)
 
     @property
     def trigger_type(self) -> str:
-        return self.trigger["type"]
+        trigger_type: str = self.trigger["type"]
+        return trigger_type
 
     @property
     def auth_level(self) -> str:
         return str(self.trigger.get("authLevel", "function")).lower()
 
-    def entry_point(self) -> Callable:
+    def entry_point(self) -> Callable[..., Any]:
         """The function's Python entry point, imported on first use as the worker does."""
         if self._entry is None:
             spec = read_json(self.folder / "function.json")
@@ -87,10 +90,15 @@ class FunctionApp:
 
     def methods_at(self, path: str) -> set[str]:
         """The methods the functions whose routes match `path` take (for a 405's Allow header)."""
-        return {method for function in self.http_functions() if function.route.fullmatch(path) for method in function.methods}
+        return {
+            method
+            for function in self.http_functions()
+            if function.route is not None and function.route.fullmatch(path)
+            for method in function.methods
+        }
 
 
-def compile_route(prefix: str, template: str) -> re.Pattern:
+def compile_route(prefix: str, template: str) -> re.Pattern[str]:
     """An ASP.NET-style route template (`a/{b}/{c?}/{*rest}`) as a case-insensitive regex."""
     full = "/" + "/".join(part.strip("/") for part in (prefix, template) if part.strip("/"))
     pattern, position = "", 0
@@ -107,7 +115,7 @@ def compile_route(prefix: str, template: str) -> re.Pattern:
     return re.compile(pattern, re.IGNORECASE)
 
 
-def route_precedence(prefix: str, template: str) -> tuple:
+def route_precedence(prefix: str, template: str) -> Precedence:
     """A route's inbound precedence as ASP.NET Core routing (the Functions host's) computes it: one digit per
     segment, 1 for a literal, 2 for a segment of several parts or a constrained parameter, 3 for a parameter,
     5 for a catch-all (4 constrained); read as a decimal, lower is tried first. Ties go by template, ignoring case.

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+from collections.abc import Iterable
 from http.client import responses
+from typing import Any
 
 import h11
 
@@ -57,7 +59,7 @@ class DevHost(socketserver.ThreadingTCPServer):
     def base_url(self) -> str:
         return f"http://{authority(self.server_address)}"
 
-    def handle_error(self, request, client_address) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: tuple[Any, ...]) -> None:
         log.exception("connection from %s failed", client_address[0])
 
 
@@ -127,7 +129,7 @@ class Connection(socketserver.BaseRequestHandler):
         self._send(answer, head=request.method == b"HEAD")
         return self.http.our_state is h11.DONE and self.http.their_state is h11.DONE
 
-    def _next_event(self):
+    def _next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
         while (event := self.http.next_event()) is h11.NEED_DATA:
             self._receive()
         return event
@@ -164,6 +166,7 @@ class Connection(socketserver.BaseRequestHandler):
             log.error("an answer with status %s has a header that cannot be sent (not Latin-1, or a line break)", answer.status)
             answer = Answer.error(500, "The function answered a header that cannot be sent.")
             response = self._response(answer, close)
+            assert response is not None  # the 500's headers are ASCII
         data = self.http.send(response)
         if answer.body and not head and self._may_have_body(answer.status):
             data += self.http.send(h11.Data(data=answer.body))
@@ -215,13 +218,13 @@ def in_words(error: h11.RemoteProtocolError) -> str:
     return next((words for start, words in _IN_WORDS.items() if message.lower().startswith(start)), message)
 
 
-def authority(address: tuple) -> str:
-    """host:port of a socket address, an IPv6 host in brackets as in a URL."""
+def authority(address: tuple[Any, ...]) -> str:
+    """host:port of a socket address (IPv6 adds flow and scope), an IPv6 host in brackets as in a URL."""
     host, port = address[:2]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def joined_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def joined_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """Header names in lower case; a repeated header's values joined with "," as the Functions host joins them."""
     joined: dict[str, str] = {}
     for name, value in headers:

@@ -54,7 +54,7 @@ def timer_request(*, past_due: bool, status: ScheduleStatus | None = None) -> Ti
 
 def resolve_schedule(function: Function) -> str:
     """The trigger's schedule, with `%SETTING%` read from the environment (app settings)."""
-    schedule = function.trigger["schedule"]
+    schedule: str = function.trigger["schedule"]
     setting = _SETTING.match(schedule)
     if setting:
         schedule = os.environ.get(setting.group(1), "")

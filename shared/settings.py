@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from azure.data.tables import TableServiceClient
 from pydantic import BaseModel, Field, ValidationError
@@ -112,11 +113,13 @@ def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]
         return value or None
 
     setting = CONNECTION_SETTING if lookup(CONNECTION_SETTING) else FALLBACK_CONNECTION_SETTING
-    if not lookup(setting):
+    given = lookup(setting)
+    if not given:
         raise SettingsError(f"set {CONNECTION_SETTING} (or {FALLBACK_CONNECTION_SETTING}) to a storage connection string")
-    connection = expand_connection_string(lookup(setting))
+    connection = expand_connection_string(given)
     check_connection_string(connection, setting)
-    fields = {field: value for name, field in SETTING_NAMES.items() if (value := lookup(name)) is not None}
+    # The settings' text; Settings converts each to its field's type (an int, a bool) or says what is wrong.
+    fields: dict[str, Any] = {field: value for name, field in SETTING_NAMES.items() if (value := lookup(name)) is not None}
     locations = read_locations(lookup(LOCATIONS_FILE_SETTING))
     try:
         return Settings(storage_connection=connection, locations=locations, **fields)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import typing
 from dataclasses import dataclass
+from typing import cast
 
 from ..domain.errors import BadRequest
 from ..domain.job import JobState, JobType
@@ -76,8 +77,11 @@ class _Tokens:
 
     def __init__(self, text: str) -> None:
         self._text = text
+        # Every alternative of _TOKEN is a named group, so a match's lastgroup is never None.
         self._tokens = [
-            _Token(match.lastgroup, match.group(), match.start()) for match in _TOKEN.finditer(text) if match.lastgroup != "space"
+            _Token(cast(str, match.lastgroup), match.group(), match.start())
+            for match in _TOKEN.finditer(text)
+            if match.lastgroup != "space"
         ]
         self._position = 0
 

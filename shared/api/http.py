@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -191,7 +191,7 @@ def next_link(req: func.HttpRequest, skip_token: str) -> str:
 
     Behind a front end (a proxy, App Service's), the forwarded headers say what the client used.
     """
-    url = urlsplit(req.url)
+    url: SplitResult = urlsplit(req.url)  # func.HttpRequest.url is untyped
     scheme = _first_forwarded(req, "X-Forwarded-Proto", _SCHEME) or url.scheme
     host = _first_forwarded(req, "X-Forwarded-Host", _HOST) or url.netloc
     dropped = {"$skiptoken", FUNCTION_KEY_PARAMETER}

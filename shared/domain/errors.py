@@ -6,7 +6,7 @@ code is never read as a message: `BadRequest("The $top is out of range.", code="
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class ApiError(Exception):
@@ -15,7 +15,7 @@ class ApiError(Exception):
     status: ClassVar[int] = 500
     default_code: ClassVar[str] = "InternalServerError"
 
-    def __init_subclass__(cls, **kwargs) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # A subclass's own name is its code (PreconditionFailed answers "PreconditionFailed"), unless it sets one.
         if "default_code" not in cls.__dict__:
@@ -27,7 +27,7 @@ class ApiError(Exception):
         *,
         code: str | None = None,
         target: str | None = None,
-        details: list[dict] | None = None,
+        details: list[dict[str, str]] | None = None,
         retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
@@ -38,8 +38,8 @@ class ApiError(Exception):
         # Seconds for the Retry-After header: the client may send the same request again after that long.
         self.retry_after = retry_after
 
-    def to_body(self) -> dict:
-        error = {"code": self.code, "message": self.message}
+    def to_body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.target:
             error["target"] = self.target
         if self.details:

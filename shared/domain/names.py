@@ -56,7 +56,7 @@ def case_key(name: str) -> str:
 
 @dataclass(frozen=True)
 class NameRule:
-    pattern: re.Pattern
+    pattern: re.Pattern[str]
     code: str
     what: str
     rule: str

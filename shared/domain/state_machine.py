@@ -191,7 +191,7 @@ DRIVE_STATUS_FIELDS = (
 def _drives_as_sent_back(stored: list[DriveStatus], sent: list[DriveStatus]) -> list[DriveStatus]:
     """The drive list a PATCH asks for, read as a client sends a job back: a drive's BitLocker key (which no answer
     shows) is kept when the drive comes without one, and the drive's status stays the datacenter's."""
-    by_id = {drive.drive_id: drive for drive in stored if drive.drive_id is not None}
+    by_id: dict[str | None, DriveStatus] = {drive.drive_id: drive for drive in stored if drive.drive_id is not None}
     drives = []
     for drive in sent:
         known = by_id.get(drive.drive_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
@@ -18,14 +18,14 @@ class Report(Protocol):
     def summary(self) -> str: ...
 
 
-def is_refused_credential(error: AzureError) -> bool:
+def is_refused_credential(error: AzureError) -> TypeGuard[HttpResponseError]:
     return isinstance(error, HttpResponseError) and error.status_code in (401, 403)
 
 
 def storage_failure(error: AzureError) -> str:
     """What went wrong with storage, in words: a refused credential is a setting to fix, not an outage to wait out."""
     if is_refused_credential(error):
-        return f"the storage service refused the credentials ({error.status_code}); check the storage connection string"  # type: ignore[attr-defined]
+        return f"the storage service refused the credentials ({error.status_code}); check the storage connection string"
     return f"the storage service did not answer ({type(error).__name__})"
 
 

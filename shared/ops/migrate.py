@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient
+from azure.data.tables import TableClient, TableEntity
 from pydantic import ValidationError
 
 from ..domain.store import JobStore, StoredJob
@@ -82,7 +82,7 @@ def migrate(table: TableClient, store: JobStore, *, dry_run: bool = False) -> Mi
     return report
 
 
-def _migrate_job(table: TableClient, store: JobStore, entity: Mapping[str, Any], dry_run: bool, report: MigrationReport) -> None:
+def _migrate_job(table: TableClient, store: JobStore, entity: TableEntity, dry_run: bool, report: MigrationReport) -> None:
     for _attempt in range(MAX_ATTEMPTS):
         try:
             current = stored_job(entity)

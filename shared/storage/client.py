@@ -16,11 +16,14 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import Any, cast
 
 import requests
 import urllib3
 from azure.core.exceptions import ResourceExistsError, ServiceResponseError, ServiceResponseTimeoutError
-from azure.core.pipeline.transport import RequestsTransport
+from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
+from azure.core.rest import HttpRequest as RestHttpRequest
+from azure.core.rest import HttpResponse as RestHttpResponse
 from azure.data.tables import TableClient, TableServiceClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -115,8 +118,11 @@ class _Watchdog:
 
 _WATCHDOG = _Watchdog()
 
+# What a transport's send answers, after the kind of request: azure-core's pipeline response or its `rest` one.
+_Sent = HttpResponse | RestHttpResponse
 
-class DeadlineTransport(RequestsTransport):
+
+class DeadlineTransport(RequestsTransport):  # type: ignore[misc]  # azure-core makes it in a module __getattr__: Any
     """azure-core's requests transport, each try's timeouts and each backoff cut to the time the deadline leaves.
 
     azure-core's retry policy caps only the connect timeout by its total timeout, and that total is per call,
@@ -124,10 +130,10 @@ class DeadlineTransport(RequestsTransport):
     of each response is read here under the watchdog, so one that trickles in is cut off at the deadline too.
     """
 
-    def send(self, request, **kwargs):
+    def send(self, request: HttpRequest | RestHttpRequest, **kwargs: Any) -> _Sent:
         deadline = _deadline.get()
         if deadline is None or kwargs.get("stream"):
-            return super().send(request, **kwargs)
+            return cast(_Sent, super().send(request, **kwargs))
         left = deadline - time.monotonic()
         if left <= 0:
             raise ServiceResponseTimeoutError("the request's time for storage ran out")
@@ -145,14 +151,14 @@ class DeadlineTransport(RequestsTransport):
                 raise ServiceResponseError(error, error=error) from error
         if hasattr(response, "read"):
             response.read()  # azure-core's response takes the body requests holds
-        return response
+        return cast(_Sent, response)
 
     def sleep(self, duration: float) -> None:
         left = _time_left()
         time.sleep(duration if left is None else max(0.0, min(duration, left)))
 
 
-def connect_table(connection: str, table_name: str, **options) -> TableClient:
+def connect_table(connection: str, table_name: str, **options: Any) -> TableClient:
     """A client for the table `table_name`, which is created if missing; `options` add to or override the app's."""
     options = {"transport": storage_transport(), **options}  # one connection pool for both clients
     try:
@@ -162,12 +168,12 @@ def connect_table(connection: str, table_name: str, **options) -> TableClient:
     return table_client(connection, table_name, **options)
 
 
-def table_service(connection: str, **options) -> TableServiceClient:
+def table_service(connection: str, **options: Any) -> TableServiceClient:
     """A client for the account in `connection`, with the app's options (`options` add to or override them)."""
     return TableServiceClient.from_connection_string(connection, **_app_options(options))
 
 
-def table_client(connection: str, table_name: str, **options) -> TableClient:
+def table_client(connection: str, table_name: str, **options: Any) -> TableClient:
     """A client for one table, with the app's options; clients given one `transport` share its connection pool.
 
     Built on its own rather than by `TableServiceClient.get_table_client`, which wraps the transport in one whose
@@ -176,7 +182,7 @@ def table_client(connection: str, table_name: str, **options) -> TableClient:
     return TableClient.from_connection_string(connection, table_name, **_app_options(options))
 
 
-def _app_options(options: dict) -> dict:
+def _app_options(options: dict[str, Any]) -> dict[str, Any]:
     options = {**CLIENT_OPTIONS, **options}
     options.setdefault("transport", storage_transport())
     return options

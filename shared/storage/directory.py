@@ -10,12 +10,12 @@ drops it) but never missing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import cast
 
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from ..domain.clock import Clock, SystemClock
 from ..domain.retention import ExpiryKind
@@ -159,7 +159,7 @@ def _day_property(day: date) -> str:
     return f"D{day.month:02d}{day.day:02d}"
 
 
-def _row(kind: ExpiryKind, entity: Mapping[str, Any]) -> DirectoryRow:
+def _row(kind: ExpiryKind, entity: TableEntity) -> DirectoryRow:
     quarter = entity["PartitionKey"].split("|", 1)[1]
     year = int(quarter.split("-", 1)[0])
     days = frozenset(
@@ -167,4 +167,6 @@ def _row(kind: ExpiryKind, entity: Mapping[str, Any]) -> DirectoryRow:
         for name, value in entity.items()
         if len(name) == 5 and name[0] == "D" and name[1:].isdigit() and value
     )
-    return DirectoryRow(kind, quarter, entity["RowKey"], days, entity.metadata["etag"], entity.metadata["timestamp"])
+    # A read entity's metadata always has both (None only in an entity made, not read).
+    etag, written_at = cast(str, entity.metadata["etag"]), cast(datetime, entity.metadata["timestamp"])
+    return DirectoryRow(kind, quarter, entity["RowKey"], days, etag, written_at)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+from azure.data.tables import TableEntity
 
 from ..domain.errors import RequestTooLarge
 from ..domain.job import Job, JobProperties
@@ -50,7 +52,7 @@ class TableStoredJob(StoredJob):
 def job_entity(job: Job) -> dict[str, Any]:
     """The entity of `job`; a job whose tags or properties do not fit a column is `RequestTooLarge`."""
     key = job.key
-    entity = {
+    entity: dict[str, Any] = {
         "PartitionKey": key.partition_key,
         "RowKey": key.row_key,
         "SubscriptionId": job.subscription_id,
@@ -79,9 +81,9 @@ def job_from_entity(entity: Mapping[str, Any]) -> Job:
     )
 
 
-def stored_job(entity: Mapping[str, Any]) -> TableStoredJob:
+def stored_job(entity: TableEntity) -> TableStoredJob:
     """The job an entity read from the table holds, with its ETag (a `TableEntity`'s metadata)."""
-    etag = entity.metadata["etag"]  # type: ignore[attr-defined]
+    etag = cast(str, entity.metadata["etag"])  # None only in an entity made, not read
     return TableStoredJob(job_from_entity(entity), etag, entity_layout(entity) >= LAYOUT)
 
 
@@ -97,7 +99,8 @@ def _properties_column(entity: Mapping[str, Any]) -> str:
 
 def is_index_row(entity: Mapping[str, Any]) -> bool:
     """An expiry entry or directory row of the current layout, beside the jobs: not a job."""
-    return entity["PartitionKey"].startswith(DIRECTORY_PREFIX) or entity["RowKey"].startswith(ENTRY_PREFIX)
+    index_row: bool = entity["PartitionKey"].startswith(DIRECTORY_PREFIX) or entity["RowKey"].startswith(ENTRY_PREFIX)
+    return index_row
 
 
 def filter_columns(job: Job) -> dict[str, str]:

@@ -14,7 +14,7 @@ Which subscriptions have entries on which days is the directory's to say (`direc
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from enum import Enum
@@ -22,7 +22,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from ..domain.job import Job, JobState
 from ..domain.retention import ExpiryKind, expiry_start
@@ -91,14 +91,14 @@ class ExpiryEntry:
         }
 
     @classmethod
-    def from_entity(cls, entity: Mapping[str, Any]) -> ExpiryEntry:
+    def from_entity(cls, entity: TableEntity) -> ExpiryEntry:
         return cls(
             kind=ExpiryKind(entity["RowKey"][len(ENTRY_PREFIX) :].split("|", 1)[0]),
             started=datetime.fromisoformat(entity["Started"]),
             job_row_key=entity["JobRowKey"],
             resource_id=entity["ResourceId"],
             state=JobState(entity["State"]),
-            etag=entity.metadata["etag"],  # type: ignore[attr-defined]  # a TableEntity's
+            etag=entity.metadata["etag"],
         )
 
 

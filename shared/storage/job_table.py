@@ -9,11 +9,12 @@ job and index can never disagree. A write that puts an entry on a new day first 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from ..domain.job import Job
 from ..domain.job_filter import JobFilter
@@ -108,11 +109,12 @@ class TableJobStore:
                 conditions.append(f"{column} eq @filter{number}")
                 parameters[f"filter{number}"] = value
         pages = self._table.query_entities(" and ".join(conditions), parameters=parameters, results_per_page=top).by_page(
-            continuation_token=continuation
+            continuation_token=continuation  # type: ignore[arg-type]  # a table's continuation is a dict, typed str
         )
-        page = next(pages, [])
+        page: Iterable[TableEntity] = next(pages, [])
         jobs = [job_from_entity(entity) for entity in page]
-        return JobPage(jobs, skip_tokens.encode(pages.continuation_token, scope, job_filter))
+        continuation_token = pages.continuation_token  # type: ignore[attr-defined]  # a PageIterator's, typed Iterator
+        return JobPage(jobs, skip_tokens.encode(continuation_token, scope, job_filter))
 
     def _submit(self, operations: list[Operation]) -> list[Any]:
         """One transaction; a failure of its first operation (the job's) raises what a single write would.
