@@ -1,7 +1,9 @@
 """The composition root: settings -> storage client -> store -> service -> purge, built in this one place.
 
 The functions and the timer ask for the process's app (`current_app()`), which is built once, from the app
-settings, on first use; nothing else in `shared` reads settings or keeps a process-wide object. Commands, tests and
+settings, on first use; nothing else in `shared` reads settings or builds what the app is made of. (What is the
+process's by nature stays so: the storage deadline's watchdog thread, the request log's level, which the last app
+to connect sets, and the proxy and CA variables the storage transport reads from the environment.) Commands, tests and
 benchmarks build their own from settings they pass in (`open_app(settings)`), and a test serves its own through
 the functions with `app_in_use(app)`.
 
@@ -80,26 +82,38 @@ class App:
 
     @property
     def storage(self) -> Storage:
-        """The jobs table and its store, index and directory; connected on first use, once."""
+        """The jobs table and its store, index and directory; connected on first use.
+
+        The connect (which makes the table) runs outside the lock: one that hangs must not hold up the requests
+        behind it, which connect on their own; the first to finish is kept, and the others' clients closed.
+        """
+        if self._storage is not None:
+            return self._storage
+        connected = self._connect()
         with self._lock:
             if self._storage is None:
-                log_requests(self.settings.log_storage_requests)
-                table = self._table or connect_table(
-                    self.settings.storage_connection, self.settings.table_name, **self._client_options
-                )
-                directory = ExpiryDirectory(table, clock=self.clock)
-                storage = Storage(table, TableJobStore(table, directory), ExpiryIndex(table), directory)
-                self._storage = storage if self._wrap_storage is None else self._wrap_storage(storage)
-            return self._storage
+                self._storage = connected
+                return connected
+            kept = self._storage
+        connected.table.close()
+        return kept
+
+    def _connect(self) -> Storage:
+        log_requests(self.settings.log_storage_requests)
+        table = self._table or connect_table(self.settings.storage_connection, self.settings.table_name, **self._client_options)
+        directory = ExpiryDirectory(table, clock=self.clock)
+        storage = Storage(table, TableJobStore(table, directory), ExpiryIndex(table), directory)
+        return storage if self._wrap_storage is None else self._wrap_storage(storage)
 
     @property
     def jobs(self) -> JobService:
         """The API's job operations over the store."""
-        storage = self.storage
-        with self._lock:
-            if self._jobs is None:
-                self._jobs = JobService(storage.store, self.clock, locations=self.locations)
-            return self._jobs
+        if self._jobs is None:
+            storage = self.storage
+            with self._lock:
+                if self._jobs is None:
+                    self._jobs = JobService(storage.store, self.clock, locations=self.locations)
+        return self._jobs
 
     def purge(
         self,
@@ -157,6 +171,8 @@ def current_app() -> App:
     global _process_app
     if _in_use:
         return _in_use[-1]
+    if _process_app is not None:
+        return _process_app
     with _building:
         if _process_app is None:
             _process_app = App(load_settings())

@@ -15,6 +15,7 @@ import list_jobs_by_subscription
 from scripts.azurite import connection_string, free_port
 from scripts.devhost_process import DevHostProcess
 
+from ..builders import LOCATIONS_PATH
 from ..harness import JOB_ROUTE, function_request, serving_app
 
 
@@ -61,3 +62,21 @@ def test_a_key_that_is_not_base64_is_a_configuration_error_not_an_outage():
     assert response.json()["error"]["code"] == "InvalidConfiguration"
     assert "Retry-After" not in response.headers
     assert "AccountKey is not base64" in host.output
+
+
+def test_the_locations_answer_while_storage_is_down():
+    # given the app, as a process of its own, pointed at a port where no storage listens
+    with DevHostProcess(connection_string(free_port())) as host:
+        base = f"http://127.0.0.1:{host.port}"
+        # when the locations are asked for, before and after a job route has tried storage
+        before = requests.get(f"{base}{LOCATIONS_PATH}/westus", params={"api-version": "2021-01-01"}, timeout=30)
+        job = requests.get(
+            f"{base}/subscriptions/{JOB_ROUTE['subscriptionId']}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs/job",
+            params={"api-version": "2021-01-01"},
+            timeout=30,
+        )
+        after = requests.get(f"{base}{LOCATIONS_PATH}", params={"api-version": "2021-01-01"}, timeout=30)
+    # then the locations, which need no storage, answer; the job route says storage is unavailable
+    assert before.status_code == 200 and before.json()["name"] == "West US"
+    assert job.status_code == 503 and job.headers["Retry-After"] == "5"
+    assert after.status_code == 200 and len(after.json()["value"]) == 32

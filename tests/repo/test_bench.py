@@ -45,6 +45,7 @@ def test_a_bad_argument_is_one_usage_error_not_a_traceback(module, args):
 
 
 # Each starts its own Azurite or interpreters: seconds apiece.
+@pytest.mark.azurite  # starts its own
 @pytest.mark.slow
 def test_purge_benchmark_runs_and_checks_itself():
     # (it stops with an error when a purge deleted other than the expired jobs)
@@ -53,6 +54,7 @@ def test_purge_benchmark_runs_and_checks_itself():
     assert "entities read per purged job at " in output
 
 
+@pytest.mark.azurite  # starts its own
 @pytest.mark.slow
 @pytest.mark.usefixtures("machine_to_itself")
 def test_operations_benchmark_runs_and_counts_round_trips():
@@ -71,6 +73,7 @@ def test_cold_start_benchmark_splits_our_import_time_from_dependencies():
     assert "| get_job |" in output and "| purge_timer |" in output
 
 
+@pytest.mark.azurite  # starts its own
 @pytest.mark.slow
 @pytest.mark.usefixtures("machine_to_itself")
 def test_load_benchmark_runs_each_level_without_errors():

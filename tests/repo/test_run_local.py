@@ -5,6 +5,7 @@ On ports and a data folder of the test's own; taken ports are refused in one lin
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import re
@@ -33,6 +34,9 @@ SCRIPT = ROOT / "scripts" / "run-local.sh"
 INHERITED_SETTINGS = ("AzureWebJobsStorage", "IMPORTEXPORT_STORAGE_CONNECTION")
 TABLE = "RunLocalJobs"
 CAN_NAME_HOLDER = shutil.which("ss") is not None or shutil.which("lsof") is not None
+
+# The script starts an Azurite of its own (node_modules/.bin/azurite) for all but its earliest refusals.
+pytestmark = pytest.mark.azurite
 
 
 class RunLocal:
@@ -104,10 +108,16 @@ class RunLocal:
         return [line for line in listing.splitlines() if ours.search(line)]
 
     def stop(self) -> None:
-        """Whatever the test did, nothing of the run is left behind."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.finished()
+        """Whatever the test did, nothing of the run is left behind: not the script, nor the Azurite and app it started
+        in process groups of their own (which a script killed on a timeout cannot stop)."""
+        try:
+            if self.process is not None and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.finished()
+        finally:
+            for line in self.strays():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(line.split()[0]), signal.SIGKILL)
 
 
 @pytest.fixture

@@ -226,3 +226,4 @@ def test_the_timer_logs_one_line_when_storage_is_down(app_settings, caplog):
     assert [record.getMessage() for record in errors] == [
         "purge stopped: the storage service did not answer (ServiceRequestError); the next run continues"
     ]
+    assert all(record.exc_info is None for record in errors)

@@ -40,6 +40,7 @@ def outage(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.azurite  # starts its own, to stop it
 @pytest.mark.usefixtures("machine_to_itself")
 def test_an_outage_mid_traffic_answers_503_and_loses_nothing(outage):
     azurite, api = outage
