@@ -95,7 +95,8 @@ class App:
                 self._storage = connected
                 return connected
             kept = self._storage
-        connected.table.close()
+        if connected.table is not kept.table:  # a caller's own table client is shared, not this connect's to close
+            connected.table.close()
         return kept
 
     def _connect(self) -> Storage:
