@@ -7,13 +7,14 @@ the name `cancel_job`, which the app's layout promises, after the use the servic
 import azure.functions as func
 
 from shared.api.bodies import read_body
-from shared.api.http import arm_endpoint, job_key, job_response, preconditions
-from shared.app import current_app
+from shared.api.http import job_key, job_response, preconditions
+from shared.app import current_app, endpoint
+from shared.domain.access import Action, Caller
 from shared.domain.requests import JobUpdateRequest
 
 
-@arm_endpoint
-def main(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint(Action.JOBS_WRITE)
+def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, JobUpdateRequest)
-    return job_response(req, current_app().jobs.update_job(key, request, preconditions(req)))
+    return job_response(req, current_app().jobs.update_job(key, request, preconditions(req), by=caller))

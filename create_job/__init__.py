@@ -3,14 +3,15 @@
 import azure.functions as func
 
 from shared.api.bodies import read_body
-from shared.api.http import arm_endpoint, job_key, job_response, preconditions
-from shared.app import current_app
+from shared.api.http import job_key, job_response, preconditions
+from shared.app import current_app, endpoint
+from shared.domain.access import Action, Caller
 from shared.domain.requests import JobCreateRequest
 
 
-@arm_endpoint
-def main(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint(Action.JOBS_WRITE)
+def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, JobCreateRequest)
-    result = current_app().jobs.create_job(key, request, preconditions(req))
+    result = current_app().jobs.create_job(key, request, preconditions(req), by=caller)
     return job_response(req, result.stored, 201 if result.created else 200)

@@ -2,12 +2,13 @@
 
 import azure.functions as func
 
-from shared.api.http import arm_endpoint, empty_response, job_key, preconditions
-from shared.app import current_app
+from shared.api.http import empty_response, job_key, preconditions
+from shared.app import current_app, endpoint
+from shared.domain.access import Action, Caller
 
 
-@arm_endpoint
-def main(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint(Action.JOBS_DELETE)
+def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     key = job_key(req)
     # 200 either way: the specification declares only 200, and the official clients raise on a 204, so a retried
     # delete would fail.

@@ -2,11 +2,12 @@
 
 import azure.functions as func
 
-from shared.api.http import arm_endpoint, job_key, job_response
-from shared.app import current_app
+from shared.api.http import job_key, job_response
+from shared.app import current_app, endpoint
+from shared.domain.access import Action, Caller
 
 
-@arm_endpoint
-def main(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint(Action.JOBS_READ)
+def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     key = job_key(req)
     return job_response(req, current_app().jobs.get_job(key))

@@ -2,12 +2,13 @@
 
 import azure.functions as func
 
-from shared.api.http import arm_endpoint, list_query, list_response
-from shared.app import current_app
+from shared.api.http import list_query, list_response
+from shared.app import current_app, endpoint
+from shared.domain.access import Action, Caller
 
 
-@arm_endpoint
-def main(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint(Action.JOBS_READ)
+def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     query = list_query(req)
     page = current_app().jobs.list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
     return list_response(req, page.jobs, page.next_skip_token)

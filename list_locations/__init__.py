@@ -2,11 +2,12 @@
 
 import azure.functions as func
 
-from shared.api.http import arm_endpoint, check_api_version, json_response
+from shared.api.http import check_api_version, json_response
 from shared.api.rendering import locations_body
-from shared.app import current_app
+from shared.app import current_app, endpoint
+from shared.domain.access import Action, Caller
 
 
-@arm_endpoint
-def main(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint(Action.LOCATIONS_READ)
+def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     return json_response(locations_body(current_app().locations, check_api_version(req)))

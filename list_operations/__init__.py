@@ -2,10 +2,12 @@
 
 import azure.functions as func
 
-from shared.api.http import arm_endpoint, json_response
+from shared.api.http import json_response
 from shared.api.operations import operations_body
+from shared.app import endpoint
+from shared.domain.access import Caller
 
 
-@arm_endpoint
-def main(req: func.HttpRequest) -> func.HttpResponse:
+@endpoint(None)
+def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     return json_response(operations_body())

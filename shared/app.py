@@ -23,6 +23,9 @@ from typing import Any
 
 from azure.data.tables import TableClient
 
+from .api.callers import CallerReading
+from .api.http import FunctionMain, Gate, Handler, arm_endpoint
+from .domain.access import Action
 from .domain.clock import Clock, SystemClock
 from .domain.job import JobState
 from .domain.jobs import JobService
@@ -69,6 +72,11 @@ class App:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        # What every request passes: its caller, read as the auth mode says, authorised by the roles.
+        self.gate = Gate(
+            reading=CallerReading(mode=settings.auth_mode, easy_auth_enabled=settings.easy_auth_enabled),
+            policy=settings.access,
+        )
         self._table = table
         self._wrap_storage = wrap_storage
         self._client_options = client_options
@@ -178,6 +186,11 @@ def current_app() -> App:
         if _process_app is None:
             _process_app = App(load_settings())
         return _process_app
+
+
+def endpoint(action: Action | None) -> Callable[[Handler], FunctionMain]:
+    """A function's `main`, admitting callers through the current app's gate for `action` (None: any caller)."""
+    return arm_endpoint(action, gate=lambda: current_app().gate)
 
 
 @contextmanager

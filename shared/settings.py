@@ -20,12 +20,15 @@ from typing import Any
 from azure.data.tables import TableServiceClient
 from pydantic import BaseModel, Field, ValidationError
 
+from .domain.access import AccessPolicy, AuthMode, RolesFileError, load_roles
 from .domain.locations import LocationCatalogue, LocationsFileError, load_catalogue
 from .domain.retention import Retention
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 # The repository's catalogue of locations, unless IMPORTEXPORT_LOCATIONS_FILE names another.
 DEFAULT_LOCATIONS_FILE = Path(__file__).resolve().parent / "locations.json"
+# The repository's roles (Entra ID app roles and what each grants), unless IMPORTEXPORT_ROLES_FILE names another.
+DEFAULT_ROLES_FILE = Path(__file__).resolve().parent / "roles.json"
 
 # Azurite's documented, public development account: what `UseDevelopmentStorage=true` means.
 DEVELOPMENT_STORAGE = (
@@ -37,6 +40,10 @@ DEVELOPMENT_STORAGE = (
 CONNECTION_SETTING = "IMPORTEXPORT_STORAGE_CONNECTION"
 FALLBACK_CONNECTION_SETTING = "AzureWebJobsStorage"
 LOCATIONS_FILE_SETTING = "IMPORTEXPORT_LOCATIONS_FILE"
+ROLES_FILE_SETTING = "IMPORTEXPORT_ROLES_FILE"
+# Set by App Service when its Authentication ("Easy Auth") runs in front of the app; only then are the
+# X-MS-CLIENT-PRINCIPAL headers the platform's and not a client's.
+EASY_AUTH_SETTING = "WEBSITE_AUTH_ENABLED"
 
 
 class SettingsError(Exception):
@@ -56,6 +63,11 @@ class Settings(BaseModel):
     log_storage_requests: bool = False
     # The datacenters jobs can be created in, read from the file IMPORTEXPORT_LOCATIONS_FILE names.
     locations: LocationCatalogue
+    # Who may call: a Functions key (the host checks it), an Entra ID caller through Easy Auth, or both.
+    auth_mode: AuthMode = AuthMode.KEYS
+    easy_auth_enabled: bool = False
+    # The app roles and what each grants, read from the file IMPORTEXPORT_ROLES_FILE names.
+    access: AccessPolicy = Field(default_factory=lambda: read_roles(None))
 
     @property
     def retention(self) -> Retention:
@@ -69,6 +81,8 @@ SETTING_NAMES = {
     "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "creating_expiry_days",
     "IMPORTEXPORT_PURGE_TIME_BUDGET_SECONDS": "purge_time_budget_seconds",
     "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "log_storage_requests",
+    "IMPORTEXPORT_AUTH_MODE": "auth_mode",
+    EASY_AUTH_SETTING: "easy_auth_enabled",
 }
 
 
@@ -121,8 +135,9 @@ def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]
     # The settings' text; Settings converts each to its field's type (an int, a bool) or says what is wrong.
     fields: dict[str, Any] = {field: value for name, field in SETTING_NAMES.items() if (value := lookup(name)) is not None}
     locations = read_locations(lookup(LOCATIONS_FILE_SETTING))
+    access = read_roles(lookup(ROLES_FILE_SETTING))
     try:
-        return Settings(storage_connection=connection, locations=locations, **fields)
+        return Settings(storage_connection=connection, locations=locations, access=access, **fields)
     except ValidationError as error:
         problems = "; ".join(f"{_setting_name(str(e['loc'][0]))}: {e['msg']}" for e in error.errors())
         raise SettingsError(f"invalid app settings: {problems}") from error
@@ -135,6 +150,16 @@ def read_locations(setting: str | None, app_root: Path = APP_ROOT) -> LocationCa
         return load_catalogue(path)
     except LocationsFileError as error:
         source = f"{LOCATIONS_FILE_SETTING}: " if setting is not None else ""
+        raise SettingsError(f"{source}{error}") from error
+
+
+def read_roles(setting: str | None, app_root: Path = APP_ROOT) -> AccessPolicy:
+    """The roles in the file the setting names (relative to the app's folder), else the repository's own."""
+    path = DEFAULT_ROLES_FILE if setting is None else app_root / Path(setting).expanduser()
+    try:
+        return load_roles(path)
+    except RolesFileError as error:
+        source = f"{ROLES_FILE_SETTING}: " if setting is not None else ""
         raise SettingsError(f"{source}{error}") from error
 
 

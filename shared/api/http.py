@@ -1,13 +1,13 @@
 """The HTTP edge of every function: api-version and query parameters, route keys, ARM responses and errors out.
 
-`arm_endpoint` wraps each function's `main`: it gives the request its storage deadline and turns every failure
-into an ARM error body, never a stack trace. Request bodies are read by `bodies`, answers' bodies built by
+`arm_endpoint` makes each function's `main`: it admits the caller (`Gate`: who it is, and whether its roles allow
+the function's action), gives the request its storage deadline and turns every failure into an ARM error body,
+never a stack trace. Request bodies are read by `bodies`, answers' bodies built by
 `rendering`.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -20,14 +20,16 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 import azure.functions as func
 from azure.core.exceptions import AzureError, HttpResponseError
 
-from ..domain.errors import ApiError, BadRequest, NotFound, ServiceUnavailable
+from ..domain.access import AccessPolicy, Action, Caller
+from ..domain.errors import ApiError, AuthorizationFailed, BadRequest, NotFound, ServiceUnavailable
 from ..domain.job import Job
 from ..domain.job_filter import JobFilter
 from ..domain.jobs import Preconditions
-from ..domain.names import JobKey, Scope
+from ..domain.names import PROVIDER, RESOURCE_TYPE, JobKey, Scope
 from ..domain.store import StoredJob
 from ..settings import SettingsError
 from ..storage.client import storage_deadline
+from .callers import CallerReading, request_caller
 from .filters import parse_filter
 from .rendering import job_resource
 from .versions import ApiVersion
@@ -45,33 +47,83 @@ _HOST = re.compile(
 log = logging.getLogger("importexport")
 
 
-def arm_endpoint(handler: Callable[[func.HttpRequest], func.HttpResponse]) -> Callable[[func.HttpRequest], func.HttpResponse]:
-    """Wraps a function's `main`: checks api-version and turns every failure into an ARM error response."""
+# A function's body: the request, and the caller the gate let through.
+Handler = Callable[[func.HttpRequest, Caller], func.HttpResponse]
+FunctionMain = Callable[[func.HttpRequest], func.HttpResponse]
 
-    @functools.wraps(handler)
-    def main(req: func.HttpRequest) -> func.HttpResponse:
-        try:
-            check_api_version(req)
-            with storage_deadline():
-                return handler(req)
-        except ApiError as error:
-            return error_response(error)
-        except HttpResponseError as error:
-            if error.status_code is not None and error.status_code < 500:
-                log.exception("storage refused a request: %s", error.status_code)
-                return error_response(ApiError("The storage service refused the request."))
-            return _storage_unavailable(error)
-        except AzureError as error:  # no answer from storage: connection refused, timed out, reset
-            return _storage_unavailable(error)
-        except SettingsError as error:
-            # Not an outage: no Retry-After, since trying again cannot help until the settings are fixed.
-            log.error("the app is misconfigured: %s", error)
-            return error_response(ApiError("The app is misconfigured; its log says how.", code="InvalidConfiguration"))
-        except Exception:  # the boundary: log it, never send a stack trace
-            log.exception("unexpected failure in %s", handler.__module__)
-            return error_response(ApiError("The server met an unexpected error."))
 
-    return main
+@dataclass(frozen=True)
+class Gate:
+    """What a request must pass before its function runs: who the caller is (`reading`), and what it may do (`policy`)."""
+
+    reading: CallerReading
+    policy: AccessPolicy
+
+    def admit(self, req: func.HttpRequest, action: Action | None) -> Caller:
+        """The caller, when it may take `action` over the request's scope (any caller, for None); else 401 or 403."""
+        caller = request_caller(req.headers, self.reading)
+        if action is not None:
+            try:
+                self.policy.authorize(caller, action, request_scope(req))
+            except AuthorizationFailed:
+                log.warning("refused %s to %s %s (%s)", action.value, caller.type.value, caller.name, caller.object_id)
+                raise
+        return caller
+
+
+def request_scope(req: func.HttpRequest) -> str:
+    """The ARM scope a request acts on, from its route: a job, a resource group, a subscription, or the provider."""
+    route = req.route_params
+    if "subscriptionId" not in route:
+        location = route.get("locationName")
+        return f"/providers/{PROVIDER}/locations" + (f"/{location}" if location else "")
+    scope = f"/subscriptions/{route['subscriptionId']}"
+    if "resourceGroupName" in route:
+        scope += f"/resourceGroups/{route['resourceGroupName']}"
+        if "jobName" in route:
+            scope += f"/providers/{RESOURCE_TYPE}/{route['jobName']}"
+    return scope
+
+
+def arm_endpoint(action: Action | None, *, gate: Callable[[], Gate]) -> Callable[[Handler], FunctionMain]:
+    """Makes a function's `main` of `handler`: the caller must pass `gate()` for `action` (401, 403), the api-version
+    must be one the API has (400); every failure becomes an ARM error response, never a stack trace."""
+
+    def decorate(handler: Handler) -> FunctionMain:
+        def main(req: func.HttpRequest) -> func.HttpResponse:
+            try:
+                caller = gate().admit(req, action)
+                check_api_version(req)
+                with storage_deadline():
+                    return handler(req, caller)
+            except ApiError as error:
+                return error_response(error)
+            except HttpResponseError as error:
+                if error.status_code is not None and error.status_code < 500:
+                    log.exception("storage refused a request: %s", error.status_code)
+                    return error_response(ApiError("The storage service refused the request."))
+                return _storage_unavailable(error)
+            except AzureError as error:  # no answer from storage: connection refused, timed out, reset
+                return _storage_unavailable(error)
+            except SettingsError as error:
+                # Not an outage: no Retry-After, since trying again cannot help until the settings are fixed.
+                log.error("the app is misconfigured: %s", error)
+                return error_response(ApiError("The app is misconfigured; its log says how.", code="InvalidConfiguration"))
+            except Exception:  # the boundary: log it, never send a stack trace
+                log.exception("unexpected failure in %s", handler.__module__)
+                return error_response(ApiError("The server met an unexpected error."))
+
+        # The host binds `main`'s parameters to function.json's bindings by name: it must show `req` alone, so it
+        # takes the handler's name and docs but not its signature (no `__wrapped__`).
+        main.__module__, main.__name__, main.__qualname__, main.__doc__ = (
+            handler.__module__,
+            handler.__name__,
+            handler.__qualname__,
+            handler.__doc__,
+        )
+        return main
+
+    return decorate
 
 
 def _storage_unavailable(error: Exception) -> func.HttpResponse:
@@ -214,8 +266,7 @@ def empty_response(status: int) -> func.HttpResponse:
 
 
 def error_response(error: ApiError) -> func.HttpResponse:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    return json_response(error.to_body(), error.status, headers)
+    return json_response(error.to_body(), error.status, error.headers())
 
 
 def not_found_response(req: func.HttpRequest) -> func.HttpResponse:

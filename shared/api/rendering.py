@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ..domain.job import SERVICE_TIMES, Job
+from ..domain.job import SERVICE_RECORDS, Job
 from ..domain.locations import LOCATION_ID_PREFIX, LOCATION_TYPE, Location, LocationCatalogue
 from ..domain.names import RESOURCE_TYPE
 from .versions import ApiVersion, show_job, show_location
@@ -16,7 +16,7 @@ def job_resource(job: Job, version: ApiVersion) -> dict[str, Any]:
 
     BitLocker keys are write-only here, read only through listBitLockerKeys.
     """
-    properties = job.properties.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(SERVICE_TIMES))
+    properties = job.properties.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(SERVICE_RECORDS))
     for drive in properties.get("driveList", ()):
         drive.pop("bitLockerKey", None)
     resource = {
@@ -27,9 +27,17 @@ def job_resource(job: Job, version: ApiVersion) -> dict[str, Any]:
         "tags": job.tags,
         "properties": properties,
     }
-    system_data = {"createdAt": job.properties.created_at, "lastModifiedAt": job.properties.updated_at}
+    recorded = job.properties
+    system_data = {
+        "createdBy": recorded.created_by,
+        "createdByType": recorded.created_by_type,
+        "createdAt": recorded.created_at and _utc_text(recorded.created_at),
+        "lastModifiedBy": recorded.last_modified_by,
+        "lastModifiedByType": recorded.last_modified_by_type,
+        "lastModifiedAt": recorded.updated_at and _utc_text(recorded.updated_at),
+    }
     metadata = {
-        "systemData": {name: _utc_text(time) for name, time in system_data.items() if time is not None},
+        "systemData": {name: value for name, value in system_data.items() if value is not None},
         "identity": {"type": "None"},  # jobs here have no managed identity
     }
     return show_job(resource, version, resource_metadata=metadata)

@@ -38,6 +38,10 @@ class ApiError(Exception):
         # Seconds for the Retry-After header: the client may send the same request again after that long.
         self.retry_after = retry_after
 
+    def headers(self) -> dict[str, str]:
+        """The response headers the error calls for."""
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+
     def to_body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.target:
@@ -51,6 +55,21 @@ class BadRequest(ApiError):
     """400: the request itself is wrong (a name, a parameter, the body)."""
 
     status = 400
+
+
+class AuthenticationFailed(ApiError):
+    """401: the request carries no caller the app can trust (no, or no valid, Entra ID principal)."""
+
+    status = 401
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "WWW-Authenticate": "Bearer"}  # RFC 6750: the scheme the caller must use
+
+
+class AuthorizationFailed(ApiError):
+    """403: the caller's roles do not grant the action over the request's scope."""
+
+    status = 403
 
 
 class NotFound(ApiError):

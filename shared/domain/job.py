@@ -205,6 +205,9 @@ class JobDetails(ArmModel):
 # The times the service keeps of a job, beside its ARM properties: what starts the purge's countdowns, and what
 # `systemData` shows. Stored with the properties, never shown among them (no api-version defines them there).
 SERVICE_TIMES = frozenset({"created_at", "updated_at", "state_changed_at", "completed_at"})
+# Who created and last changed the job (a caller's name and kind), which `systemData` shows; kept the same way.
+SERVICE_AUTHORS = frozenset({"created_by", "created_by_type", "last_modified_by", "last_modified_by_type"})
+SERVICE_RECORDS = SERVICE_TIMES | SERVICE_AUTHORS
 
 
 class JobProperties(JobDetails):
@@ -214,6 +217,10 @@ class JobProperties(JobDetails):
     updated_at: AwareDatetime | None = None
     state_changed_at: AwareDatetime | None = None
     completed_at: AwareDatetime | None = None
+    created_by: ShortText | None = None
+    created_by_type: ShortText | None = None
+    last_modified_by: ShortText | None = None
+    last_modified_by_type: ShortText | None = None
 
 
 # Properties the service owns: accepted in a PUT body (so a GET result can be sent back) but ignored.

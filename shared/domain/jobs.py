@@ -16,6 +16,7 @@ from datetime import datetime
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
 from . import state_machine
+from .access import KEY_CALLER, Caller
 from .clock import Clock, SystemClock
 from .errors import NotFound, PreconditionFailed, ServiceUnavailable
 from .job import Job, JobState
@@ -80,8 +81,13 @@ class JobService:
             raise _not_found(key)
         return current
 
-    def create_job(self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions) -> CreateResult:
-        """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new."""
+    def create_job(
+        self, key: JobKey, request: JobCreateRequest, preconditions: Preconditions, *, by: Caller = KEY_CALLER
+    ) -> CreateResult:
+        """PUT: creates the job, or replaces it while it is in Creating. Returns it and whether it is new.
+
+        `by` (here and in every change) is who asked, as `systemData` records it; a key holder unless said.
+        """
         # Checked before any storage call, so a job in an unknown location is never stored.
         shipping_to = self._locations.for_job(request.location).shipping_information()
         for attempt in range(MAX_ATTEMPTS):
@@ -89,7 +95,11 @@ class JobService:
                 # Most PUTs create: try that first, and read only when the job turns out to exist.
                 try:
                     return CreateResult(
-                        self._store.insert(state_machine.new_job(key, request, self._clock.now(), shipping_to=shipping_to)),
+                        self._store.insert(
+                            _changed_by(
+                                state_machine.new_job(key, request, self._clock.now(), shipping_to=shipping_to), by, created=True
+                            )
+                        ),
                         created=True,
                     )
                 except ResourceExistsError:
@@ -99,19 +109,23 @@ class JobService:
             if current is None:
                 continue  # deleted since the insert failed (If-Match would have stopped at the check): insert again
             try:
-                replacement = state_machine.replace_job(current.job, request, self._clock.now(), shipping_to=shipping_to)
+                replacement = _changed_by(
+                    state_machine.replace_job(current.job, request, self._clock.now(), shipping_to=shipping_to), by
+                )
                 return CreateResult(self._store.replace(replacement, current), created=False)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)
 
-    def update_job(self, key: JobKey, request: JobUpdateRequest, preconditions: Preconditions) -> StoredJob:
+    def update_job(
+        self, key: JobKey, request: JobUpdateRequest, preconditions: Preconditions, *, by: Caller = KEY_CALLER
+    ) -> StoredJob:
         """PATCH (Update Job Properties): cancel, ship or edit the job."""
-        return self._modify(key, preconditions, lambda job, now: state_machine.update_job(job, request, now))
+        return self._modify(key, preconditions, lambda job, now: state_machine.update_job(job, request, now), by)
 
-    def move_job(self, key: JobKey, target: JobState, at: datetime | None) -> StoredJob:
+    def move_job(self, key: JobKey, target: JobState, at: datetime | None, *, by: Caller = KEY_CALLER) -> StoredJob:
         """The operator's (datacenter's) state move."""
-        return self._modify(key, Preconditions(), lambda job, now: state_machine.move_job(job, target, at, now))
+        return self._modify(key, Preconditions(), lambda job, now: state_machine.move_job(job, target, at, now), by)
 
     def delete_job(self, key: JobKey, preconditions: Preconditions) -> bool:
         """DELETE: True when the job was deleted, False when there was none."""
@@ -132,7 +146,7 @@ class JobService:
     def list_jobs(self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None) -> JobPage:
         return self._store.list_jobs(scope, top, skip_token, job_filter=job_filter)
 
-    def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job]) -> StoredJob:
+    def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job], by: Caller) -> StoredJob:
         for attempt in range(MAX_ATTEMPTS):
             current = self._store.get(key)
             preconditions.check(current)
@@ -142,7 +156,7 @@ class JobService:
             if changed is current.job:
                 return current
             try:
-                return self._store.replace(changed, current)
+                return self._store.replace(_changed_by(changed, by), current)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)
@@ -153,6 +167,14 @@ class JobService:
         if preconditions.if_match is not None or preconditions.if_none_match is not None:
             raise PreconditionFailed("The job changed while the request was being processed.")
         time.sleep(random.uniform(0, min(RETRY_BACKOFF_MAX_SECONDS, RETRY_BACKOFF_FIRST_SECONDS * 2**attempt)))
+
+
+def _changed_by(job: Job, by: Caller, *, created: bool = False) -> Job:
+    """`job` with who changed it last (and, when `created`, who created it): names and kinds, never a credential."""
+    recorded = {"last_modified_by": by.name, "last_modified_by_type": by.type.value}
+    if created:
+        recorded.update(created_by=by.name, created_by_type=by.type.value)
+    return job.model_copy(update={"properties": job.properties.model_copy(update=recorded)})
 
 
 def _not_found(key: JobKey) -> NotFound:

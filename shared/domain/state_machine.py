@@ -129,7 +129,9 @@ def replace_job(existing: Job, request: JobCreateRequest, now: datetime, *, ship
     if existing.state != JobState.CREATING:
         raise InvalidJobState(f"The job is in state {existing.state}; it can be replaced only in state Creating.")
     replacement = new_job(existing.key, request, now, shipping_to=shipping_to)
-    kept = {"created_at": existing.properties.created_at, "state_changed_at": existing.properties.state_changed_at}
+    kept = {
+        name: getattr(existing.properties, name) for name in ("created_at", "state_changed_at", "created_by", "created_by_type")
+    }
     # What the client's api-version does not define, it could not send back: the job keeps its own.
     kept.update({name: getattr(existing.properties, name) for name in request.unseen_properties})
     properties = replacement.properties.model_copy(update=kept)

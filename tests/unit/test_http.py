@@ -11,8 +11,10 @@ import get_job
 from shared.api.bodies import MAX_JSON_DEPTH, read_body
 from shared.domain.errors import BadRequest
 from shared.domain.requests import JobUpdateRequest
+from shared.settings import DEVELOPMENT_STORAGE, Settings
 
-from ..harness import JOB_ROUTE, function_request
+from ..builders import LOCATIONS
+from ..harness import JOB_ROUTE, function_request, serving_app
 
 
 def test_read_body_names_the_problem():
@@ -39,9 +41,10 @@ def test_read_body_names_the_problem():
     ],
 )
 def test_a_repeated_api_version_is_400_whichever_comes_last(query):
-    # given a request whose URL names api-version twice
+    # given an app (never connected to storage) and a request whose URL names api-version twice
     req = func.HttpRequest("GET", f"http://localhost/x?{query}", headers={}, params={}, route_params=JOB_ROUTE, body=b"")
     # when it reaches a function, then it is refused before anything is read
-    response = get_job.main(req)
+    with serving_app(Settings(storage_connection=DEVELOPMENT_STORAGE, locations=LOCATIONS)):
+        response = get_job.main(req)
     assert response.status_code == 400
     assert json.loads(response.get_body())["error"]["code"] == "InvalidApiVersionParameter"
