@@ -1,4 +1,7 @@
-"""`python -m devhost [--port 7071] [--host 127.0.0.1] [--root .]`: serve the function app."""
+"""`python -m devhost [--port 7071] [--host 127.0.0.1] [--root .] [--cert PEM [--key PEM]]`: serve the function app.
+
+Over https with a certificate (`--cert`/`--key`, or DEVHOST_TLS_CERT/DEVHOST_TLS_KEY; docs/operations.md, the dev
+host)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from .config import ConfigError, Keys, load_local_settings
 from .functions import load_app
 from .server import DevHost
 from .timers import TimerScheduler
+from .tls import CERT_VARIABLE, KEY_VARIABLE, TlsFiles
 
 
 def listen_error(host: str, port: int, error: OSError) -> str:
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=port_number, default=7071)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the function app folder (holds host.json)")
+    parser.add_argument("--cert", type=Path, help=f"serve https with this PEM certificate chain (else ${CERT_VARIABLE})")
+    parser.add_argument("--key", type=Path, help=f"its PEM private key, if not in the certificate's file (else ${KEY_VARIABLE})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # A line per request is on every request's path: skip gathering what this format never shows (the logging
@@ -46,11 +52,13 @@ def main(argv: list[str] | None = None) -> None:
         load_local_settings(root)
         app = load_app(root)
         keys = Keys.from_environment()
+        tls_files = TlsFiles.chosen(cert=args.cert, key=args.key)
+        tls = tls_files.server_context() if tls_files is not None else None
     except ConfigError as error:
         sys.exit(f"devhost: {error}")
     sys.path.insert(0, str(root))
     try:
-        server = DevHost(app, (args.host, args.port), keys)
+        server = DevHost(app, (args.host, args.port), keys, tls=tls)
     except OSError as error:
         sys.exit(f"devhost: {listen_error(args.host, args.port, error)}")
     prefix = app.route_prefix.strip("/") + "/" if app.route_prefix.strip("/") else ""

@@ -104,11 +104,14 @@ def content_type(response: func.HttpResponse) -> str:
 
 
 class Dispatcher:
-    """Serves a function app's HTTP functions and admin endpoint, one request at a time per caller (thread-safe)."""
+    """Serves a function app's HTTP functions and admin endpoint, one request at a time per caller (thread-safe).
 
-    def __init__(self, app: FunctionApp, keys: Keys) -> None:
+    `scheme` is how clients reach it (the URL a function is given)."""
+
+    def __init__(self, app: FunctionApp, keys: Keys, *, scheme: str = "http") -> None:
         self.app = app
         self.keys = keys
+        self.scheme = scheme
 
     def __call__(self, request: IncomingRequest) -> Answer:
         started = time.perf_counter()
@@ -150,7 +153,7 @@ class Dispatcher:
             return Answer.error(400, "The Host header is not a host name or address with an optional port.")
         http_request = func.HttpRequest(
             method=request.method,
-            url=f"http://{host}{request.path}" + (f"?{request.query}" if request.query else ""),
+            url=f"{self.scheme}://{host}{request.path}" + (f"?{request.query}" if request.query else ""),
             headers=request.headers,
             params=params,
             route_params={name: unquote(value) for name, value in raw_route.items()},

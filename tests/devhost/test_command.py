@@ -1,5 +1,5 @@
-"""`python -m devhost` as a user runs it: it serves the app, and what stops it (a bad port, a port in use, a malformed
-local.settings.json, keys set wrong) is one line, never a traceback."""
+"""`python -m devhost` as a user runs it: it serves the app, over https when told to, and what stops it (a bad port, a
+port in use, a malformed local.settings.json, keys or certificates set wrong) is one line, never a traceback."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..harness import (
     assert_one_line_refusal,
     start_devhost,
 )
+from .identity import self_signed_certificate, write_whoami_app
 
 
 def test_python_m_devhost_serves_the_app(app_settings, tmp_path):
@@ -84,3 +85,39 @@ def test_the_same_value_for_both_keys_is_refused_in_one_line(tmp_path):
     # then it refuses in one line naming both variables
     line = assert_one_line_refusal(result)
     assert "DEVHOST_FUNCTION_KEY" in line and "DEVHOST_MASTER_KEY" in line and "same" in line
+
+
+# --- https, as a user turns it on ---
+
+
+def test_https_serves_with_the_certificate_given(tmp_path):
+    # given the app folder and a certificate for 127.0.0.1, its file by flag and its key by variable
+    app = write_whoami_app(tmp_path)
+    certificate = self_signed_certificate(tmp_path)
+    host = DevHostProcess(
+        root=app.root,
+        environment={"DEVHOST_TLS_KEY": str(certificate.key)},
+        arguments=["--cert", str(certificate.cert)],
+        capture_output=True,
+    )
+    with host:
+        # when a client that verifies the certificate calls
+        url = f"https://127.0.0.1:{host.port}/whoami/x"
+        response = requests.get(url, verify=certificate.cert, timeout=10)
+    # then it is served over https, and the dev host said where
+    assert response.status_code == 200 and response.json()["url"] == url
+    assert f"on https://127.0.0.1:{host.port} (keys off)" in host.output
+
+
+@pytest.mark.parametrize(
+    "environment,arguments,words",
+    [
+        ({}, ["--cert", "/no/such/cert.pem"], "/no/such/cert.pem (--cert) is not found"),
+        ({"DEVHOST_TLS_CERT": "/no/such/cert.pem"}, [], "/no/such/cert.pem (DEVHOST_TLS_CERT) is not found"),
+        ({"DEVHOST_TLS_KEY": "/some/key.pem"}, [], "a TLS key is given (DEVHOST_TLS_KEY) but no certificate"),
+    ],
+    ids=["no-cert-file", "no-cert-file-by-variable", "key-alone"],
+)
+def test_https_set_wrong_is_one_line_naming_what_to_fix(tmp_path, environment, arguments, words):
+    result = start_devhost(app_folder(tmp_path), "--port", str(free_port()), *arguments, env=environment)
+    assert words in assert_one_line_refusal(result)
