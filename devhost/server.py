@@ -21,6 +21,7 @@ import h11
 
 from .config import Keys
 from .dispatch import Answer, Dispatcher, IncomingRequest
+from .easy_auth import EasyAuth
 from .functions import FunctionApp
 
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit; larger is 413
@@ -40,7 +41,7 @@ class RequestTooLarge(Exception):
 
 class DevHost(socketserver.ThreadingTCPServer):
     """Serves a function app over HTTP on `address` (port 0 picks a free one) until `shutdown` or Ctrl-C; over HTTPS
-    with a `tls` context."""
+    with a `tls` context, and behind Easy Auth with `auth` (`devhost.easy_auth`)."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -55,18 +56,20 @@ class DevHost(socketserver.ThreadingTCPServer):
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
         *,
         tls: ssl.SSLContext | None = None,
+        auth: EasyAuth | None = None,
     ) -> None:
         self.app = app
         self.keys = keys
         self.read_timeout = read_timeout
         self.tls = tls
+        self.auth = auth
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Connection)
         if tls is not None:
             # Accepted connections come as TLS sockets whose handshake waits for the connection's own thread
             # (Connection.handle): a slow or broken client never holds up accept(), nor anyone else's connection.
             self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
-        self.dispatch = Dispatcher(app, keys, scheme=self.scheme)
+        self.dispatch = Dispatcher(app, keys, scheme=self.scheme, auth=auth)
 
     @property
     def scheme(self) -> str:
