@@ -23,7 +23,7 @@ IDENTITY_PROVIDER = "aad"
 PLATFORM_HEADER_PREFIXES = ("x-ms-client-principal", "x-ms-token-")
 
 # The claim type .NET (and so Easy Auth) gives a JWT claim it knows by a short name; any other keeps its JWT name.
-# The one table of the mapping: docs/operations.md shows it too, and tests/devhost/test_principal.py reads it.
+# The one table of the mapping (docs/operations.md shows it, under the dev host's Easy Auth).
 CLAIM_TYPES = {
     "oid": "http://schemas.microsoft.com/identity/claims/objectidentifier",
     "tid": "http://schemas.microsoft.com/identity/claims/tenantid",
