@@ -1,4 +1,7 @@
-"""`python -m devhost [--port 7071] [--host 127.0.0.1] [--root .]`: serve the function app."""
+"""`python -m devhost [--port 7071] [--host 127.0.0.1] [--root .] [--cert PEM [--key PEM]]`: serve the function app.
+
+Over https with a certificate (`--cert`/`--key`, or DEVHOST_TLS_CERT/DEVHOST_TLS_KEY), behind Easy Auth with
+DEVHOST_AUTH_ISSUER and DEVHOST_AUTH_AUDIENCES set (docs/operations.md, the dev host)."""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, Keys, load_local_settings
+from .easy_auth import ISSUER_VARIABLE, PLATFORM_SETTING, EasyAuth, tell_the_app
 from .functions import load_app
 from .server import DevHost
 from .timers import TimerScheduler
+from .tls import CERT_VARIABLE, KEY_VARIABLE, TlsFiles
 
 
 def listen_error(host: str, port: int, error: OSError) -> str:
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=port_number, default=7071)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the function app folder (holds host.json)")
+    parser.add_argument("--cert", type=Path, help=f"serve https with this PEM certificate chain (else ${CERT_VARIABLE})")
+    parser.add_argument("--key", type=Path, help=f"its PEM private key, if not in the certificate's file (else ${KEY_VARIABLE})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # A line per request is on every request's path: skip gathering what this format never shows (the logging
@@ -46,11 +53,23 @@ def main(argv: list[str] | None = None) -> None:
         load_local_settings(root)
         app = load_app(root)
         keys = Keys.from_environment()
+        tls_files = TlsFiles.chosen(cert=args.cert, key=args.key)
+        tls = tls_files.server_context() if tls_files is not None else None
+        auth = EasyAuth.from_environment()
     except ConfigError as error:
         sys.exit(f"devhost: {error}")
+    # Before any function is imported: the app reads WEBSITE_AUTH_ENABLED as it reads any app setting.
+    overruled = tell_the_app(auth)
+    if overruled is not None:
+        print(
+            f"devhost: {PLATFORM_SETTING}={overruled} is overruled with False: Easy Auth is off here "
+            f"(set {ISSUER_VARIABLE} to turn it on); the platform, not the app's settings, says whether it is on",
+            file=sys.stderr,
+            flush=True,
+        )
     sys.path.insert(0, str(root))
     try:
-        server = DevHost(app, (args.host, args.port), keys)
+        server = DevHost(app, (args.host, args.port), keys, tls=tls, auth=auth)
     except OSError as error:
         sys.exit(f"devhost: {listen_error(args.host, args.port, error)}")
     prefix = app.route_prefix.strip("/") + "/" if app.route_prefix.strip("/") else ""
@@ -62,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"  {function.name}: {where}", flush=True)
     timers = TimerScheduler([f for f in app.functions.values() if f.trigger_type == "timerTrigger"])
-    print(f"Dev host serving {root} on {server.base_url} (keys {'on' if server.keys.enforced else 'off'})", flush=True)
+    easy_auth = f", Easy Auth on for tokens of {auth.issuer}" if auth is not None else ""
+    print(f"Dev host serving {root} on {server.base_url} (keys {'on' if server.keys.enforced else 'off'}{easy_auth})", flush=True)
     timers.start()
     try:
         server.serve_forever()

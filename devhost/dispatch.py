@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
 from .config import Keys
+from .easy_auth import EasyAuth, Refused
 from .errors import JSON_CONTENT_TYPE, error_body
 from .functions import FunctionApp
+from .principal import without_platform_headers
 from .timers import timer_request
 
 log = logging.getLogger("devhost")
@@ -104,11 +106,16 @@ def content_type(response: func.HttpResponse) -> str:
 
 
 class Dispatcher:
-    """Serves a function app's HTTP functions and admin endpoint, one request at a time per caller (thread-safe)."""
+    """Serves a function app's HTTP functions and admin endpoint, one request at a time per caller (thread-safe).
 
-    def __init__(self, app: FunctionApp, keys: Keys) -> None:
+    `scheme` is how clients reach it (the URL a function is given); with `auth`, Easy Auth stands in front of the HTTP
+    functions as on Azure: a request without a valid bearer token is answered 401 here and never reaches one."""
+
+    def __init__(self, app: FunctionApp, keys: Keys, *, scheme: str = "http", auth: EasyAuth | None = None) -> None:
         self.app = app
         self.keys = keys
+        self.scheme = scheme
+        self.auth = auth
 
     def __call__(self, request: IncomingRequest) -> Answer:
         started = time.perf_counter()
@@ -117,12 +124,38 @@ class Dispatcher:
         return answer
 
     def answer(self, request: IncomingRequest) -> Answer:
+        # Only Easy Auth sets its headers: one a client sent never reaches a function, whether Easy Auth is on or
+        # off (off, nothing else would stop a client from naming any caller it likes to an app that trusts them).
+        request = replace(request, headers=without_platform_headers(request.headers))
         params = request.params
         code = next((value for name, value in params.items() if name.lower() == "code"), None)
         presented_key = request.headers.get("x-functions-key") or code
         if request.path.lower().startswith("/admin/"):
+            # Left to the master key alone: Easy Auth guards /admin on Azure unless excluded, but the dev host's admin
+            # endpoint runs timers by hand, which no bearer token's caller should need for local work.
             return self._admin(request, presented_key)
+        if self.auth is not None:
+            # In front of routing, as Easy Auth is in front of the Functions host: every route, anonymous ones too,
+            # and a path no function serves, is refused without a valid token (keys are checked after, as on Azure).
+            outcome = self.auth.authenticate(request.headers)
+            if isinstance(outcome, Refused):
+                return self._unauthenticated(request, outcome)
+            request = replace(request, headers={**request.headers, **outcome.headers})
         return self._http_function(request, params, presented_key)
+
+    def _unauthenticated(self, request: IncomingRequest, refused: Refused) -> Answer:
+        """Easy Auth's 401, with the RFC 6750 challenge: `error="invalid_token"` only when a token was sent."""
+        assert self.auth is not None
+        host = request.headers.get("host") or ""
+        realm = re.sub(r":[0-9]*$", "", host if _AUTHORITY.fullmatch(host) else request.served_at)
+        challenge = f'Bearer realm="{realm}"'
+        if refused.rejection is None:
+            message = f"This host needs a bearer token (Authorization: Bearer ...) issued by {self.auth.issuer}."
+        else:
+            challenge += ', error="invalid_token"'
+            message = f"The bearer token is refused: {refused.rejection}."
+            log.info("bearer token refused (%s): %s", type(refused.rejection).__name__, refused.rejection)
+        return Answer.error(401, message, [("WWW-Authenticate", challenge)])
 
     def _http_function(self, request: IncomingRequest, params: dict[str, str], presented_key: str | None) -> Answer:
         found = self.app.match(request.method, request.path)
@@ -150,7 +183,7 @@ class Dispatcher:
             return Answer.error(400, "The Host header is not a host name or address with an optional port.")
         http_request = func.HttpRequest(
             method=request.method,
-            url=f"http://{host}{request.path}" + (f"?{request.query}" if request.query else ""),
+            url=f"{self.scheme}://{host}{request.path}" + (f"?{request.query}" if request.query else ""),
             headers=request.headers,
             params=params,
             route_params={name: unquote(value) for name, value in raw_route.items()},

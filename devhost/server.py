@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import ssl
 from collections.abc import Iterable
 from http.client import responses
 from typing import Any
@@ -20,6 +21,7 @@ import h11
 
 from .config import Keys
 from .dispatch import Answer, Dispatcher, IncomingRequest
+from .easy_auth import EasyAuth
 from .functions import FunctionApp
 
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit; larger is 413
@@ -38,7 +40,8 @@ class RequestTooLarge(Exception):
 
 
 class DevHost(socketserver.ThreadingTCPServer):
-    """Serves a function app over HTTP on `address` (port 0 picks a free one) until `shutdown` or Ctrl-C."""
+    """Serves a function app over HTTP on `address` (port 0 picks a free one) until `shutdown` or Ctrl-C; over HTTPS
+    with a `tls` context, and behind Easy Auth with `auth` (`devhost.easy_auth`)."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -46,18 +49,35 @@ class DevHost(socketserver.ThreadingTCPServer):
     request_queue_size = 128
 
     def __init__(
-        self, app: FunctionApp, address: tuple[str, int], keys: Keys, read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS
+        self,
+        app: FunctionApp,
+        address: tuple[str, int],
+        keys: Keys,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+        *,
+        tls: ssl.SSLContext | None = None,
+        auth: EasyAuth | None = None,
     ) -> None:
         self.app = app
         self.keys = keys
         self.read_timeout = read_timeout
+        self.tls = tls
+        self.auth = auth
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Connection)
-        self.dispatch = Dispatcher(app, keys)
+        if tls is not None:
+            # Accepted connections come as TLS sockets whose handshake waits for the connection's own thread
+            # (Connection.handle): a slow or broken client never holds up accept(), nor anyone else's connection.
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+        self.dispatch = Dispatcher(app, keys, scheme=self.scheme, auth=auth)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
     @property
     def base_url(self) -> str:
-        return f"http://{authority(self.server_address)}"
+        return f"{self.scheme}://{authority(self.server_address)}"
 
     def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: tuple[Any, ...]) -> None:
         log.exception("connection from %s failed", client_address[0])
@@ -78,11 +98,25 @@ class Connection(socketserver.BaseRequestHandler):
         self.served_at = authority(self.socket.getsockname())
 
     def handle(self) -> None:
+        if isinstance(self.socket, ssl.SSLSocket) and not self._handshake(self.socket):
+            return
         try:
             while self._serve_one():
                 self.http.start_next_cycle()
         except (TimeoutError, ConnectionError):
             pass  # a stalled or vanished client: there is no one to answer
+        except ssl.SSLError as error:
+            log.warning("TLS connection from %s broken: %s", self.client_address[0], tls_failure(error))
+
+    def _handshake(self, connection: ssl.SSLSocket) -> bool:
+        """The TLS handshake, within the read timeout; a client that fails it (plain http, a certificate it does not
+        trust, an old protocol, silence) is one log line and a closed connection, never the server's problem."""
+        try:
+            connection.do_handshake()
+        except OSError as error:  # ssl.SSLError, a reset, a timeout
+            log.warning("TLS handshake with %s failed: %s", self.client_address[0], tls_failure(error))
+            return False
+        return True
 
     def _serve_one(self) -> bool:
         """Reads and answers one request; whether the connection can carry the next one."""
@@ -216,6 +250,28 @@ def in_words(error: h11.RemoteProtocolError) -> str:
     """What is wrong with a request h11 refused, without the reprs of bytes some of its messages carry."""
     message = str(error)
     return next((words for start, words in _IN_WORDS.items() if message.lower().startswith(start)), message)
+
+
+# OpenSSL's reasons for the handshake failures a dev host meets, in words.
+_TLS_FAILURES = {
+    "HTTP_REQUEST": "the client sent plain http to this https port",
+    "TLSV1_ALERT_UNKNOWN_CA": "the client does not trust the certificate's issuer",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the client does not accept the certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the client does not accept the certificate",
+    "UNSUPPORTED_PROTOCOL": "the client offered only TLS older than 1.2",
+    "UNEXPECTED_EOF_WHILE_READING": "the client closed the connection",
+}
+
+
+def tls_failure(error: OSError) -> str:
+    """What went wrong in a TLS exchange, in words, with OpenSSL's reason."""
+    reason = getattr(error, "reason", None)
+    if isinstance(error, TimeoutError):
+        return "the client sent nothing in time"
+    words = _TLS_FAILURES.get(reason or "")
+    if words is not None:
+        return f"{words} ({reason})" if reason != "HTTP_REQUEST" else words
+    return str(reason or error.strerror or error)
 
 
 def authority(address: tuple[Any, ...]) -> str:

@@ -14,8 +14,9 @@ class DevHostProcess:
     """`python -m devhost` on a free port, over the given storage, as a user runs it; a context manager.
 
     `connection` and `table` (when given) are the app's storage settings; `root` is the app it serves (None: no
-    `--root`, so the dev host's default, the working directory, this repository); `environment` adds variables;
-    with `capture_output`, what the process printed is in `output` once the block has ended.
+    `--root`, so the dev host's default, the working directory, this repository); `environment` adds variables and
+    `arguments` options (`--cert`); with `capture_output`, what the process printed is in `output` once the block
+    has ended.
     """
 
     def __init__(
@@ -25,6 +26,7 @@ class DevHostProcess:
         *,
         root: Path | None = ROOT,
         environment: dict[str, str] | None = None,
+        arguments: list[str] | None = None,
         capture_output: bool = False,
     ) -> None:
         self.port = free_port()
@@ -36,6 +38,7 @@ class DevHostProcess:
             **(environment or {}),
         }
         self.root = root
+        self.arguments = arguments or []
         self.capture_output = capture_output
         self.output = ""
         self.process: subprocess.Popen | None = None
@@ -44,6 +47,7 @@ class DevHostProcess:
         command = [sys.executable, "-m", "devhost", "--port", str(self.port)]
         if self.root is not None:
             command += ["--root", str(self.root)]
+        command += self.arguments
         output = subprocess.PIPE if self.capture_output else subprocess.DEVNULL
         self.process = subprocess.Popen(
             command,
