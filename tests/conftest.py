@@ -25,6 +25,7 @@ from shared.domain.store import JobStore
 from shared.settings import Settings
 
 from .builders import LOCATIONS, api_job_in_state
+from .entra import EntraHost, entra_host
 from .harness import Api, serving
 
 # The tier `make test-fast` runs: pure rules and reading, no Azurite, seconds.
@@ -95,6 +96,13 @@ def devhost(app: App) -> Iterator[DevHost]:
 def api(devhost: DevHost) -> Api:
     """An API client of the session's dev host."""
     return Api(devhost.base_url)
+
+
+@pytest.fixture(scope="session")
+def behind_easy_auth(azurite: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntraHost]:
+    """The app in `entra` mode behind the dev host's HTTPS and Easy Auth (its own process), for the session."""
+    with entra_host(azurite, tmp_path_factory.mktemp("entra")) as host:
+        yield host
 
 
 @pytest.fixture

@@ -11,11 +11,27 @@ const [baseUrl, subscriptionId] = process.argv.slice(2);
 const resourceGroup = "client-rg";
 const storageAccountId = "/subscriptions/x/resourceGroups/client-rg/providers/Microsoft.Storage/storageAccounts/acct";
 
-// The app leaves authentication to the platform in front of it; the client still wants a credential, and its
-// bearer-token policy refuses plain http, so the test removes that policy through the client's public pipeline.
-const credential = { getToken: async () => ({ token: "not-checked", expiresOnTimestamp: Date.now() + 3600_000 }) };
-const client = new StorageImportExport(credential, subscriptionId, { endpoint: baseUrl, $host: baseUrl, allowInsecureConnection: true });
-client.pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
+// With CLIENT_TOKEN (and CLIENT_SCOPE) set, the client authenticates as an app does against Entra ID: its bearer
+// token policy asks the credential for the scope given as `credentialScopes` and sends the token over HTTPS
+// (trusted through NODE_EXTRA_CA_CERTS). Without, the app leaves authentication to the platform in front of it; the
+// client still wants a credential, and its bearer-token policy refuses plain http, so the test removes that policy
+// through the client's public pipeline.
+const token = process.env.CLIENT_TOKEN;
+const scope = process.env.CLIENT_SCOPE;
+const credential = token
+  ? {
+      getToken: async (scopes) => {
+        const asked = [scopes].flat();
+        if (asked.length !== 1 || asked[0] !== scope) throw new Error(`the client asked for a token for ${asked}, not ${scope}`);
+        return { token, expiresOnTimestamp: Date.now() + 3600_000 };
+      },
+    }
+  : { getToken: async () => ({ token: "not-checked", expiresOnTimestamp: Date.now() + 3600_000 }) };
+const client = token
+  ? new StorageImportExport(credential, subscriptionId, { endpoint: baseUrl, $host: baseUrl, credentialScopes: [scope] })
+  : new StorageImportExport(credential, subscriptionId, { endpoint: baseUrl, $host: baseUrl, allowInsecureConnection: true });
+if (!token) client.pipeline.removePolicy({ name: "bearerTokenAuthenticationPolicy" });
+const authorization = token ? { Authorization: `Bearer ${token}` } : {};
 
 const steps = {};
 async function step(name, call, summary = () => null) {
@@ -37,7 +53,7 @@ async function all(iterator) {
 
 async function operatorMove(jobName, state) {
   const url = `${baseUrl}/operator/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/jobs/${jobName}/state?api-version=2021-01-01`;
-  const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ state }) });
+  const response = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", ...authorization }, body: JSON.stringify({ state }) });
   if (!response.ok) throw Object.assign(new Error(await response.text()), { statusCode: response.status });
 }
 

@@ -6,11 +6,17 @@ runs it in a virtual environment of its own (`.venv-clients`): this client and 0
 install the same package name.
 
     python tests/clients/python_client.py BASE_URL SUBSCRIPTION_ID
+
+With CLIENT_TOKEN (and CLIENT_SCOPE) set, the client authenticates as an app does against Entra ID: its credential
+hands that bearer token to azure-core's own bearer-token policy, for the scope the app asks for
+(`credential_scopes`), and refuses any other scope; the operator's plain requests carry it too. The dev host must
+then serve HTTPS (azure-core sends no token over http), trusted through SSL_CERT_FILE / REQUESTS_CA_BUNDLE.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -32,6 +38,27 @@ class UnusedCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken("not-checked", 2**31)
+
+
+class TokenCredential:
+    """An Entra ID credential that already holds its token (CLIENT_TOKEN) for the one scope it was issued for."""
+
+    def __init__(self, token: str, scope: str) -> None:
+        self.token, self.scope = token, scope
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        if scopes != (self.scope,):
+            raise ValueError(f"the client asked for a token for {scopes}, not {self.scope}")
+        return AccessToken(self.token, 2**31)
+
+
+TOKEN = os.environ.get("CLIENT_TOKEN")
+SCOPE = os.environ.get("CLIENT_SCOPE", "")
+
+
+def authorization() -> dict[str, str]:
+    """The bearer header of the operator's plain requests, when the client has a token."""
+    return {"Authorization": f"Bearer {TOKEN}"} if TOKEN else {}
 
 
 class Report:
@@ -63,18 +90,25 @@ def operator_move(base_url: str, subscription_id: str, job_name: str, state: str
         f"{base_url}/operator/subscriptions/{subscription_id}/resourceGroups/{RESOURCE_GROUP}/jobs/{job_name}/state"
         "?api-version=2021-01-01"
     )
-    request = urllib.request.Request(url, json.dumps({"state": state}).encode(), {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, json.dumps({"state": state}).encode(), {"Content-Type": "application/json", **authorization()}
+    )
     urllib.request.urlopen(request, timeout=30).read()
 
 
 def _raw_get(base_url: str, path: str) -> tuple[Any, None]:
     """An answer's JSON as the service sent it, for the conformance check of a listing the client pages through."""
-    with urllib.request.urlopen(f"{base_url}{path}?api-version=2021-01-01", timeout=30) as response:
+    request = urllib.request.Request(f"{base_url}{path}?api-version=2021-01-01", headers=authorization())
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read()), None
 
 
 def main(base_url: str, subscription_id: str) -> dict[str, Any]:
-    client = StorageImportExport(UnusedCredential(), subscription_id, base_url=base_url, authentication_policy=SansIOHTTPPolicy())
+    if TOKEN:
+        credential, options = TokenCredential(TOKEN, SCOPE), {"credential_scopes": [SCOPE]}
+    else:
+        credential, options = UnusedCredential(), {"authentication_policy": SansIOHTTPPolicy()}
+    client = StorageImportExport(credential, subscription_id, base_url=base_url, **options)
     jobs = client.jobs
     report = Report()
     undefined: list[str] = []

@@ -9,6 +9,7 @@ returned or raised; each test here asserts one step.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -18,40 +19,58 @@ import pytest
 from scripts.azurite import ROOT
 
 from ..builders import PROVIDER_OPERATIONS
+from ..entra import ALL_ROLES
 
 PYTHON_CLIENT = ROOT / ".venv-clients" / "bin" / "python"
 BITLOCKER_KEY = "238810-662376-448998-450120-652806-203390-606320-483076"
 CLIENTS = ("python", "javascript")
 
 
-def run_client(command: list[str]) -> dict:
-    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+def run_client(command: list[str], environment: dict[str, str] | None = None) -> dict:
+    env = {**os.environ, **(environment or {})}
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     assert finished.returncode == 0, finished.stderr[-2000:]
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-class Reports:
-    """Each client's report of one run through every operation, in a subscription of its own; run once, on demand."""
+PROGRAMS = {
+    "python": [str(PYTHON_CLIENT), "tests/clients/python_client.py"],
+    "javascript": ["node", "tests/clients/js_client.mjs"],
+}
 
-    def __init__(self, base_url: str) -> None:
+
+class Reports:
+    """Each client's report of one run through every operation, in a subscription of its own; run once, on demand.
+
+    `environment` is what the client programs are given (an Entra ID token, trust in the app's certificate)."""
+
+    def __init__(self, base_url: str, environment: dict[str, str] | None = None, subscription: str | None = None) -> None:
         self.base_url = base_url
+        self.environment = environment
+        self.subscription = subscription
         self.cache: dict[str, dict] = {}
 
     def __getitem__(self, client: str) -> dict:
         if client not in self.cache:
-            program = {
-                "python": [str(PYTHON_CLIENT), "tests/clients/python_client.py"],
-                "javascript": ["node", "tests/clients/js_client.mjs"],
-            }[client]
-            self.cache[client] = run_client([*program, self.base_url, str(uuid.uuid4())])
+            subscription = self.subscription or str(uuid.uuid4())
+            self.cache[client] = run_client([*PROGRAMS[client], self.base_url, subscription], self.environment)
         return self.cache[client]
 
 
-@pytest.fixture(scope="module")
-def reports(devhost) -> Reports:
+def clients_installed() -> None:
     if not PYTHON_CLIENT.exists() or shutil.which("node") is None:
         pytest.fail("the clients are not installed: run `make deps` (make test does)")
-    return Reports(devhost.base_url)
+
+
+@pytest.fixture(scope="module", params=["keys", "entra"])
+def reports(request) -> Reports:
+    """The clients against the app as `make run` serves it (keys), and as the Entra ID recipe deploys it: over HTTPS
+    behind Easy Auth, each client sending an Entra ID token whose roles allow every operation."""
+    clients_installed()
+    if request.param == "keys":
+        return Reports(request.getfixturevalue("devhost").base_url)
+    host = request.getfixturevalue("behind_easy_auth")
+    return Reports(host.base_url, host.client_environment(host.token(*ALL_ROLES)))
 
 
 def result_of(reports: Reports, client: str, step: str):
