@@ -8,6 +8,7 @@ import socket
 from datetime import timedelta, timezone
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ FRAMING_REQUESTS = max(GENERATED_REQUESTS // 10, 100)
 # The requests are sent in this many independent runs of equal size (together at least GENERATED_REQUESTS), so that
 # parallel test workers share them; each run draws its own random requests, as one long run would.
 SHARDS = 10
+# The same sized runs against the app in Entra mode behind the dev host's Easy Auth.
+ENTRA_SHARDS = 5
 TEMPLATES = [
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs/{job}",
     "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ImportExport/jobs/{job}/listBitLockerKeys",
@@ -160,8 +163,44 @@ bodies = st.one_of(
 )
 
 
+# Who the generated requests come from in Entra mode (behind the dev host's Easy Auth): no token, a token of
+# random roles, one that fails a check, and principal headers of the client's own making.
+ROLE_SETS = [(), ("ImportExport.Reader",), ("ImportExport.Contributor", "ImportExport.Operator"), ("Some.Other",)]
+CALLERS = ["none", "roles", "roles", "roles", "garbage", "expired", "spoofed principal"]
+
+
+def entra_headers(host, caller: str, roles: tuple[str, ...]) -> dict[str, str]:
+    if caller == "roles":
+        return {"Authorization": f"Bearer {host.token(*roles)}"}
+    if caller == "garbage":
+        return {"Authorization": "Bearer not.a.token"}
+    if caller == "expired":
+        return {"Authorization": f"Bearer {host.token(*roles, exp=1, nbf=0, iat=0)}"}
+    if caller == "spoofed principal":
+        return {"X-MS-CLIENT-PRINCIPAL": "eyJjbGFpbXMiOltdfQ==", "X-MS-CLIENT-PRINCIPAL-NAME": "mallory"}
+    return {}
+
+
+@pytest.fixture
+def front(request):
+    """Where the generated requests go: the session's dev host (keys mode, plain HTTP), or the app in Entra mode
+    behind the dev host's HTTPS and Easy Auth."""
+    if request.param == "keys":
+        api = request.getfixturevalue("api")
+        return api.base_url, api.http, None
+    host = request.getfixturevalue("behind_easy_auth")
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(host.certificate.cert)
+    return host.base_url, session, host
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("shard", range(SHARDS))
+@pytest.mark.parametrize(
+    "front,shard",
+    [("keys", shard) for shard in range(SHARDS)] + [("entra", shard) for shard in range(ENTRA_SHARDS)],
+    indirect=["front"],
+)
 @settings(max_examples=-(-GENERATED_REQUESTS // SHARDS), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     method=st.sampled_from(["GET", "PUT", "PATCH", "DELETE", "POST"]),
@@ -180,20 +219,39 @@ bodies = st.one_of(
     content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", "", "application/xml"]),
     if_match=st.sampled_from([None, "*", '"x"', "W/\"datetime'2020'\""]),
     body=bodies,
+    caller=st.sampled_from(CALLERS),
+    roles=st.sampled_from(ROLE_SETS),
 )
 def test_generated_requests_never_break_the_api(
-    api, shard, method, template, sub, rg, job, api_version, extra_query, content_encoding, content_type, if_match, body
+    front,
+    shard,
+    method,
+    template,
+    sub,
+    rg,
+    job,
+    api_version,
+    extra_query,
+    content_encoding,
+    content_type,
+    if_match,
+    body,
+    caller,
+    roles,
 ):
+    base_url, http, entra_host = front
     path = template.format(sub=sub, rg=rg, job=job)
     headers = {"Content-Type": content_type} if content_type else {}
     if if_match:
         headers["If-Match"] = if_match
     if content_encoding:
         headers["Content-Encoding"] = content_encoding
+    if entra_host is not None:
+        headers.update(entra_headers(entra_host, caller, roles))
     params = list(extra_query)
     if api_version is not None:
         params.append(("api-version", api_version))
-    response = api.http.request(method, api.base_url + path, params=params, data=body, headers=headers, timeout=30)
+    response = http.request(method, base_url + path, params=params, data=body, headers=headers, timeout=30)
     # never a server error, never internals
     assert response.status_code < 500, (method, path, response.status_code, response.text[:300])
     assert "Traceback" not in response.text and 'File "' not in response.text
@@ -204,6 +262,11 @@ def test_generated_requests_never_break_the_api(
             assert set(document) == {"error"} and document["error"]["code"] and document["error"]["message"]
     else:
         assert method == "DELETE" and response.status_code == 200, (method, path, response.status_code)
+    # behind Easy Auth, only a valid token gets past it, and a refusal is for the caller's roles
+    if entra_host is not None and caller != "roles":
+        assert response.status_code == 401, (caller, response.status_code, response.text[:200])
+    if response.status_code == 403:
+        assert response.json()["error"]["code"] == "AuthorizationFailed"
 
 
 # Framing: what a request's head says about where its body ends, and bodies that do or do not match it.
