@@ -33,7 +33,7 @@ from .domain.locations import LocationCatalogue
 from .domain.store import JobStore
 from .ops.purge import DIRECTORY_SETTLE, ExpiredEntries, Purge
 from .settings import Settings, load_settings
-from .storage.client import connect_table, log_requests
+from .storage.client import StorageAccount, account_by_identity, connect_table, log_requests
 from .storage.directory import ExpiryDirectory
 from .storage.expiry_index import ExpiryIndex
 from .storage.job_table import TableJobStore
@@ -78,6 +78,12 @@ class App:
             policy=settings.access,
         )
         self._table = table
+        # The account, and for an identity-based connection its credential: one for the app, which caches its tokens.
+        self.account = (
+            StorageAccount(connection_string=settings.storage_connection)
+            if settings.storage_identity is None
+            else account_by_identity(settings.storage_identity)
+        )
         self._wrap_storage = wrap_storage
         self._client_options = client_options
         self._storage: Storage | None = None
@@ -109,7 +115,7 @@ class App:
 
     def _connect(self) -> Storage:
         log_requests(self.settings.log_storage_requests)
-        table = self._table or connect_table(self.settings.storage_connection, self.settings.table_name, **self._client_options)
+        table = self._table or connect_table(self.account, self.settings.table_name, **self._client_options)
         directory = ExpiryDirectory(table, clock=self.clock)
         storage = Storage(table, TableJobStore(table, directory), ExpiryIndex(table), directory)
         return storage if self._wrap_storage is None else self._wrap_storage(storage)
@@ -146,10 +152,11 @@ class App:
         )
 
     def close(self) -> None:
-        """Closes the storage client and its connections, if it was connected."""
+        """Closes the storage client and its connections, if it was connected, and the credential's."""
         with self._lock:
             if self._storage is not None:
                 self._storage.table.close()
+        self.account.close()
 
 
 @contextmanager

@@ -7,8 +7,6 @@ command, `python -m shared.settings`: checks the settings as the app will read t
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
 import os
 import sys
@@ -17,25 +15,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from azure.data.tables import TableServiceClient
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from .domain.access import AccessPolicy, AuthMode, RolesFileError, load_roles
 from .domain.locations import LocationCatalogue, LocationsFileError, load_catalogue
 from .domain.retention import Retention
+from .storage_connection import DEVELOPMENT_STORAGE as DEVELOPMENT_STORAGE
+from .storage_connection import IdentityConnection, choose_storage, describe_connection_string
+from .storage_connection import SettingsError as SettingsError
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 # The repository's catalogue of locations, unless IMPORTEXPORT_LOCATIONS_FILE names another.
 DEFAULT_LOCATIONS_FILE = Path(__file__).resolve().parent / "locations.json"
 # The repository's roles (Entra ID app roles and what each grants), unless IMPORTEXPORT_ROLES_FILE names another.
 DEFAULT_ROLES_FILE = Path(__file__).resolve().parent / "roles.json"
-
-# Azurite's documented, public development account: what `UseDevelopmentStorage=true` means.
-DEVELOPMENT_STORAGE = (
-    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
-)
 
 CONNECTION_SETTING = "IMPORTEXPORT_STORAGE_CONNECTION"
 FALLBACK_CONNECTION_SETTING = "AzureWebJobsStorage"
@@ -46,14 +39,12 @@ ROLES_FILE_SETTING = "IMPORTEXPORT_ROLES_FILE"
 EASY_AUTH_SETTING = "WEBSITE_AUTH_ENABLED"
 
 
-class SettingsError(Exception):
-    """A setting is missing or malformed; the message names it."""
-
-
 class Settings(BaseModel):
     """The app's settings, read and checked (`load_settings`), or given in code by tests and tools."""
 
-    storage_connection: str = Field(min_length=1)
+    # The jobs' storage account: a connection string, or an identity-based connection (exactly one).
+    storage_connection: str | None = Field(default=None, min_length=1)
+    storage_identity: IdentityConnection | None = None
     # Earlier versions kept an index table of this name + "Expiry", and table names stop at 63 characters: the
     # limit stays, so that every table those versions made is still a valid setting.
     table_name: str = Field(default="ImportExportJobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,56}$")
@@ -68,6 +59,19 @@ class Settings(BaseModel):
     easy_auth_enabled: bool = False
     # The app roles and what each grants, read from the file IMPORTEXPORT_ROLES_FILE names.
     access: AccessPolicy = Field(default_factory=lambda: read_roles(None))
+
+    @model_validator(mode="after")
+    def _one_storage(self) -> Settings:
+        if (self.storage_connection is None) == (self.storage_identity is None):
+            raise ValueError("give the storage as a connection string or an identity-based connection, one of them")
+        return self
+
+    def describe_storage(self) -> str:
+        """Which storage account and how the app signs in to it, with no secret."""
+        if self.storage_identity is not None:
+            return self.storage_identity.describe()
+        assert self.storage_connection is not None  # one of the two, by the validator
+        return describe_connection_string(self.storage_connection)
 
     @property
     def retention(self) -> Retention:
@@ -101,43 +105,24 @@ def read_local_settings(app_root: Path = APP_ROOT) -> dict[str, str]:
     return {str(name): str(value) for name, value in values.items()}
 
 
-def expand_connection_string(connection: str) -> str:
-    if connection.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
-        return DEVELOPMENT_STORAGE
-    return connection
-
-
-def check_connection_string(connection: str, setting: str) -> None:
-    """Refuses a connection string the storage client could never sign with; it would look like an outage."""
-    try:
-        TableServiceClient.from_connection_string(connection)
-    except ValueError as error:
-        raise SettingsError(f"{setting} is not a storage connection string: {error}") from error
-    for name, _, value in (part.partition("=") for part in connection.split(";")):
-        if name.strip().lower() == "accountkey":
-            try:
-                base64.b64decode(value.strip(), validate=True)
-            except binascii.Error as error:
-                raise SettingsError(f"{setting}: its AccountKey is not base64 ({error}); copy the key again") from error
-
-
 def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]) -> Settings:
     def lookup(name: str) -> str | None:
         value = environ.get(name) or local_values.get(name)
         return value or None
 
-    setting = CONNECTION_SETTING if lookup(CONNECTION_SETTING) else FALLBACK_CONNECTION_SETTING
-    given = lookup(setting)
-    if not given:
-        raise SettingsError(f"set {CONNECTION_SETTING} (or {FALLBACK_CONNECTION_SETTING}) to a storage connection string")
-    connection = expand_connection_string(given)
-    check_connection_string(connection, setting)
+    storage = choose_storage(CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, lookup)
     # The settings' text; Settings converts each to its field's type (an int, a bool) or says what is wrong.
     fields: dict[str, Any] = {field: value for name, field in SETTING_NAMES.items() if (value := lookup(name)) is not None}
     locations = read_locations(lookup(LOCATIONS_FILE_SETTING))
     access = read_roles(lookup(ROLES_FILE_SETTING))
     try:
-        return Settings(storage_connection=connection, locations=locations, access=access, **fields)
+        return Settings(
+            storage_connection=storage.connection_string,
+            storage_identity=storage.identity,
+            locations=locations,
+            access=access,
+            **fields,
+        )
     except ValidationError as error:
         problems = "; ".join(f"{_setting_name(str(e['loc'][0]))}: {e['msg']}" for e in error.errors())
         raise SettingsError(f"invalid app settings: {problems}") from error
@@ -187,8 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    account = TableServiceClient.from_connection_string(settings.storage_connection).url
-    print(f"settings OK: jobs table {settings.table_name} at {account}; {len(settings.locations.locations)} locations")
+    print(
+        f"settings OK: jobs table {settings.table_name}; storage by {settings.describe_storage()}; "
+        f"callers by {settings.auth_mode.value}"
+        + (" (App Service Authentication on)" if settings.easy_auth_enabled else "")
+        + f"; {len(settings.access.roles)} roles; {len(settings.locations.locations)} locations"
+    )
     return 0
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import azure.functions as func
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 
 from ..domain.access import AccessPolicy, Action, Caller
 from ..domain.errors import ApiError, AuthorizationFailed, BadRequest, NotFound, ServiceUnavailable
@@ -28,7 +28,7 @@ from ..domain.jobs import Preconditions
 from ..domain.names import PROVIDER, RESOURCE_TYPE, JobKey, Scope
 from ..domain.store import StoredJob
 from ..settings import SettingsError
-from ..storage.client import storage_deadline
+from ..storage.client import FailureKind, storage_deadline, storage_failure
 from .callers import CallerReading, request_caller
 from .filters import parse_filter
 from .rendering import job_resource
@@ -98,13 +98,8 @@ def arm_endpoint(action: Action | None, *, gate: Callable[[], Gate]) -> Callable
                     return handler(req, caller)
             except ApiError as error:
                 return error_response(error)
-            except HttpResponseError as error:
-                if error.status_code is not None and error.status_code < 500:
-                    log.exception("storage refused a request: %s", error.status_code)
-                    return error_response(ApiError("The storage service refused the request."))
-                return _storage_unavailable(error)
-            except AzureError as error:  # no answer from storage: connection refused, timed out, reset
-                return _storage_unavailable(error)
+            except AzureError as error:  # storage refused, or did not answer: one log line, never a stack trace
+                return _storage_failed(error)
             except SettingsError as error:
                 # Not an outage: no Retry-After, since trying again cannot help until the settings are fixed.
                 log.error("the app is misconfigured: %s", error)
@@ -126,14 +121,25 @@ def arm_endpoint(action: Action | None, *, gate: Callable[[], Gate]) -> Callable
     return decorate
 
 
-def _storage_unavailable(error: Exception) -> func.HttpResponse:
-    log.warning("storage unavailable: %s", type(error).__name__)
-    return error_response(
-        ServiceUnavailable(
-            "The job store is unavailable right now; retry after a short wait.",
-            retry_after=RETRY_AFTER_SECONDS,
+def _storage_failed(error: AzureError) -> func.HttpResponse:
+    failure = storage_failure(error)
+    if failure.kind is FailureKind.UNAVAILABLE:
+        log.warning("storage unavailable: %s", failure.text)
+        return error_response(
+            ServiceUnavailable(
+                "The job store is unavailable right now; retry after a short wait.", retry_after=RETRY_AFTER_SECONDS
+            )
         )
-    )
+    log.error("%s", failure.text)
+    if failure.kind is FailureKind.NO_TOKEN:  # the identity's token endpoint may come back; a wrong setting will not
+        return error_response(
+            ServiceUnavailable(
+                "The app cannot sign in to its storage right now; its log says why.", retry_after=RETRY_AFTER_SECONDS
+            )
+        )
+    if failure.kind is FailureKind.REFUSED_CREDENTIALS:
+        return error_response(ApiError("The app's storage refused its credentials; its log says why."))
+    return error_response(ApiError("The storage service refused the request."))
 
 
 def query_parameters(req: func.HttpRequest) -> dict[str, str]:

@@ -7,26 +7,26 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Protocol, TypeGuard
+from typing import Protocol
 
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 
 from ..settings import SettingsError
+from ..storage.client import FailureKind
+from ..storage.client import storage_failure as describe
 
 
 class Report(Protocol):
     def summary(self) -> str: ...
 
 
-def is_refused_credential(error: AzureError) -> TypeGuard[HttpResponseError]:
-    return isinstance(error, HttpResponseError) and error.status_code in (401, 403)
-
-
 def storage_failure(error: AzureError) -> str:
     """What went wrong with storage, in words: a refused credential is a setting to fix, not an outage to wait out."""
-    if is_refused_credential(error):
-        return f"the storage service refused the credentials ({error.status_code}); check the storage connection string"
-    return f"the storage service did not answer ({type(error).__name__})"
+    return describe(error).text
+
+
+def is_setting_to_fix(error: AzureError) -> bool:
+    return describe(error).kind in (FailureKind.REFUSED_CREDENTIALS, FailureKind.NO_TOKEN)
 
 
 def run_storage_command(prog: str, work: Callable[[], Report], *, unfinished: str) -> int:
@@ -39,7 +39,7 @@ def run_storage_command(prog: str, work: Callable[[], Report], *, unfinished: st
         return 2
     except AzureError as error:
         print(f"{prog}: {storage_failure(error)}; {unfinished}", file=sys.stderr)
-        return 2 if is_refused_credential(error) else 1
+        return 2 if is_setting_to_fix(error) else 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; {unfinished}", file=sys.stderr)
         return 130

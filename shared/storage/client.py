@@ -16,17 +16,29 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any, cast
 
 import requests
 import urllib3
-from azure.core.exceptions import ResourceExistsError, ServiceResponseError, ServiceResponseTimeoutError
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.rest import HttpResponse as RestHttpResponse
 from azure.data.tables import TableClient, TableServiceClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from ..storage_connection import IdentityConnection, IdentityKind
 
 # azure-core's retry policy: a storage outage answers in seconds, not minutes (with the timeouts below).
 CLIENT_OPTIONS = {
@@ -158,28 +170,128 @@ class DeadlineTransport(RequestsTransport):  # type: ignore[misc]  # azure-core 
         time.sleep(duration if left is None else max(0.0, min(duration, left)))
 
 
-def connect_table(connection: str, table_name: str, **options: Any) -> TableClient:
+@dataclass(frozen=True)
+class StorageAccount:
+    """Where the jobs' account is and how the app signs in: a connection string (with its key or SAS), or a Table
+    endpoint and an Entra ID token credential (`account_by_identity`)."""
+
+    connection_string: str | None = None
+    endpoint: str | None = None
+    credential: TokenCredential | None = None
+
+    def close(self) -> None:
+        """Closes the credential's own connections (a managed identity's token endpoint, say), if it has any."""
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            close()
+
+
+# A connection string, or an account reached by identity.
+Account = str | StorageAccount
+
+
+def account_by_identity(identity: IdentityConnection) -> StorageAccount:
+    """The account of an identity-based connection, with the azure-identity credential its settings ask for."""
+    import azure.identity  # here, not at the top: only an app that signs in by identity pays for importing it
+
+    credential: TokenCredential
+    if identity.kind is IdentityKind.MANAGED_IDENTITY:
+        credential = azure.identity.ManagedIdentityCredential(client_id=identity.client_id)
+    elif identity.kind is IdentityKind.SERVICE_PRINCIPAL:
+        assert identity.tenant_id and identity.client_id and identity.client_secret  # the settings checked them
+        credential = azure.identity.ClientSecretCredential(identity.tenant_id, identity.client_id, identity.client_secret)
+    else:
+        credential = azure.identity.DefaultAzureCredential()
+    return StorageAccount(endpoint=identity.table_service_uri, credential=credential)
+
+
+# A role scoped to the jobs table alone (least privilege) may not create tables: storage refuses with this code, and
+# the table, which whoever granted the role made, is there.
+NOT_ALLOWED_TO_CREATE = "AuthorizationPermissionMismatch"
+
+
+def connect_table(account: Account, table_name: str, **options: Any) -> TableClient:
     """A client for the table `table_name`, which is created if missing; `options` add to or override the app's."""
     options = {"transport": storage_transport(), **options}  # one connection pool for both clients
     try:
-        table_service(connection, **options).create_table(table_name)
+        table_service(account, **options).create_table(table_name)
     except ResourceExistsError:
         pass
-    return table_client(connection, table_name, **options)
+    except HttpResponseError as error:
+        if storage_error_code(error) != NOT_ALLOWED_TO_CREATE:
+            raise
+    return table_client(account, table_name, **options)
 
 
-def table_service(connection: str, **options: Any) -> TableServiceClient:
-    """A client for the account in `connection`, with the app's options (`options` add to or override them)."""
-    return TableServiceClient.from_connection_string(connection, **_app_options(options))
+def storage_error_code(error: HttpResponseError) -> str | None:
+    """The storage service's error code (`AuthenticationFailed`, say), as azure-data-tables read it, if it did."""
+    code = getattr(error, "error_code", None)
+    return None if code is None else str(getattr(code, "value", code))
 
 
-def table_client(connection: str, table_name: str, **options: Any) -> TableClient:
+class FailureKind(Enum):
+    """Why a storage call failed, as what to do about it."""
+
+    REFUSED_CREDENTIALS = "refused credentials"  # a wrong key, or an identity without its role: fix a setting
+    NO_TOKEN = "no token"  # the identity could not get a token (no identity, its endpoint down)
+    REFUSED_REQUEST = "refused request"  # storage answered 4xx to a request it could read
+    UNAVAILABLE = "unavailable"  # no answer, or a 5xx: wait and retry
+
+
+@dataclass(frozen=True)
+class StorageFailure:
+    """A storage failure, in words for a log line (never a secret), and its kind."""
+
+    kind: FailureKind
+    text: str
+
+
+def storage_failure(error: AzureError) -> StorageFailure:
+    """What went wrong with storage, in one line that says what to check."""
+    status = error.status_code if isinstance(error, HttpResponseError) else None
+    if status in (401, 403):
+        assert isinstance(error, HttpResponseError)
+        return StorageFailure(
+            FailureKind.REFUSED_CREDENTIALS,
+            f"the storage service refused the app's credentials ({status} {storage_error_code(error) or 'no error code'}); "
+            "check the connection string's account key, or that the identity has Storage Table Data Contributor on the table",
+        )
+    if isinstance(error, ClientAuthenticationError):
+        reason = (str(error.message or error).strip().splitlines() or ["no reason given"])[0][:240]
+        return StorageFailure(
+            FailureKind.NO_TOKEN,
+            f"the app could not get a token for storage ({type(error).__name__}: {reason}); "
+            "check the identity settings, and that the app has that identity",
+        )
+    if isinstance(error, HttpResponseError) and status is not None and status < 500:
+        return StorageFailure(
+            FailureKind.REFUSED_REQUEST, f"the storage service refused a request ({status} {storage_error_code(error)})"
+        )
+    return StorageFailure(FailureKind.UNAVAILABLE, f"the storage service did not answer ({type(error).__name__})")
+
+
+def table_service(account: Account, **options: Any) -> TableServiceClient:
+    """A client for the account, with the app's options (`options` add to or override them)."""
+    if isinstance(account, str):
+        return TableServiceClient.from_connection_string(account, **_app_options(options))
+    if account.connection_string is not None:
+        return TableServiceClient.from_connection_string(account.connection_string, **_app_options(options))
+    assert account.endpoint is not None
+    return TableServiceClient(endpoint=account.endpoint, credential=account.credential, **_app_options(options))
+
+
+def table_client(account: Account, table_name: str, **options: Any) -> TableClient:
     """A client for one table, with the app's options; clients given one `transport` share its connection pool.
 
     Built on its own rather than by `TableServiceClient.get_table_client`, which wraps the transport in one whose
     `sleep` ignores `DeadlineTransport`'s: retry backoff would then outlast the deadline.
     """
-    return TableClient.from_connection_string(connection, table_name, **_app_options(options))
+    if isinstance(account, str):
+        return TableClient.from_connection_string(account, table_name, **_app_options(options))
+    if account.connection_string is not None:
+        return TableClient.from_connection_string(account.connection_string, table_name, **_app_options(options))
+    assert account.endpoint is not None
+    return TableClient(account.endpoint, table_name, credential=account.credential, **_app_options(options))
 
 
 def _app_options(options: dict[str, Any]) -> dict[str, Any]:

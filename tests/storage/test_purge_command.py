@@ -207,7 +207,8 @@ def test_the_command_says_when_storage_refuses_the_credentials(azurite, storage)
     # then it says the credentials were refused, a setting to fix, and exits 2 as for other settings
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "python -m shared.purge: the storage service refused the credentials (403); check the storage connection string;"
+        "python -m shared.purge: the storage service refused the app's credentials (403 AuthorizationFailure); check the "
+        "connection string's account key, or that the identity has Storage Table Data Contributor on the table;"
         " nothing more was purged"
     ]
 
