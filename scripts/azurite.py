@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -42,23 +43,54 @@ def connection_string(port: int) -> str:
 class AzuriteTable:
     """An Azurite Table service on a fixed free port, as a context manager.
 
-    In memory, or kept in `location` so that it survives a restart.
+    In memory, or kept in `location` so that it survives a restart. Given `cert` and `key` (PEM files), it serves
+    HTTPS; with `oauth`, it also takes Entra ID bearer tokens (Azurite's "basic" check: issuer, audience and times,
+    not the signature); `account` and `account_key` replace the development account (AZURITE_ACCOUNTS), so the
+    well-known development key is refused.
     """
 
-    def __init__(self, location: Path | None = None) -> None:
+    def __init__(
+        self,
+        location: Path | None = None,
+        *,
+        cert: Path | None = None,
+        key: Path | None = None,
+        oauth: bool = False,
+        account: str = ACCOUNT,
+        account_key: str = ACCOUNT_KEY,
+    ) -> None:
         self.executable = ROOT / "node_modules" / ".bin" / "azurite-table"
         if not self.executable.exists():
             raise RuntimeError("Azurite is not installed: run `make test` or `npm ci`")
         self.port = free_port()
         self.location = location
+        self.tls = None if cert is None or key is None else (cert, key)
+        self.oauth = oauth
+        self.account, self.account_key = account, account_key
         self.process: subprocess.Popen | None = None
 
     @property
+    def endpoint(self) -> str:
+        """The account's Table endpoint, path-style on 127.0.0.1 (on `localhost`, the SDK would take it for Cosmos DB)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/{self.account}"
+
+    @property
     def connection_string(self) -> str:
-        return connection_string(self.port)
+        if self.tls is None and (self.account, self.account_key) == (ACCOUNT, ACCOUNT_KEY):
+            return connection_string(self.port)
+        return (
+            f"DefaultEndpointsProtocol={'https' if self.tls else 'http'};AccountName={self.account};"
+            f"AccountKey={self.account_key};TableEndpoint={self.endpoint};"
+        )
 
     def start(self) -> None:
         storage = ["--location", str(self.location)] if self.location else ["--inMemoryPersistence"]
+        security = ["--cert", str(self.tls[0]), "--key", str(self.tls[1])] if self.tls else []
+        if self.oauth:
+            security += ["--oauth", "basic"]
+        environment = None
+        if (self.account, self.account_key) != (ACCOUNT, ACCOUNT_KEY):
+            environment = {**os.environ, "AZURITE_ACCOUNTS": f"{self.account}:{self.account_key}"}
         self.process = subprocess.Popen(
             [
                 str(self.executable),
@@ -67,12 +99,14 @@ class AzuriteTable:
                 "--tablePort",
                 str(self.port),
                 *storage,
+                *security,
                 "--skipApiVersionCheck",
                 "--disableTelemetry",
                 "--silent",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=environment,
         )
         wait_for_port(self.port, 30)
 

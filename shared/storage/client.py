@@ -249,8 +249,11 @@ class StorageFailure:
 def storage_failure(error: AzureError) -> StorageFailure:
     """What went wrong with storage, in one line that says what to check."""
     status = error.status_code if isinstance(error, HttpResponseError) else None
-    if status in (401, 403):
-        assert isinstance(error, HttpResponseError)
+    # Storage's own refusals carry its error code (azure-data-tables reads it); a credential's failures do not.
+    answered_by_storage = isinstance(error, HttpResponseError) and storage_error_code(error) is not None
+    if isinstance(error, HttpResponseError) and (
+        status in (401, 403) or answered_by_storage and isinstance(error, ClientAuthenticationError)
+    ):
         return StorageFailure(
             FailureKind.REFUSED_CREDENTIALS,
             f"the storage service refused the app's credentials ({status} {storage_error_code(error) or 'no error code'}); "
