@@ -5,8 +5,6 @@ whose functions report what Easy Auth handed them and record each call."""
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import sys
 import threading
@@ -20,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from devhost.functions import FunctionApp, load_app
+
+# The certificate and keys are made as the local issuer script makes them.
+from scripts.dev_issuer import Certificate as Certificate
+from scripts.dev_issuer import rsa_key as rsa_key
+from scripts.dev_issuer import self_signed_certificate as self_signed_certificate
 
 ISSUER = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
 AUDIENCE = "api://importexport-dev"
@@ -42,10 +43,6 @@ USER_CLAIMS = {
     "azp": "client-app-id",
     "ver": "2.0",
 }
-
-
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 class Issuer:
@@ -166,42 +163,6 @@ class OpenIdProvider:
             self.server.shutdown()
             self.server.server_close()
             thread.join()
-
-
-# --- a TLS certificate ---
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """A self-signed certificate for 127.0.0.1 and localhost, and its key, in PEM files."""
-
-    cert: Path
-    key: Path
-
-
-def self_signed_certificate(folder: Path) -> Certificate:
-    key = rsa_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "devhost test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    files = Certificate(folder / "cert.pem", folder / "key.pem")
-    files.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return files
 
 
 # --- an app that reports what it was handed ---
