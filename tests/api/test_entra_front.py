@@ -12,6 +12,8 @@ import uuid
 import pytest
 import requests
 
+from scripts.devhost_process import DevHostProcess
+
 from ..builders import shippable_body
 from ..devhost.identity import Issuer, unsigned_token
 from ..entra import ALL_ROLES, APP_ID_URI, ISSUER_URL, LIMITED_ROLE, LIMITED_SUBSCRIPTIONS
@@ -135,3 +137,32 @@ class TestACallerLimitedToSomeSubscriptions:
         )
         # then it is refused as a token this listing never gave out
         assert response.status_code == 400 and response.json()["error"]["code"] == "InvalidSkipToken"
+
+
+def test_both_mode_needs_a_key_and_a_token(azurite, behind_easy_auth, tmp_path):
+    # given the app in `both` mode: the host checks a Functions key (authLevel function), Easy Auth a token
+    host = behind_easy_auth
+    environment = {
+        "IMPORTEXPORT_AUTH_MODE": "both",
+        "DEVHOST_FUNCTION_KEY": "the-function-key",
+        "DEVHOST_MASTER_KEY": "the-master-key",
+        "DEVHOST_AUTH_ISSUER": ISSUER_URL,
+        "DEVHOST_AUTH_AUDIENCES": APP_ID_URI,
+        "DEVHOST_AUTH_JWKS_FILE": str(host.issuer.write_jwks(tmp_path / "jwks.json")),
+    }
+    arguments = ["--cert", str(host.certificate.cert), "--key", str(host.certificate.key)]
+    sub = str(uuid.uuid4())
+    token = {"Authorization": f"Bearer {host.token(*ALL_ROLES)}"}
+    key = {"x-functions-key": "the-function-key"}
+    with DevHostProcess(azurite, "Both" + uuid.uuid4().hex[:8], environment=environment, arguments=arguments) as both:
+        session = requests.Session()
+        session.trust_env, session.verify = False, str(host.certificate.cert)
+        url = f"https://127.0.0.1:{both.port}" + JOBS.format(sub=sub) + "/j"
+
+        def put(headers: dict[str, str]) -> int:
+            return session.put(url, params=VERSION, json=shippable_body(), headers=headers, timeout=30).status_code
+
+        # when a caller sends only a token, only a key, then both
+        answers = [put(token), put(key), put({**token, **key})]
+    # then only the caller with both gets in
+    assert answers == [401, 401, 201]
