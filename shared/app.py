@@ -33,7 +33,8 @@ from .domain.locations import LocationCatalogue
 from .domain.store import JobStore
 from .ops.purge import DIRECTORY_SETTLE, ExpiredEntries, Purge
 from .settings import Settings, load_settings
-from .storage.client import StorageAccount, account_by_identity, connect_table, log_requests
+from .storage.client import CLIENT_OPTIONS, connect_table, log_requests, storage_transport
+from .storage.credentials import StorageAccount, account_by_identity
 from .storage.directory import ExpiryDirectory
 from .storage.expiry_index import ExpiryIndex
 from .storage.job_table import TableJobStore
@@ -82,7 +83,8 @@ class App:
         self.account = (
             StorageAccount(connection_string=settings.storage_connection)
             if settings.storage_identity is None
-            else account_by_identity(settings.storage_identity)
+            # its token requests on a storage transport of their own, so a request's storage deadline bounds them too
+            else account_by_identity(settings.storage_identity, transport=storage_transport(), **CLIENT_OPTIONS)
         )
         self._wrap_storage = wrap_storage
         self._client_options = client_options

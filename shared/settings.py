@@ -43,8 +43,10 @@ class Settings(BaseModel):
     """The app's settings, read and checked (`load_settings`), or given in code by tests and tools."""
 
     # The jobs' storage account: a connection string, or an identity-based connection (exactly one).
-    storage_connection: str | None = Field(default=None, min_length=1)
+    storage_connection: str | None = Field(default=None, min_length=1, repr=False)  # it may hold an account key
     storage_identity: IdentityConnection | None = None
+    # Identity settings beside the connection string, which wins over them (said by `describe_storage`).
+    storage_settings_ignored: tuple[str, ...] = ()
     # Earlier versions kept an index table of this name + "Expiry", and table names stop at 63 characters: the
     # limit stays, so that every table those versions made is still a valid setting.
     table_name: str = Field(default="ImportExportJobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,56}$")
@@ -71,7 +73,10 @@ class Settings(BaseModel):
         if self.storage_identity is not None:
             return self.storage_identity.describe()
         assert self.storage_connection is not None  # one of the two, by the validator
-        return describe_connection_string(self.storage_connection)
+        described = describe_connection_string(self.storage_connection)
+        if self.storage_settings_ignored:
+            described += f" (it wins: {', '.join(self.storage_settings_ignored)} not used)"
+        return described
 
     @property
     def retention(self) -> Retention:
@@ -106,8 +111,11 @@ def read_local_settings(app_root: Path = APP_ROOT) -> dict[str, str]:
 
 
 def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]) -> Settings:
+    # The host reads the `X__…` names of an identity-based connection in any case, as it reads all configuration.
+    folded = {name.lower(): value for values in (local_values, environ) for name, value in values.items() if "__" in name}
+
     def lookup(name: str) -> str | None:
-        value = environ.get(name) or local_values.get(name)
+        value = environ.get(name) or local_values.get(name) or ("__" in name and folded.get(name.lower()) or None)
         return value or None
 
     storage = choose_storage(CONNECTION_SETTING, FALLBACK_CONNECTION_SETTING, lookup)
@@ -119,6 +127,7 @@ def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]
         return Settings(
             storage_connection=storage.connection_string,
             storage_identity=storage.identity,
+            storage_settings_ignored=storage.ignored,
             locations=locations,
             access=access,
             **fields,

@@ -22,6 +22,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from azure.data.tables import TableServiceClient
+from pydantic import SecretStr
 
 
 class SettingsError(Exception):
@@ -54,7 +55,7 @@ class IdentityConnection:
     kind: IdentityKind
     client_id: str | None = None
     tenant_id: str | None = None
-    client_secret: str | None = None
+    client_secret: SecretStr | None = None
 
     def describe(self) -> str:
         if self.kind is IdentityKind.MANAGED_IDENTITY:
@@ -134,7 +135,11 @@ def identity_connection(setting: str, lookup: Lookup) -> IdentityConnection | No
 
 
 def _table_service_uri(setting: str, value: str | None) -> str:
-    parts = urlsplit((value or "").strip())
+    try:
+        parts = urlsplit((value or "").strip())
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError as error:
+        raise SettingsError(f"{setting} is not a URL: {error}") from None
     if parts.scheme.lower() != "https":
         raise SettingsError(
             f"{setting} must be an https:// URL: the storage client never sends a token over {parts.scheme or 'no scheme'}"
@@ -143,6 +148,11 @@ def _table_service_uri(setting: str, value: str | None) -> str:
         raise SettingsError(f"{setting} is not a URL with a host")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise SettingsError(f"{setting} must be the Table endpoint alone, with no query (a SAS), fragment or user")
+    if any(f".{service}." in parts.hostname for service in ("blob", "queue", "file", "dfs")):
+        raise SettingsError(f"{setting} names another storage service's endpoint; give the Table endpoint (.table.)")
+    if parts.hostname == "localhost" and parts.port != 10002:
+        # azure-data-tables takes localhost on any other port for Cosmos DB, and asks for a Cosmos DB token
+        raise SettingsError(f"{setting}: use 127.0.0.1, not localhost, for a local Table endpoint on port {parts.port}")
     return f"https://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -155,7 +165,7 @@ def _account(setting: str, account: str | None) -> str:
 
 def _credential(
     setting: str, credential: str | None, client_id: str | None, tenant_id: str | None, client_secret: str | None
-) -> tuple[IdentityKind, str | None, str | None, str | None]:
+) -> tuple[IdentityKind, str | None, str | None, SecretStr | None]:
     if credential is not None:
         if credential.strip().lower() != "managedidentity":
             raise SettingsError(f"{setting}__credential must be managedidentity (or not set), not {credential[:40]!r}")
@@ -169,7 +179,8 @@ def _credential(
             missing.append(f"{setting}__clientSecret")
         if missing:
             raise SettingsError(f"a service principal needs {', '.join(missing)} as well")
-        return IdentityKind.SERVICE_PRINCIPAL, client_id, tenant_id, client_secret
+        assert client_secret is not None  # else it is missing, above
+        return IdentityKind.SERVICE_PRINCIPAL, client_id, tenant_id, SecretStr(client_secret)
     if client_id:
         raise SettingsError(
             f"{setting}__clientId is set without {setting}__credential=managedidentity (a user-assigned identity) "
@@ -184,6 +195,8 @@ class StorageChoice:
 
     connection_string: str | None = None
     identity: IdentityConnection | None = None
+    # Identity settings given beside a connection string, which wins: named, so that no one thinks they are used.
+    ignored: tuple[str, ...] = ()
 
 
 def choose_storage(primary: str, fallback: str, lookup: Lookup) -> StorageChoice:
@@ -193,7 +206,12 @@ def choose_storage(primary: str, fallback: str, lookup: Lookup) -> StorageChoice
         if given:
             connection = expand_connection_string(given)
             check_connection_string(connection, setting)
-            return StorageChoice(connection_string=connection)
+            ignored = tuple(
+                f"{setting}__{name}"
+                for name in ("tableServiceUri", "serviceUri", "accountName", "credential", "clientId", "tenantId", "clientSecret")
+                if lookup(f"{setting}__{name}")
+            )
+            return StorageChoice(connection_string=connection, ignored=ignored)
         identity = identity_connection(setting, lookup)
         if identity is not None:
             return StorageChoice(identity=identity)

@@ -26,9 +26,16 @@ SIGNING_SECRET = secrets.token_hex(32)
 
 
 class IdentityEndpoint:
-    """The token endpoint on 127.0.0.1; `environment` is what the app's process needs to use it."""
+    """The token endpoint on 127.0.0.1; `environment` is what the app's process needs to use it.
 
-    def __init__(self) -> None:
+    `audience`, when given, replaces the resource asked for in the tokens' `aud` (a token storage must refuse);
+    with `hang`, it takes each request and never answers it.
+    """
+
+    def __init__(self, *, audience: str | None = None, hang: bool = False) -> None:
+        self.audience = audience
+        self.hang = hang
+        self.release = threading.Event()
         self.header = secrets.token_hex(16)
         self.tokens_served = 0
         self.refused = 0
@@ -36,6 +43,9 @@ class IdentityEndpoint:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if endpoint.hang:
+                    endpoint.release.wait(60)
+                    return
                 query = parse_qs(urlsplit(self.path).query)
                 if self.headers.get("X-IDENTITY-HEADER") != endpoint.header or query.get("api-version") != ["2019-08-01"]:
                     endpoint.refused += 1
@@ -63,7 +73,7 @@ class IdentityEndpoint:
         now = int(time.time())
         claims = {
             "iss": f"https://sts.windows.net/{TENANT}/",
-            "aud": resource,
+            "aud": self.audience or resource,
             "iat": now - 60,
             "nbf": now - 60,
             "exp": now + 3600,
@@ -86,6 +96,7 @@ class IdentityEndpoint:
         try:
             yield self
         finally:
+            self.release.set()
             self.server.shutdown()
             self.server.server_close()
             thread.join()

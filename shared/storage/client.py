@@ -22,12 +22,12 @@ from typing import Any, cast
 
 import requests
 import urllib3
-from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
+    ResourceNotFoundError,
     ServiceResponseError,
     ServiceResponseTimeoutError,
 )
@@ -38,7 +38,8 @@ from azure.data.tables import TableClient, TableServiceClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..storage_connection import IdentityConnection, IdentityKind
+from .credentials import Account
+from .credentials import account_by_identity as account_by_identity
 
 # azure-core's retry policy: a storage outage answers in seconds, not minutes (with the timeouts below).
 CLIENT_OPTIONS = {
@@ -62,6 +63,7 @@ CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 # azure-core logs every storage request's and response's headers here at INFO: some 25 lines per
 # request, a real share of each request's CPU and, in Azure, of the log bill.
 REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+IDENTITY_LOGGER = "azure.identity"
 
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("storage_deadline", default=None)
@@ -170,41 +172,6 @@ class DeadlineTransport(RequestsTransport):  # type: ignore[misc]  # azure-core 
         time.sleep(duration if left is None else max(0.0, min(duration, left)))
 
 
-@dataclass(frozen=True)
-class StorageAccount:
-    """Where the jobs' account is and how the app signs in: a connection string (with its key or SAS), or a Table
-    endpoint and an Entra ID token credential (`account_by_identity`)."""
-
-    connection_string: str | None = None
-    endpoint: str | None = None
-    credential: TokenCredential | None = None
-
-    def close(self) -> None:
-        """Closes the credential's own connections (a managed identity's token endpoint, say), if it has any."""
-        close = getattr(self.credential, "close", None)
-        if close is not None:
-            close()
-
-
-# A connection string, or an account reached by identity.
-Account = str | StorageAccount
-
-
-def account_by_identity(identity: IdentityConnection) -> StorageAccount:
-    """The account of an identity-based connection, with the azure-identity credential its settings ask for."""
-    import azure.identity  # here, not at the top: only an app that signs in by identity pays for importing it
-
-    credential: TokenCredential
-    if identity.kind is IdentityKind.MANAGED_IDENTITY:
-        credential = azure.identity.ManagedIdentityCredential(client_id=identity.client_id)
-    elif identity.kind is IdentityKind.SERVICE_PRINCIPAL:
-        assert identity.tenant_id and identity.client_id and identity.client_secret  # the settings checked them
-        credential = azure.identity.ClientSecretCredential(identity.tenant_id, identity.client_id, identity.client_secret)
-    else:
-        credential = azure.identity.DefaultAzureCredential()
-    return StorageAccount(endpoint=identity.table_service_uri, credential=credential)
-
-
 # A role scoped to the jobs table alone (least privilege) may not create tables: storage refuses with this code, and
 # the table, which whoever granted the role made, is there.
 NOT_ALLOWED_TO_CREATE = "AuthorizationPermissionMismatch"
@@ -220,6 +187,12 @@ def connect_table(account: Account, table_name: str, **options: Any) -> TableCli
     except HttpResponseError as error:
         if storage_error_code(error) != NOT_ALLOWED_TO_CREATE:
             raise
+        table = table_client(account, table_name, **options)
+        try:  # one read says whether the table is there; a missing one is the refusal's fault, not a 404 per request
+            next(iter(table.query_entities("PartitionKey eq ''", results_per_page=1)), None)
+        except ResourceNotFoundError:
+            raise error from None
+        return table
     return table_client(account, table_name, **options)
 
 
@@ -259,12 +232,12 @@ def storage_failure(error: AzureError) -> StorageFailure:
             f"the storage service refused the app's credentials ({status} {storage_error_code(error) or 'no error code'}); "
             "check the connection string's account key, or that the identity has Storage Table Data Contributor on the table",
         )
-    if isinstance(error, ClientAuthenticationError):
+    if isinstance(error, ClientAuthenticationError):  # a token it could not get (StorageSignInFailed), or may not send
         reason = (str(error.message or error).strip().splitlines() or ["no reason given"])[0][:240]
         return StorageFailure(
             FailureKind.NO_TOKEN,
-            f"the app could not get a token for storage ({type(error).__name__}: {reason}); "
-            "check the identity settings, and that the app has that identity",
+            f"the app could not get a token for storage ({reason}); check the identity settings, and that the app has "
+            "that identity",
         )
     if isinstance(error, HttpResponseError) and status is not None and status < 500:
         return StorageFailure(
@@ -331,5 +304,9 @@ def storage_transport() -> DeadlineTransport:
 
 
 def log_requests(enabled: bool) -> None:
-    """A line per storage request in this process's log only when `enabled`; failures are logged either way."""
+    """A line per storage request in this process's log only when `enabled`; failures are logged either way.
+
+    azure-identity logs each failed token request itself, twice, beside the app's one line: only when `enabled`.
+    """
     logging.getLogger(REQUEST_LOGGER).setLevel(logging.NOTSET if enabled else logging.WARNING)
+    logging.getLogger(IDENTITY_LOGGER).setLevel(logging.NOTSET if enabled else logging.CRITICAL)

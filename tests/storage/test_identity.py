@@ -17,13 +17,14 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 
-from scripts.azurite import ACCOUNT_KEY, ROOT, AzuriteTable
+from scripts.azurite import ACCOUNT_KEY, ROOT, AzuriteTable, free_port
 from scripts.devhost_process import DevHostProcess
 from shared.app import open_app
 from shared.domain.clock import FixedClock, SystemClock
@@ -189,3 +190,36 @@ def test_a_wrong_key_is_an_arm_error_and_one_log_line(keyless):
     assert "refused the app's credentials" in host.output
     assert "Traceback" not in host.output
     assert ACCOUNT_KEY not in host.output
+
+
+@pytest.mark.parametrize(
+    "endpoint,status,logged",
+    [
+        ("down", 503, "could not get a token for storage"),
+        ("hanging", 503, "could not get a token for storage"),
+        ("wrong audience", 500, "refused the app's credentials"),
+    ],
+)
+def test_a_token_the_app_cannot_get_or_storage_refuses_is_one_log_line(keyless, endpoint, status, logged):
+    # given the app signing in by managed identity through a token endpoint that is down, never answers, or gives
+    # tokens for another audience
+    storage, _, environment = keyless
+    with ExitStack() as stack:
+        if endpoint == "down":
+            identity_environment = {"IDENTITY_ENDPOINT": f"http://127.0.0.1:{free_port()}/msi/token", "IDENTITY_HEADER": "h"}
+        else:
+            options = {"hang": True} if endpoint == "hanging" else {"audience": "https://another.example"}
+            identity_environment = stack.enter_context(IdentityEndpoint(**options).running()).environment
+        host = stack.enter_context(
+            DevHostProcess(None, None, environment={**environment, **identity_environment}, capture_output=True)
+        )
+        # when a job is asked for
+        started = time.monotonic()
+        answer = requests.get(job_url(f"http://127.0.0.1:{host.port}", str(uuid.uuid4()), "j"), params=VERSION, timeout=60)
+        took = time.monotonic() - started
+        stack.close()
+    # then the caller gets an ARM error within the request's storage budget, and the log one line that says why
+    assert answer.status_code == status and set(answer.json()["error"]) == {"code", "message"}
+    assert took < 12
+    assert logged in host.output
+    assert "Traceback" not in host.output

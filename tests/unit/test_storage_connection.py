@@ -68,6 +68,10 @@ def test_account_name_is_only_the_hosts_form():
         ({f"{X}__tableServiceUri": "jobsacct.table.core.windows.net"}, f"{X}__tableServiceUri must be an https://"),
         ({f"{X}__tableServiceUri": URI + "?sv=2024&sig=abc"}, "no query"),
         ({f"{X}__tableServiceUri": "https://"}, "not a URL with a host"),
+        ({f"{X}__tableServiceUri": "https://[::1"}, f"{X}__tableServiceUri is not a URL"),
+        ({f"{X}__tableServiceUri": "https://127.0.0.1:99999/a"}, f"{X}__tableServiceUri is not a URL"),
+        ({f"{X}__tableServiceUri": "https://localhost:11002/acct"}, "use 127.0.0.1, not localhost"),
+        ({f"{X}__serviceUri": "https://jobsacct.blob.core.windows.net"}, "another storage service's endpoint"),
         (
             {f"{X}__tableServiceUri": URI, f"{X}__clientId": "cid"},
             f"{X}__clientId is set without {X}__credential=managedidentity",
@@ -111,3 +115,24 @@ class TestNoSecretIsShown:
         described = resolve_settings({W: "UseDevelopmentStorage=true"}, {}).describe_storage()
         assert "Azurite's development account" in described
         assert resolve_settings({W: "UseDevelopmentStorage=true"}, {}).storage_connection == DEVELOPMENT_STORAGE
+
+
+def test_identity_setting_names_are_read_in_any_case():
+    # the Functions host reads configuration names without regard to case
+    _, identity = storage(**{f"{X}__TABLESERVICEURI": URI, f"{X}__Credential": "managedidentity", f"{X}__CLIENTID": "cid"})
+    assert (identity.table_service_uri, identity.kind, identity.client_id) == (URI, IdentityKind.MANAGED_IDENTITY, "cid")
+
+
+def test_identity_settings_beside_a_winning_connection_string_are_named_as_unused():
+    settings = resolve_settings({X: KEYED, f"{X}__credential": "managedidentity", f"{X}__tableServiceUri": URI}, {})
+    assert "not used" in settings.describe_storage() and f"{X}__credential" in settings.describe_storage()
+
+
+def test_the_client_secret_never_shows_in_a_dump_or_a_repr():
+    values = {f"{X}__tableServiceUri": URI, f"{X}__tenantId": "t", f"{X}__clientId": "c", f"{X}__clientSecret": "s3cr3t"}
+    settings = resolve_settings(values, {})
+    assert "s3cr3t" not in str(settings.model_dump()) and "s3cr3t" not in repr(settings.storage_identity)
+
+
+def test_an_account_key_never_shows_in_the_settings_repr():
+    assert "c2VjcmV0LWtleQ" not in repr(resolve_settings({X: KEYED}, {}))
