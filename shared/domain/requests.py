@@ -74,11 +74,16 @@ class JobCreateRequest(ArmModel):
         return self
 
 
+def _empty_is_not_given(value: Any) -> Any:
+    # The service takes "state": "" beside other fields as no state at all; the Python client's own live test sends it.
+    return None if value == "" else value
+
+
 class JobUpdateProperties(ArmModel):
     """`properties` of a PATCH: what a customer may change, each None when not given."""
 
     cancel_requested: StrictBool | None = None
-    state: JobState | None = None
+    state: Annotated[JobState | None, BeforeValidator(_empty_is_not_given)] = None
     return_address: ReturnAddress | None = None
     return_shipping: ReturnShipping | None = None
     delivery_package: DeliveryPackage | None = None

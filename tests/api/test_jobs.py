@@ -234,6 +234,16 @@ class TestCustomerMovesOverHttp:
         assert job["tags"] == {"owner": "ops"}
         assert (job["properties"]["logLevel"], job["properties"]["backupDriveManifest"]) == ("Verbose", True)
 
+    @pytest.mark.parametrize("state", [JobState.CREATING, JobState.SHIPPING])
+    def test_an_empty_state_beside_other_fields_is_no_state(self, api, job_in_state, state):
+        # given a job, and an update as the Python client's live test sends it: "state": "" beside other fields
+        key = job_in_state(state)
+        body = {"tags": {"tag1": "value1"}, "properties": {"state": "", "logLevel": "Verbose"}}
+        # when it is sent, then the service takes it as no state at all: the other fields change, the state does not
+        response = api.patch_job(key, body)
+        assert response.status_code == 200, response.text
+        assert (response.json()["properties"]["state"], response.json()["properties"]["logLevel"]) == (state, "Verbose")
+
     def test_patch_properties_after_receipt_is_409(self, api, job_in_state):
         key = job_in_state(JobState.RECEIVED)
         response = api.patch_job(key, {"properties": {"returnShipping": {"carrierName": "UPS", "carrierAccountNumber": "1"}}})
