@@ -17,4 +17,5 @@ from shared.domain.requests import JobUpdateRequest
 def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, JobUpdateRequest)
-    return job_response(req, current_app().jobs.update_job(key, request, preconditions(req), by=caller))
+    app = current_app()
+    return job_response(req, app.jobs.update_job(key, request, preconditions(req), by=caller), locations=app.locations)

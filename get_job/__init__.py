@@ -10,4 +10,5 @@ from shared.domain.access import Action, Caller
 @endpoint(Action.JOBS_READ)
 def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     key = job_key(req)
-    return job_response(req, current_app().jobs.get_job(key))
+    app = current_app()
+    return job_response(req, app.jobs.get_job(key), locations=app.locations)

@@ -10,5 +10,6 @@ from shared.domain.access import Action, Caller
 @endpoint(Action.JOBS_READ)
 def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     query = list_query(req)
-    page = current_app().jobs.list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
-    return list_response(req, page.jobs, page.next_skip_token)
+    app = current_app()
+    page = app.jobs.list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
+    return list_response(req, page.jobs, page.next_skip_token, locations=app.locations, drives=True)

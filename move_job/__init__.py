@@ -13,4 +13,5 @@ from shared.domain.requests import OperatorMoveRequest
 def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     key = job_key(req)
     request = read_body(req, OperatorMoveRequest)
-    return job_response(req, current_app().jobs.move_job(key, request.state, request.at, by=caller))
+    app = current_app()
+    return job_response(req, app.jobs.move_job(key, request.state, request.at, by=caller), locations=app.locations)

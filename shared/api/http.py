@@ -25,6 +25,7 @@ from ..domain.errors import ApiError, AuthorizationFailed, BadRequest, NotFound,
 from ..domain.job import Job
 from ..domain.job_filter import JobFilter
 from ..domain.jobs import Preconditions
+from ..domain.locations import LocationCatalogue
 from ..domain.names import PROVIDER, RESOURCE_TYPE, JobKey, Scope
 from ..domain.store import StoredJob
 from ..settings import SettingsError
@@ -230,15 +231,24 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def job_response(req: func.HttpRequest, stored: StoredJob, status: int = 200) -> func.HttpResponse:
-    """The job in the request's api-version's shape, with its ETag."""
-    return json_response(job_resource(stored.job, check_api_version(req)), status, {"ETag": stored.etag})
+def job_response(
+    req: func.HttpRequest, stored: StoredJob, status: int = 200, *, locations: LocationCatalogue | None = None
+) -> func.HttpResponse:
+    """The job in the request's api-version's shape, with its ETag; its location by its display name from
+    `locations` (as the service answers all but a PUT, which echoes the location as it was sent)."""
+    location = None if locations is None else locations.display_name(stored.job.location)
+    return json_response(job_resource(stored.job, check_api_version(req), location=location), status, {"ETag": stored.etag})
 
 
-def list_response(req: func.HttpRequest, jobs: list[Job], skip_token: str | None) -> func.HttpResponse:
-    """An ARM list page; `nextLink` is this request's absolute URL continued at `skip_token`."""
+def list_response(
+    req: func.HttpRequest, jobs: list[Job], skip_token: str | None, *, locations: LocationCatalogue, drives: bool
+) -> func.HttpResponse:
+    """An ARM list page, each job's location by its display name and, unless `drives`, without its drives (as the
+    service lists a resource group's jobs); `nextLink` is this request's absolute URL continued at `skip_token`."""
     version = check_api_version(req)
-    body: dict[str, Any] = {"value": [job_resource(job, version) for job in jobs]}
+    body: dict[str, Any] = {
+        "value": [job_resource(job, version, location=locations.display_name(job.location), drives=drives) for job in jobs]
+    }
     if skip_token is not None:
         body["nextLink"] = next_link(req, skip_token)
     return json_response(body)

@@ -5,28 +5,37 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ..domain.job import SERVICE_RECORDS, Job
+from ..domain.job import SERVICE_RECORDS, Job, JobState
 from ..domain.locations import LOCATION_ID_PREFIX, LOCATION_TYPE, Location, LocationCatalogue
 from ..domain.names import RESOURCE_TYPE
 from .versions import ApiVersion, show_job, show_location
 
+# The copy has not started in these states, and the service shows no percentComplete in them.
+BEFORE_THE_COPY = frozenset({JobState.CREATING, JobState.SHIPPING, JobState.RECEIVED})
 
-def job_resource(job: Job, version: ApiVersion) -> dict[str, Any]:
-    """The job as `version` of the API shows it, with no property that version does not define.
+
+def job_resource(job: Job, version: ApiVersion, *, location: str | None = None, drives: bool = True) -> dict[str, Any]:
+    """The job as `version` of the API shows it, as the service shows it: `location` as given (the job's own by
+    default), and without `driveList` when `drives` is False (a listing).
 
     BitLocker keys are write-only here, read only through listBitLockerKeys.
     """
     properties = job.properties.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(SERVICE_RECORDS))
+    if job.state in BEFORE_THE_COPY:
+        properties.pop("percentComplete", None)
+    if not drives:
+        properties.pop("driveList", None)
     for drive in properties.get("driveList", ()):
         drive.pop("bitLockerKey", None)
-    resource = {
+    resource: dict[str, Any] = {
         "id": job.key.resource_id,
         "name": job.name,
         "type": RESOURCE_TYPE,
-        "location": job.location,
-        "tags": job.tags,
-        "properties": properties,
+        "location": job.location if location is None else location,
     }
+    if job.tags:  # the service shows no tags where there are none
+        resource["tags"] = job.tags
+    resource["properties"] = properties
     recorded = job.properties
     system_data = {
         "createdBy": recorded.created_by,
@@ -36,11 +45,12 @@ def job_resource(job: Job, version: ApiVersion) -> dict[str, Any]:
         "lastModifiedByType": recorded.last_modified_by_type,
         "lastModifiedAt": recorded.updated_at and _utc_text(recorded.updated_at),
     }
-    metadata = {
-        "systemData": {name: value for name, value in system_data.items() if value is not None},
-        "identity": {"type": "None"},  # jobs here have no managed identity
-    }
-    return show_job(resource, version, resource_metadata=metadata)
+    return show_job(
+        resource,
+        version,
+        system_data={name: value for name, value in system_data.items() if value is not None},
+        identity={"type": "None"},  # jobs here have no managed identity
+    )
 
 
 def bitlocker_keys(job: Job) -> dict[str, Any]:

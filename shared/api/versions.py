@@ -53,8 +53,10 @@ class ApiVersion(StrEnum):
 # What only the service sets, by JSON name: a PUT body's are ignored, as are these of the resource around them.
 READ_ONLY_PROPERTY_NAMES = frozenset(to_camel(name) for name in SERVICE_OWNED_PROPERTIES)
 READ_ONLY_RESOURCE_NAMES = frozenset({"id", "name", "type", "systemData", "identity"})
-# Added in 2020-08-01: unknown to 2016-11-01, where sending them is as wrong as any unknown name.
-RESOURCE_METADATA_NAMES = ("systemData", "identity")
+# Added in 2020-08-01: unknown to 2016-11-01, where sending it is as wrong as any unknown name. (`identity` and
+# `encryptionKey` were added then too, but the service shows them at 2016-11-01 as well, so a 2016 client may send
+# back what it read: they are read-only there, ignored.)
+RESOURCE_METADATA_NAMES = ("systemData",)
 
 
 class VersionReader:
@@ -69,9 +71,10 @@ class VersionReader:
             return data
         if model is JobCreateRequest:
             return self._create_body(data)
-        if model is JobDetails:
-            self._refuse_undefined(data, ("encryptionKey",))
-        elif model is Export:
+        if model is JobDetails and not self.version.has_resource_metadata:
+            # A 2016-11-01 client cannot set it; what it sends back of it is what the service showed it.
+            return {name: value for name, value in data.items() if name != "encryptionKey"}
+        if model is Export:
             return self._export(data)
         elif model is JobUpdateProperties:
             # Those versions' clients send the specification's defaults on every update (a tag update included), so
@@ -92,12 +95,7 @@ class VersionReader:
     def _create_body(self, data: dict[str, Any]) -> dict[str, Any]:
         self._refuse_undefined(data, RESOURCE_METADATA_NAMES)
         # What only the service sets is ignored, whatever its value, so that any job as GET shows it can be sent back.
-        read_only = (
-            READ_ONLY_RESOURCE_NAMES
-            if self.version.has_resource_metadata
-            else READ_ONLY_RESOURCE_NAMES - set(RESOURCE_METADATA_NAMES)
-        )
-        data = {name: value for name, value in data.items() if name not in read_only}
+        data = {name: value for name, value in data.items() if name not in READ_ONLY_RESOURCE_NAMES}
         if isinstance(data.get("properties"), dict):
             data["properties"] = {
                 name: value for name, value in data["properties"].items() if name not in READ_ONLY_PROPERTY_NAMES
@@ -120,18 +118,20 @@ class VersionReader:
                 raise ValueError(f"'{name}' is not defined in api-version {self.version}; it exists from 2020-08-01 on")
 
 
-def show_job(resource: dict[str, Any], version: ApiVersion, *, resource_metadata: dict[str, Any]) -> dict[str, Any]:
-    """A job's resource, built in the newest shapes, as `version` shows it; `resource_metadata` is its `systemData`
-    and `identity`, shown only by the versions that define them."""
+def show_job(
+    resource: dict[str, Any], version: ApiVersion, *, system_data: dict[str, Any], identity: dict[str, Any]
+) -> dict[str, Any]:
+    """A job's resource, built in the newest shapes, as `version` shows it. `identity` and `encryptionKey` are shown
+    in every version, as the service shows them (2016-11-01's clients ignore what they do not know); `systemData`
+    only by the versions that define it."""
     properties = resource["properties"]
     export = properties.get("export")
     if export and "blobListBlobPath" in export:
         export[version.export_list_path_name] = export.pop("blobListBlobPath")
     if not version.has_resource_metadata:
-        properties.pop("encryptionKey", None)
         properties.get("shippingInformation", {}).pop("additionalInformation", None)
-        return resource
-    return {**resource, **resource_metadata}
+        return {**resource, "identity": identity}
+    return {**resource, "systemData": system_data, "identity": identity}
 
 
 def show_location(resource: dict[str, Any], version: ApiVersion) -> dict[str, Any]:

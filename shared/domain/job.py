@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -98,12 +99,20 @@ class ArmModel(BaseModel):
         return self
 
 
+def _absent_is_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+# An optional address field the client left out: the service keeps and shows it as "".
+OptionalAddressText = Annotated[ShortText, BeforeValidator(_absent_is_empty)]
+
+
 class ReturnAddress(ArmModel):
     recipient_name: RequiredText
     street_address1: RequiredText
-    street_address2: ShortText | None = None
+    street_address2: OptionalAddressText = ""
     city: RequiredText
-    state_or_province: ShortText | None = None
+    state_or_province: OptionalAddressText = ""
     postal_code: RequiredText
     country_or_region: RequiredText
     phone: RequiredText
@@ -190,7 +199,8 @@ class JobDetails(ArmModel):
     delivery_package: DeliveryPackage | None = None
     return_package: PackageInformation | None = None
     diagnostics_path: Text | None = None
-    log_level: LogLevel | None = None
+    # The service's defaults, shown (and kept) when the client sets none.
+    log_level: Annotated[LogLevel, BeforeValidator(lambda value: "Error" if value is None else value)] = "Error"
     backup_drive_manifest: StrictBool | None = None
     state: JobState = JobState.CREATING
     cancel_requested: StrictBool = False
@@ -199,7 +209,7 @@ class JobDetails(ArmModel):
     drive_list: Annotated[list[DriveStatus], Field(max_length=10)] | None = None
     export: Export | None = None
     provisioning_state: ShortText | None = None
-    encryption_key: EncryptionKeyDetails | None = None
+    encryption_key: EncryptionKeyDetails = Field(default_factory=lambda: EncryptionKeyDetails(kek_type="MicrosoftManaged"))
 
 
 # The times the service keeps of a job, beside its ARM properties: what starts the purge's countdowns, and what

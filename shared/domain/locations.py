@@ -119,6 +119,12 @@ class LocationCatalogue(BaseModel):
             None,
         )
 
+    def display_name(self, name: str) -> str:
+        """How the service shows a job's location in its answers but the PUT's ("East US" for "eastus"); a name the
+        catalogue does not know any more is shown as it is."""
+        location = self.find(name)
+        return name if location is None else location.display_name
+
     def get(self, name: str) -> Location:
         """GET a location: 404 when there is none by that name."""
         location = self.find(name)

@@ -105,7 +105,6 @@ def new_job(key: JobKey, request: JobCreateRequest, now: datetime, *, shipping_t
         shipping_information=shipping_to,
         state=JobState.CREATING,
         cancel_requested=False,
-        percent_complete=0,
         provisioning_state="Succeeded",
         created_at=now,
         updated_at=now,

@@ -150,9 +150,11 @@ def test_answers_carry_only_properties_the_2016_client_defines(api, job_in_state
     # when api-version 2016-11-01 reads them, one by one and in a listing
     answers = [api.get_job(key, api_version="2016-11-01").json() for key in (finished, export)]
     listing = api.list_jobs(finished.subscription_id, api_version="2016-11-01").json()
-    # then the 0.1.0 client's models define every property of every answer
-    assert [undefined_properties(answer, models.JobResponse, models) for answer in answers] == [[], []]
-    assert [undefined_properties(job, models.JobResponse, models) for job in listing["value"]] == [[], []]
+    # then the 0.1.0 client's models define every property of every answer but the two the service shows at
+    # 2016-11-01 though that version's specification has neither (recorded; the client ignores them)
+    shown_by_the_service = ["properties.encryptionKey", "identity"]
+    assert [undefined_properties(answer, models.JobResponse, models) for answer in answers] == [shown_by_the_service] * 2
+    assert [undefined_properties(job, models.JobResponse, models) for job in listing["value"]] == [shown_by_the_service] * 2
 
 
 def test_locations_through_the_official_client(client):

@@ -53,7 +53,7 @@ class TestCreate:
         # then
         assert job.state == JobState.CREATING
         assert job.properties.cancel_requested is False
-        assert job.properties.percent_complete == 0
+        assert job.properties.percent_complete is None  # the copy has not started
         assert job.properties.created_at == job.properties.updated_at == job.properties.state_changed_at == T0
         assert job.properties.completed_at is None
 
