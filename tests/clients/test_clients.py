@@ -155,7 +155,8 @@ def test_locations_list(reports, client):
 
 @pytest.mark.parametrize("client", CLIENTS)
 def test_locations_get_by_display_name(reports, client):
-    assert result_of(reports, client, "locations_get") == {"name": "West US", "carriers": ["FedEx"]}
+    carriers = ["Blue Dart", "DHL", "FedEx", "TNT", "UPS"]
+    assert result_of(reports, client, "locations_get") == {"name": "West US", "carriers": carriers}
 
 
 @pytest.mark.parametrize("client", CLIENTS)

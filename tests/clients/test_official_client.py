@@ -162,7 +162,7 @@ def test_locations_through_the_official_client(client):
     listed = list(client.locations.list())
     west_us = client.locations.get("West US")
     east_us = client.locations.get("eastus")
-    # then it reads them as the API shows them: West US with the specification's address, East US with none
+    # then it reads them as the service shows them (recorded): West US's and East US's addresses
     assert len(listed) == len(LOCATIONS.locations)
     assert "Australia Southeast" in [location.name for location in listed]
     assert (west_us.id, west_us.name, west_us.type) == (
@@ -171,13 +171,13 @@ def test_locations_through_the_official_client(client):
         "Microsoft.ImportExport/locations",
     )
     assert (west_us.street_address1, west_us.city, west_us.postal_code, west_us.supported_carriers) == (
-        "2045 Lafayette Street",
+        "3020 Coronado",
         "Santa Clara",
-        "95050",
-        ["FedEx"],
+        "95054",
+        ["Blue Dart", "DHL", "FedEx", "TNT", "UPS"],
     )
     assert west_us.alternate_locations == ["/providers/Microsoft.ImportExport/locations/westus"]
-    assert (east_us.name, east_us.street_address1) == ("East US", None)
+    assert (east_us.name, east_us.street_address1, east_us.phone) == ("East US", "21625 Gresham Drive", "")
 
 
 def test_an_unknown_location_through_the_official_client(client):
@@ -205,7 +205,7 @@ def test_a_job_created_by_the_official_client_gets_its_shipping_information(clie
     # when the client creates a job in West US
     created = client.jobs.create("shipping-job", "client-rg", put_parameters())
     # then the job says where to send the drives
-    assert created.properties.shipping_information.street_address1 == "2045 Lafayette Street"
+    assert created.properties.shipping_information.street_address1 == "3020 Coronado"
     assert created.properties.shipping_information.city == "Santa Clara"
 
 
