@@ -19,7 +19,7 @@ from .errors import (
     InvalidStateTransition,
     ShippingInformationMissing,
 )
-from .job import SERVICE_OWNED_PROPERTIES, DriveStatus, Job, JobProperties, JobState, ShippingInformation
+from .job import SERVICE_OWNED_PROPERTIES, DriveState, DriveStatus, Job, JobProperties, JobState, ShippingInformation
 from .names import JobKey
 from .requests import JobCreateRequest, JobUpdateRequest
 
@@ -111,6 +111,9 @@ def new_job(key: JobKey, request: JobCreateRequest, now: datetime, *, shipping_t
         state_changed_at=now,
     )
     properties = JobProperties(**{**dict(request.properties), **owned})
+    if properties.drive_list is not None:  # the service shows each drive it was told of as Specified
+        specified = [drive.model_copy(update={"state": DriveState.SPECIFIED}) for drive in properties.drive_list]
+        properties = properties.model_copy(update={"drive_list": specified})
     return Job(
         subscription_id=key.subscription_id,
         resource_group=key.resource_group,
@@ -258,10 +261,35 @@ def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> 
         raise InvalidStateTransition(f"The job is in state {job.state}; the operator can move it to {options}, not to {target}.")
     if not move.allows(job.properties.cancel_requested):
         raise InvalidStateTransition(move.refusal)
-    update: dict[str, Any] = {"state": target, "state_changed_at": at, "updated_at": now}
+    update: dict[str, Any] = {
+        "state": target,
+        "state_changed_at": at,
+        "updated_at": now,
+        "drive_list": _drives_moved(job.properties.drive_list, job.state, target),
+    }
     if target in FINISHED:
         update["completed_at"] = at
     return job.model_copy(update={"properties": job.properties.model_copy(update=update)})
+
+
+# What the datacenter's moves do to a job's drives (the API's DriveState): received with the package, copied while
+# the job transfers, done when it is packed, and shipped back with it; a job closed in Shipping never got them.
+DRIVES_AFTER_MOVE: dict[tuple[JobState, JobState], DriveState] = {
+    (JobState.SHIPPING, JobState.RECEIVED): DriveState.RECEIVED,
+    (JobState.SHIPPING, JobState.CLOSED): DriveState.NEVER_RECEIVED,
+    (JobState.RECEIVED, JobState.TRANSFERRING): DriveState.TRANSFERRING,
+    (JobState.RECEIVED, JobState.PACKAGING): DriveState.COMPLETED,
+    (JobState.TRANSFERRING, JobState.PACKAGING): DriveState.COMPLETED,
+    (JobState.PACKAGING, JobState.COMPLETED): DriveState.SHIPPED_BACK,
+    (JobState.PACKAGING, JobState.CLOSED): DriveState.SHIPPED_BACK,
+}
+
+
+def _drives_moved(drives: list[DriveStatus] | None, source: JobState, target: JobState) -> list[DriveStatus] | None:
+    state = DRIVES_AFTER_MOVE.get((source, target))
+    if drives is None or state is None:
+        return drives
+    return [drive.model_copy(update={"state": state}) for drive in drives]
 
 
 def check_deletable(job: Job) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from shared.domain import state_machine
 from shared.domain.errors import BadRequest, Conflict
-from shared.domain.job import Job, JobState
+from shared.domain.job import DriveState, Job, JobState
 
 from ..builders import (
     ALL_OPERATOR_CASES,
@@ -194,6 +194,36 @@ class TestOperatorMoves:
         )
         with pytest.raises(BadRequest, match="before the job's last move"):
             state_machine.move_job(job, JobState.TRANSFERRING, T0 + timedelta(days=1), T0 + timedelta(days=3))
+
+
+class TestDriveStates:
+    def test_every_drive_is_specified_when_the_job_is_created(self):
+        # given drives as a client sends them, one claiming a state of its own
+        job = created(driveList=[{"driveId": "A", "state": "Completed"}, {"driveId": "B"}])
+        # then the service shows each as Specified
+        assert [drive.state for drive in job.properties.drive_list] == [DriveState.SPECIFIED] * 2
+
+    @pytest.mark.parametrize(
+        "path,expected",
+        [
+            ([JobState.RECEIVED], DriveState.RECEIVED),
+            ([JobState.RECEIVED, JobState.TRANSFERRING], DriveState.TRANSFERRING),
+            ([JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING], DriveState.COMPLETED),
+            ([JobState.RECEIVED, JobState.TRANSFERRING, JobState.PACKAGING, JobState.COMPLETED], DriveState.SHIPPED_BACK),
+            ([JobState.CLOSED], DriveState.NEVER_RECEIVED),
+        ],
+    )
+    def test_the_datacenters_moves_move_the_drives(self, path, expected):
+        # given a shipped job with two drives
+        drives = [{"driveId": "A"}, {"driveId": "B"}]
+        job = patch(
+            created(returnAddress=RETURN_ADDRESS, deliveryPackage=DELIVERY_PACKAGE, driveList=drives), {"state": "Shipping"}
+        )
+        # when the datacenter moves it along `path`
+        for step, target in enumerate(path, start=1):
+            job = state_machine.move_job(job, target, None, T0 + timedelta(hours=step))
+        # then every drive is in the state the job's move puts it in
+        assert [drive.state for drive in job.properties.drive_list] == [expected] * 2
 
 
 class TestDelete:
