@@ -200,6 +200,8 @@ def _drives_as_sent_back(stored: list[DriveStatus], sent: list[DriveStatus]) -> 
     for drive in sent:
         known = by_id.get(drive.drive_id)
         update = {name: getattr(known, name) if known is not None else None for name in DRIVE_STATUS_FIELDS}
+        if known is None:  # a drive the service was not told of before is Specified, as at creation
+            update["state"] = DriveState.SPECIFIED
         if drive.bit_locker_key is None and known is not None:
             update["bit_locker_key"] = known.bit_locker_key
         drives.append(drive.model_copy(update=update))

@@ -203,6 +203,10 @@ class TestDriveStates:
         # then the service shows each as Specified
         assert [drive.state for drive in job.properties.drive_list] == [DriveState.SPECIFIED] * 2
 
+    def test_a_drive_added_by_an_update_is_specified(self):
+        job = patch(created(driveList=[{"driveId": "A"}]), {"driveList": [{"driveId": "A"}, {"driveId": "B"}]})
+        assert [drive.state for drive in job.properties.drive_list] == [DriveState.SPECIFIED] * 2
+
     @pytest.mark.parametrize(
         "path,expected",
         [
