@@ -84,7 +84,8 @@ class Location(BaseModel):
             postal_code=p.postal_code,
             country_or_region=p.country_or_region,
             phone=p.phone,
-            additional_information=p.additional_shipping_information,
+            # the service shows no additionalInformation in a job's shippingInformation when there is none (recorded)
+            additional_information=p.additional_shipping_information or None,
         )
 
 

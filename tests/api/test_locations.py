@@ -6,11 +6,14 @@ import json
 
 import pytest
 
+from scripts.azurite import ROOT
 from scripts.devhost_process import DevHostProcess
 from shared.settings import resolve_settings
 
 from ..builders import LOCATIONS, LOCATIONS_PATH, OPERATIONS_PATH, job_body
 from ..harness import Api, assert_arm_error, serving_app
+
+RECORDINGS = ROOT / "tests" / "recordings"
 
 # West US as the service answered (recorded by Azure PowerShell's tests, 2020); the specification's example had an
 # older address, and the recorded service wins.
@@ -32,45 +35,17 @@ WEST_US = {
     "name": "West US",
     "type": "Microsoft.ImportExport/locations",
 }
-# The two Australian locations as the specification lists them (List Locations, 2021-01-01).
-AUSTRALIA = [
-    {
-        "properties": {
-            "recipientName": "Windows Azure Import/Export Service",
-            "streetAddress1": "Customer-A c/o NEXTDC Ltd, Delivery code ABCDEFG, 4 Eden Park Drive",
-            "streetAddress2": "",
-            "city": "Macquarie Park",
-            "stateOrProvince": "NSW",
-            "postalCode": "2113",
-            "countryOrRegion": "Australia",
-            "phone": "612 0000 0000",
-            "additionalShippingInformation": "",
-            "supportedCarriers": ["DHL"],
-            "alternateLocations": ["/providers/Microsoft.ImportExport/locations/australiaeast"],
-        },
-        "id": "/providers/Microsoft.ImportExport/locations/australiaeast",
-        "name": "Australia East",
-        "type": "Microsoft.ImportExport/locations",
-    },
-    {
-        "properties": {
-            "recipientName": "Microsoft Azure Import/Export Service",
-            "streetAddress1": "Microsoft, c/o NEXTDC Ltd, Delivery code ABCDEFG, 826-830 Lorimer St, Port",
-            "streetAddress2": "",
-            "city": "Melbourne",
-            "stateOrProvince": "Melbourne",
-            "postalCode": "3207",
-            "countryOrRegion": "Australia",
-            "phone": "61 0 0000 0000",
-            "additionalShippingInformation": "",
-            "supportedCarriers": ["DHL"],
-            "alternateLocations": ["/providers/Microsoft.ImportExport/locations/australiasoutheast"],
-        },
-        "id": "/providers/Microsoft.ImportExport/locations/australiasoutheast",
-        "name": "Australia Southeast",
-        "type": "Microsoft.ImportExport/locations",
-    },
-]
+# East US's address as the service fills a job's shippingInformation (recorded; no phone).
+EAST_US_SHIPPING = {
+    "recipientName": "Microsoft Azure Import/Export Service",
+    "streetAddress1": "21625 Gresham Drive",
+    "streetAddress2": "",
+    "city": "Ashburn",
+    "stateOrProvince": "VA",
+    "postalCode": "20147",
+    "countryOrRegion": "USA",
+    "phone": "",
+}
 # West US's address as a job's shippingInformation shows it.
 WEST_US_SHIPPING = {
     "recipientName": "Microsoft Azure Import/Export Service",
@@ -81,7 +56,6 @@ WEST_US_SHIPPING = {
     "postalCode": "95054",
     "countryOrRegion": "USA",
     "phone": "408 352 7600",
-    "additionalInformation": "",
 }
 
 
@@ -102,30 +76,29 @@ ADDRESS_FIELDS = {
 # --- locations ---------------------------------------------------------------------------------------------------
 
 
-def test_list_locations_shows_every_region_of_the_catalogue_and_the_specifications_addresses(api):
-    # when the locations are listed
-    response = api.request("GET", LOCATIONS_PATH)
-    # then every region of the repository's file is there, in its order, shaped as the API shows a location
-    assert response.status_code == 200
-    value = response.json()["value"]
-    assert [location["id"].rsplit("/", 1)[1] for location in value] == [location.name for location in LOCATIONS.locations]
-    assert all(location["type"] == "Microsoft.ImportExport/locations" for location in value)
-    # and the locations the specification or the recorded service shows are exactly as they show them
-    by_name = {location["name"]: location for location in value}
-    assert by_name["West US"] == WEST_US
-    assert [by_name["Australia East"], by_name["Australia Southeast"]] == AUSTRALIA
+def test_list_locations_is_the_services_recorded_list(api):
+    # given the service's own answer to List Locations (api-version 2016-11-01, recorded by Azure PowerShell's tests)
+    recorded = json.loads((RECORDINGS / "powershell_get_azimportexportlocation.json").read_text())["interactions"][0]
+    # when the locations are listed in that version
+    response = api.request("GET", LOCATIONS_PATH, api_version="2016-11-01")
+    # then the answer is the service's, region by region and field by field
+    assert response.status_code == recorded["status"]
+    assert response.json() == recorded["response_body"]
+    assert [location["id"].rsplit("/", 1)[1] for location in response.json()["value"]] == [
+        location.name for location in LOCATIONS.locations
+    ]
 
 
-def test_a_location_without_a_known_address_shows_none(api):
-    # when a region that neither the specification nor a recording gives an address for is read
-    response = api.request("GET", f"{LOCATIONS_PATH}/centralus")
+def test_a_location_without_a_known_address_shows_none(lab):
+    # when a location whose catalogue entry gives no address is read
+    response = lab.request("GET", f"{LOCATIONS_PATH}/labsouth")
     # then it names itself, takes its own shipments, and shows no address, phone or carriers (none is made up)
     assert response.status_code == 200
     assert response.json() == {
-        "id": "/providers/Microsoft.ImportExport/locations/centralus",
-        "name": "Central US",
+        "id": "/providers/Microsoft.ImportExport/locations/labsouth",
+        "name": "Lab South",
         "type": "Microsoft.ImportExport/locations",
-        "properties": {"alternateLocations": ["/providers/Microsoft.ImportExport/locations/centralus"]},
+        "properties": {"alternateLocations": ["/providers/Microsoft.ImportExport/locations/labsouth"]},
     }
 
 
@@ -200,19 +173,19 @@ def test_a_job_location_matches_in_any_case(api, new_key, location):
     assert response.json()["properties"]["shippingInformation"] == WEST_US_SHIPPING
 
 
-def test_a_job_in_a_location_without_an_address_has_no_shipping_information(api, new_key):
-    # given a job in Central US, whose address the catalogue does not hold
+def test_a_job_in_a_location_without_an_address_has_no_shipping_information(lab, new_key):
+    # given a job in Lab South, whose address the catalogue does not hold
     key = new_key()
     body = job_body()
-    body["location"] = "centralus"
+    body["location"] = "labsouth"
     # when it is created
-    response = api.put_job(key, body)
+    response = lab.put_job(key, body)
     # then it has no shippingInformation rather than a made-up one
     assert response.status_code == 201
     assert "shippingInformation" not in response.json()["properties"]
 
 
-@pytest.mark.parametrize("location,expected", [("westus", WEST_US_SHIPPING), ("centralus", None)])
+@pytest.mark.parametrize("location,expected", [("westus", WEST_US_SHIPPING), ("eastus", EAST_US_SHIPPING)])
 def test_shipping_information_sent_by_the_client_is_ignored(api, new_key, location, expected):
     # given a job body that tries to set where the drives go
     key = new_key()
@@ -221,7 +194,7 @@ def test_shipping_information_sent_by_the_client_is_ignored(api, new_key, locati
     # when it is created and read again
     assert api.put_job(key, body).status_code == 201
     stored = api.get_job(key).json()["properties"]
-    # then the service's own answer stands: the location's address, or none
+    # then the service's own answer stands: the location's address
     assert stored.get("shippingInformation") == expected
 
 
@@ -229,17 +202,17 @@ def test_replacing_a_job_in_another_location_moves_its_shipping_information(api,
     # given a job in West US
     key = new_key()
     assert api.put_job(key).status_code == 201
-    # when it is replaced by a job in Central US, then by one in an unknown location
+    # when it is replaced by a job in East US, then by one in an unknown location
     body = job_body()
-    body["location"] = "Central US"
+    body["location"] = "East US"
     replaced = api.put_job(key, body)
     body["location"] = "nowhere"
     refused = api.put_job(key, body)
-    # then the replacement has Central US's (no) shipping information, and the refused one changed nothing
+    # then the replacement has East US's shipping information, and the refused one changed nothing
     assert replaced.status_code == 200
-    assert "shippingInformation" not in replaced.json()["properties"]
+    assert replaced.json()["properties"]["shippingInformation"] == EAST_US_SHIPPING
     assert_arm_error(refused, 400, "LocationNotAvailableForResourceType")
-    assert api.get_job(key).json()["location"] == "Central US"
+    assert api.get_job(key).json()["location"] == "East US"
 
 
 def test_patch_cannot_set_shipping_information(api, new_key):
@@ -274,6 +247,20 @@ OTHER_FILE = {
         {"name": "labsouth", "displayName": "Lab South"},
     ]
 }
+
+
+@pytest.fixture
+def lab(api, app_settings, tmp_path):
+    """The app served with a locations file of the operator's own (OTHER_FILE: Lab South has no address)."""
+    path = tmp_path / "lab-locations.json"
+    path.write_text(json.dumps(OTHER_FILE))
+    values = {
+        "IMPORTEXPORT_STORAGE_CONNECTION": app_settings.storage_connection,
+        "IMPORTEXPORT_TABLE_NAME": app_settings.table_name,
+        "IMPORTEXPORT_LOCATIONS_FILE": str(path),
+    }
+    with serving_app(resolve_settings(values, {})):
+        yield api
 
 
 def test_the_locations_file_setting_replaces_the_catalogue(api, app_settings, new_key, tmp_path):
