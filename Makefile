@@ -13,22 +13,24 @@ PORT ?= 7071
 deps: $(VENV)/.installed $(CLIENT_VENV)/.installed node_modules/.installed worker-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
-	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	if [ -L $(VENV) ]; then echo "$(VENV) links to $$(readlink $(VENV)): left as it is"; else \
+	test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV); \
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt && touch $@; fi
 
 $(CLIENT_VENV)/.installed: requirements-clients.txt
-	test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV)
-	$(CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-clients.txt
-	touch $@
+	if [ -L $(CLIENT_VENV) ]; then echo "$(CLIENT_VENV) links to $$(readlink $(CLIENT_VENV)): left as it is"; else \
+	test -x $(CLIENT_VENV)/bin/python || $(PYTHON) -m venv $(CLIENT_VENV); \
+	$(CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-clients.txt && touch $@; fi
 
 # Rebuilt only when its requirements change (scripts/worker_venv.py checks); says so and goes on without a Python 3.13.
 worker-venv: $(VENV)/.installed
 	$(VENV_PYTHON) -m scripts.worker_venv
 
+# A node_modules or .venv that is a link belongs to another checkout (a clone sharing its environments): npm ci
+# would empty it under that checkout, and pip would rewrite its scripts to this one's path, so it is left alone.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	if [ -L node_modules ]; then echo "node_modules links to $$(readlink node_modules): left as it is"; \
+	else npm ci --no-audit --no-fund --loglevel=error && touch $@; fi
 
 local.settings.json:
 	cp local.settings.example.json $@

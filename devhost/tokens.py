@@ -22,6 +22,7 @@ from .signing_keys import ALGORITHM, SigningKeys
 CLOCK_SKEW_SECONDS = 5 * 60
 # The claims without which Easy Auth refuses a token: its lifetime, issuer and audience.
 REQUIRED_CLAIMS = ("exp", "iss", "aud")
+TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 class TokenRejected(Exception):
@@ -89,7 +90,7 @@ class TokenValidator:
         if key is None:
             raise UnknownSigningKey(f"the token's kid {_shown(kid)} is none of the issuer's signing keys")
         try:
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
                 algorithms=[ALGORITHM],
@@ -100,6 +101,12 @@ class TokenValidator:
             )
         except jwt.PyJWTError as error:
             raise _rejection(error) from None
+        # RFC 7519: the times are NumericDate, numbers; PyJWT reads "exp": "<digits>" as one.
+        for name in TIME_CLAIMS:
+            value = claims.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise MalformedToken(f"the token's {name} is not a number")
+        return claims
 
 
 # PyJWT's errors, most specific first (InvalidSignatureError is a DecodeError), as the check that failed.

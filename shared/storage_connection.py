@@ -135,8 +135,11 @@ def identity_connection(setting: str, lookup: Lookup) -> IdentityConnection | No
 
 
 def _table_service_uri(setting: str, value: str | None) -> str:
+    text = value or ""
+    if any(character.isspace() or not character.isprintable() for character in text):
+        raise SettingsError(f"{setting} has spaces or control characters in it; give the endpoint alone")
     try:
-        parts = urlsplit((value or "").strip())
+        parts = urlsplit(text)
         parts.port  # noqa: B018 - reading it checks it
     except ValueError as error:
         raise SettingsError(f"{setting} is not a URL: {error}") from None
@@ -146,8 +149,12 @@ def _table_service_uri(setting: str, value: str | None) -> str:
         )
     if not parts.hostname:
         raise SettingsError(f"{setting} is not a URL with a host")
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if "?" in text or "#" in text or parts.username or parts.password:
         raise SettingsError(f"{setting} must be the Table endpoint alone, with no query (a SAS), fragment or user")
+    segments = [segment for segment in parts.path.split("/") if segment]
+    if len(segments) > 1 or any(segment in (".", "..") for segment in segments):
+        # an account's endpoint has no path, or (an emulator's, path-style) the account's name alone
+        raise SettingsError(f"{setting} must be the Table endpoint, with no path but an account name")
     if any(f".{service}." in parts.hostname for service in ("blob", "queue", "file", "dfs")):
         raise SettingsError(f"{setting} names another storage service's endpoint; give the Table endpoint (.table.)")
     if parts.hostname == "localhost" and parts.port != 10002:

@@ -84,6 +84,8 @@ def other_key_same_kid(issuer: Issuer) -> str:
         (lambda issuer: "not.a.jwt", MalformedToken),
         (lambda issuer: "", MalformedToken),
         (lambda issuer: issuer.token(exp="tomorrow"), MalformedToken),
+        (lambda issuer: issuer.token(exp=str(int(time.time()) + 3600)), MalformedToken),
+        (lambda issuer: issuer.token(nbf=str(int(time.time()) - 60)), MalformedToken),
     ],
     ids=[
         "expired",
@@ -102,6 +104,8 @@ def other_key_same_kid(issuer: Issuer) -> str:
         "not-a-jwt",
         "empty",
         "exp-not-a-number",
+        "exp-digits-as-text",
+        "nbf-digits-as-text",
     ],
 )
 def test_a_token_failing_a_check_is_refused_naming_it(issuer, validator, make_token, rejection):
