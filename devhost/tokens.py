@@ -78,7 +78,7 @@ class TokenValidator:
         """The token's claims, once every check has passed; else the TokenRejected naming the check that failed."""
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as error:
+        except jwt.PyJWTError as error:  # not only DecodeError: a kid that is not text, a crit header, ...
             raise MalformedToken(f"the bearer token is not a JWT ({error})") from None
         algorithm = header.get("alg")
         if algorithm != ALGORITHM:
