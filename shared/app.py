@@ -14,11 +14,13 @@ that the routes that need no storage (the locations) answer whatever storage is 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from azure.data.tables import TableClient
@@ -32,7 +34,7 @@ from .domain.jobs import JobService
 from .domain.locations import LocationCatalogue
 from .domain.store import JobStore
 from .ops.purge import DIRECTORY_SETTLE, ExpiredEntries, Purge
-from .settings import Settings, load_settings
+from .settings import Settings, declared_anonymous, load_settings
 from .storage.client import CLIENT_OPTIONS, connect_table, log_requests, storage_transport
 from .storage.credentials import StorageAccount, account_by_identity
 from .storage.directory import ExpiryDirectory
@@ -198,8 +200,18 @@ def current_app() -> App:
 
 
 def endpoint(action: Action | None) -> Callable[[Handler], FunctionMain]:
-    """A function's `main`, admitting callers through the current app's gate for `action` (None: any caller)."""
-    return arm_endpoint(action, gate=lambda: current_app().gate)
+    """A function's `main`, admitting callers through the current app's gate for `action` (None: any caller).
+
+    The function's own `function.json` says whether the host checks a key for it (its authLevel): an anonymous
+    function in keys mode would let anyone in, so the gate refuses to serve it (500 InvalidConfiguration).
+    """
+
+    def decorate(handler: Handler) -> FunctionMain:
+        module = sys.modules.get(handler.__module__)
+        anonymous = module is not None and module.__file__ is not None and declared_anonymous(Path(module.__file__).parent)
+        return arm_endpoint(action, gate=lambda: current_app().gate, anonymous=anonymous)(handler)
+
+    return decorate
 
 
 @contextmanager

@@ -161,6 +161,23 @@ def _setting_name(field: str) -> str:
     return next((name for name, f in SETTING_NAMES.items() if f == field), CONNECTION_SETTING)
 
 
+def declared_anonymous(function_folder: Path) -> bool:
+    """Whether the function in `function_folder` declares an HTTP trigger with authLevel anonymous (no key)."""
+    try:
+        bindings = json.loads((function_folder / "function.json").read_text(encoding="utf-8")).get("bindings", [])
+    except (OSError, ValueError, AttributeError):
+        return False  # not a function folder this app can read; the host would not load it either
+    return any(
+        isinstance(binding, dict) and binding.get("type") == "httpTrigger" and binding.get("authLevel") == "anonymous"
+        for binding in bindings
+    )
+
+
+def anonymous_functions(app_root: Path = APP_ROOT) -> list[str]:
+    """The function folders of the app whose HTTP trigger takes anonymous callers."""
+    return sorted(path.parent.name for path in app_root.glob("*/function.json") if declared_anonymous(path.parent))
+
+
 def load_settings() -> Settings:
     """The settings as the app reads them now: the environment, then `local.settings.json` (SettingsError when unusable).
 
@@ -181,6 +198,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    if not settings.auth_mode.takes_entra_callers and (anonymous := anonymous_functions()):
+        print(
+            f"{parser.prog}: IMPORTEXPORT_AUTH_MODE is keys, but {', '.join(anonymous)} take anonymous callers "
+            "(authLevel anonymous), so no one checks a key: set IMPORTEXPORT_AUTH_MODE=entra or run "
+            "python -m scripts.auth_level keys",
+            file=sys.stderr,
+        )
+        return 2
     print(
         f"settings OK: jobs table {settings.table_name}; storage by {settings.describe_storage()}; "
         f"callers by {settings.auth_mode.value}"

@@ -48,6 +48,10 @@ _HOST = re.compile(
 log = logging.getLogger("importexport")
 
 
+KEYS_MODE_BUT_ANONYMOUS = (
+    "IMPORTEXPORT_AUTH_MODE is keys, but this function's authLevel is anonymous, so no one checks a key: set "
+    "IMPORTEXPORT_AUTH_MODE=entra (behind App Service Authentication) or run python -m scripts.auth_level keys"
+)
 # A function's body: the request, and the caller the gate let through.
 Handler = Callable[[func.HttpRequest, Caller], func.HttpResponse]
 FunctionMain = Callable[[func.HttpRequest], func.HttpResponse]
@@ -60,8 +64,13 @@ class Gate:
     reading: CallerReading
     policy: AccessPolicy
 
-    def admit(self, req: func.HttpRequest, action: Action | None) -> Caller:
-        """The caller, when it may take `action` over the request's scope (any caller, for None); else 401 or 403."""
+    def admit(self, req: func.HttpRequest, action: Action | None, *, anonymous: bool = False) -> Caller:
+        """The caller, when it may take `action` over the request's scope (any caller, for None); else 401 or 403.
+
+        `anonymous`: the function's authLevel lets any request in, so in keys mode no one would check a key.
+        """
+        if anonymous and not self.reading.mode.takes_entra_callers:
+            raise SettingsError(KEYS_MODE_BUT_ANONYMOUS)
         caller = request_caller(req.headers, self.reading)
         if action is not None:
             try:
@@ -86,14 +95,16 @@ def request_scope(req: func.HttpRequest) -> str:
     return scope
 
 
-def arm_endpoint(action: Action | None, *, gate: Callable[[], Gate]) -> Callable[[Handler], FunctionMain]:
+def arm_endpoint(
+    action: Action | None, *, gate: Callable[[], Gate], anonymous: bool = False
+) -> Callable[[Handler], FunctionMain]:
     """Makes a function's `main` of `handler`: the caller must pass `gate()` for `action` (401, 403), the api-version
     must be one the API has (400); every failure becomes an ARM error response, never a stack trace."""
 
     def decorate(handler: Handler) -> FunctionMain:
         def main(req: func.HttpRequest) -> func.HttpResponse:
             try:
-                caller = gate().admit(req, action)
+                caller = gate().admit(req, action, anonymous=anonymous)
                 check_api_version(req)
                 with storage_deadline():
                     return handler(req, caller)
