@@ -26,7 +26,7 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDER = ROOT / ".entra"
@@ -63,7 +63,9 @@ def self_signed_certificate(folder: Path, *, days: int = 1) -> Certificate:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        # a server's certificate only: trusted as a CA (NODE_EXTRA_CA_CERTS), it must not vouch for others
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
     files = Certificate(folder / "cert.pem", folder / "key.pem")
@@ -71,6 +73,7 @@ def self_signed_certificate(folder: Path, *, days: int = 1) -> Certificate:
     files.key.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
+    files.key.chmod(0o600)
     return files
 
 

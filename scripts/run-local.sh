@@ -150,8 +150,16 @@ fi
 
 # Waited for in the background, so that a signal to this script is handled at once.
 set -m
-if command -v func >/dev/null 2>&1; then
+# Core Tools serves plain http and plays no App Service Authentication: asked for HTTPS or Easy Auth, the dev host serves.
+dev_host_asked=""
+for setting in DEVHOST_TLS_CERT DEVHOST_TLS_KEY DEVHOST_AUTH_ISSUER DEVHOST_AUTH_AUDIENCES DEVHOST_AUTH_JWKS_FILE DEVHOST_AUTH_METADATA_URL; do
+  [ -n "${!setting:-}" ] && dev_host_asked="$setting"
+done
+if command -v func >/dev/null 2>&1 && [ -z "$dev_host_asked" ]; then
   func start --port "$PORT" </dev/null &
+elif [ -n "$dev_host_asked" ]; then
+  echo "$dev_host_asked is set: serving with the dev host, which plays HTTPS and App Service Authentication (Core Tools does not)."
+  .venv/bin/python -m devhost --port "$PORT" </dev/null &
 else
   echo "Core Tools (func) not found: serving with the dev host instead."
   .venv/bin/python -m devhost --port "$PORT" </dev/null &

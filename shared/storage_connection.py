@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,6 +37,10 @@ DEVELOPMENT_STORAGE = (
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 )
 ACCOUNT_NAME_SETTING = "AzureWebJobsStorage"  # the one connection whose `__accountName` form the host reads
+_HOST = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:.]+"
+)
+_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 
 
 class IdentityKind(StrEnum):
@@ -151,10 +156,13 @@ def _table_service_uri(setting: str, value: str | None) -> str:
         raise SettingsError(f"{setting} is not a URL with a host")
     if "?" in text or "#" in text or parts.username or parts.password:
         raise SettingsError(f"{setting} must be the Table endpoint alone, with no query (a SAS), fragment or user")
+    if not _HOST.fullmatch(parts.hostname):
+        raise SettingsError(f"{setting} must name its host by a DNS name or an IP address")
     segments = [segment for segment in parts.path.split("/") if segment]
-    if len(segments) > 1 or any(segment in (".", "..") for segment in segments):
-        # an account's endpoint has no path, or (an emulator's, path-style) the account's name alone
-        raise SettingsError(f"{setting} must be the Table endpoint, with no path but an account name")
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if (segments and not local) or len(segments) > 1 or not all(_ACCOUNT.fullmatch(segment) for segment in segments):
+        # Azure's endpoint has no path; an emulator's (path-style, on this machine) has the account's name alone
+        raise SettingsError(f"{setting} must be the Table endpoint: no path (an emulator's: the account's name alone)")
     if any(f".{service}." in parts.hostname for service in ("blob", "queue", "file", "dfs")):
         raise SettingsError(f"{setting} names another storage service's endpoint; give the Table endpoint (.table.)")
     if parts.hostname == "localhost" and parts.port != 10002:

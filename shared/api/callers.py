@@ -106,4 +106,9 @@ def _caller(claims: Mapping[str, list[str]], headers: Mapping[str, str]) -> Call
     else:
         name = _first(claims, USER_NAME_CLAIMS) or headers.get(PRINCIPAL_NAME_HEADER) or object_id or "unknown user"
         caller_type = CallerType.USER
-    return Caller(name=name[:256], type=caller_type, object_id=object_id[:128] if object_id else None, roles=roles)
+    return Caller(name=_printable(name)[:256], type=caller_type, object_id=_printable(object_id)[:128] or None, roles=roles)
+
+
+def _printable(text: str | None) -> str:
+    # A name is logged and stored: a claim a user may set (email, name) must not forge a log line or hide in one.
+    return "".join(character if character.isprintable() else "?" for character in text or "")

@@ -71,3 +71,8 @@ def test_a_managed_identity_is_told_apart_from_an_application():
 def test_roles_are_read_from_the_claim_type_the_principal_names():
     headers = principal_headers("A", "B", role_type="http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
     assert request_caller(headers, ENTRA).roles == {"A", "B"}
+
+
+def test_control_characters_in_a_name_cannot_forge_a_log_line():
+    caller = request_caller(principal_headers(name="eve@contoso.example\n2026-12-04 FAKE LOG LINE"), ENTRA)
+    assert "\n" not in caller.name and caller.name.startswith("eve@contoso.example?")

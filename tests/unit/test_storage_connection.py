@@ -72,7 +72,10 @@ def test_account_name_is_only_the_hosts_form():
         ({f"{X}__tableServiceUri": "https://a\nb.table.core.windows.net"}, "spaces or control characters"),
         ({f"{X}__tableServiceUri": " " + URI}, "spaces or control characters"),
         ({f"{X}__tableServiceUri": URI + "?"}, "no query"),
-        ({f"{X}__tableServiceUri": URI + "/x/.."}, "no path but an account name"),
+        ({f"{X}__tableServiceUri": URI + "/x/.."}, "must be the Table endpoint: no path"),
+        ({f"{X}__tableServiceUri": URI + "/;SharedAccessSignature=sv=2020&sig=S"}, "must be the Table endpoint: no path"),
+        ({f"{X}__tableServiceUri": "https://jobsacct.table.core.windows.net;sig=S"}, "DNS name or an IP address"),
+        ({f"{X}__tableServiceUri": URI + "/devstoreaccount1"}, "must be the Table endpoint: no path"),
         ({f"{X}__tableServiceUri": " "}, "spaces or control characters"),
         ({f"{X}__tableServiceUri": "https://127.0.0.1:99999/a"}, f"{X}__tableServiceUri is not a URL"),
         ({f"{X}__tableServiceUri": "https://localhost:11002/acct"}, "use 127.0.0.1, not localhost"),
@@ -141,3 +144,8 @@ def test_the_client_secret_never_shows_in_a_dump_or_a_repr():
 
 def test_an_account_key_never_shows_in_the_settings_repr():
     assert "c2VjcmV0LWtleQ" not in repr(resolve_settings({X: KEYED}, {}))
+
+
+def test_an_emulators_path_style_endpoint_names_its_account():
+    _, identity = storage(**{f"{X}__tableServiceUri": "https://127.0.0.1:11002/jobsacct"})
+    assert identity.table_service_uri == "https://127.0.0.1:11002/jobsacct"
