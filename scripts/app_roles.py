@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from shared.domain.access import RolesFile
+from shared.domain.access import RolesFile, RolesFileError, load_roles
 from shared.settings import DEFAULT_ROLES_FILE
 
 # A namespace of our own for the ids (uuid5 of the role's name): stable, and unlike any other app's.
 ROLE_ID_NAMESPACE = uuid.UUID("4f1d9a7e-3c55-4b0e-9a43-1d6b2f3c7e10")
+# What Entra ID takes as an app role's value.
+APP_ROLE_VALUE = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def app_roles(document: RolesFile) -> list[dict[str, object]]:
@@ -44,9 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--roles-file", type=Path, default=DEFAULT_ROLES_FILE)
     args = parser.parse_args(argv)
     try:
-        document = RolesFile.model_validate_json(args.roles_file.read_text(encoding="utf-8"))
-    except (OSError, ValidationError) as error:
-        print(f"{parser.prog}: {args.roles_file} is not a usable roles file: {str(error).splitlines()[0]}", file=sys.stderr)
+        load_roles(args.roles_file)  # refused as the app would refuse it: the same file, the same words
+        document = RolesFile.model_validate_json(args.roles_file.read_bytes())
+    except RolesFileError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
+    spaced = [role.name for role in document.roles if not APP_ROLE_VALUE.fullmatch(role.name)]
+    if spaced:
+        print(
+            f"{parser.prog}: {spaced[0]!r} cannot be an app role value (no spaces; letters, digits and . _ - only)",
+            file=sys.stderr,
+        )
         return 2
     print(json.dumps(app_roles(document), indent=2))
     return 0

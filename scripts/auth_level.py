@@ -27,12 +27,21 @@ def level_for(mode: str, function: str) -> str:
     return "admin" if function in ADMIN_FUNCTIONS else "function"
 
 
+class NotAFunctionApp(Exception):
+    """The folder is not a function app, or one of its function.json files cannot be read; the message says which."""
+
+
 def set_auth_levels(root: Path, mode: str) -> list[str]:
     """Rewrites each HTTP function's `authLevel` for `mode`; returns the functions whose file changed."""
+    if not (root / "host.json").is_file():
+        raise NotAFunctionApp(f"{root} has no host.json: it is not a function app's folder")
     changed = []
     for path in sorted(root.glob("*/function.json")):
         text = path.read_text()
-        bindings = json.loads(text).get("bindings", [])
+        try:
+            bindings = json.loads(text).get("bindings", [])
+        except (ValueError, AttributeError) as error:
+            raise NotAFunctionApp(f"{path} is not a function.json: {error}") from None
         if not any(binding.get("type") == "httpTrigger" for binding in bindings):
             continue
         level = level_for(mode, path.parent.name)
@@ -48,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=("keys", "entra", "both"))
     parser.add_argument("--root", type=Path, default=ROOT, help="the function app's folder (default: this repository)")
     args = parser.parse_args(argv)
-    changed = set_auth_levels(args.root, args.mode)
+    try:
+        changed = set_auth_levels(args.root, args.mode)
+    except NotAFunctionApp as error:
+        print(f"{parser.prog}: {error}; nothing changed", file=sys.stderr)
+        return 2
     print(
         f"authLevel for {args.mode}: {len(changed)} function.json files changed" + (f" ({', '.join(changed)})" if changed else "")
     )

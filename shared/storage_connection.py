@@ -121,6 +121,11 @@ def identity_connection(setting: str, lookup: Lookup) -> IdentityConnection | No
     """The identity-based connection the `setting__…` settings make; None when there are none of them."""
     uri_setting = next((f"{setting}__{name}" for name in ("tableServiceUri", "serviceUri") if lookup(f"{setting}__{name}")), None)
     account = lookup(f"{setting}__accountName") if setting == ACCOUNT_NAME_SETTING else None
+    if setting != ACCOUNT_NAME_SETTING and lookup(f"{setting}__accountName") and uri_setting is None:
+        raise SettingsError(
+            f"{setting}__accountName is read only for {ACCOUNT_NAME_SETTING}, as the host reads it; "
+            f"give {setting}__tableServiceUri=https://<account>.table.core.windows.net"
+        )
     credential, client_id, tenant_id, client_secret = (
         lookup(f"{setting}__{name}") for name in ("credential", "clientId", "tenantId", "clientSecret")
     )

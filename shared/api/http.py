@@ -26,7 +26,7 @@ from ..domain.job import Job
 from ..domain.job_filter import JobFilter
 from ..domain.jobs import Preconditions
 from ..domain.locations import LocationCatalogue
-from ..domain.names import PROVIDER, RESOURCE_TYPE, JobKey, Scope
+from ..domain.names import PROVIDER, JobKey, Scope
 from ..domain.store import StoredJob
 from ..settings import SettingsError
 from ..storage.client import FailureKind, storage_deadline, storage_failure
@@ -82,17 +82,17 @@ class Gate:
 
 
 def request_scope(req: func.HttpRequest) -> str:
-    """The ARM scope a request acts on, from its route: a job, a resource group, a subscription, or the provider."""
+    """The ARM scope a request acts on, from its route's names once they are valid ones (else 400): a job, a resource
+    group, a subscription, or the provider's locations. The roles are checked against the names the store uses."""
     route = req.route_params
     if "subscriptionId" not in route:
         location = route.get("locationName")
         return f"/providers/{PROVIDER}/locations" + (f"/{location}" if location else "")
-    scope = f"/subscriptions/{route['subscriptionId']}"
-    if "resourceGroupName" in route:
-        scope += f"/resourceGroups/{route['resourceGroupName']}"
-        if "jobName" in route:
-            scope += f"/providers/{RESOURCE_TYPE}/{route['jobName']}"
-    return scope
+    if "jobName" in route:
+        return job_key(req).resource_id
+    scope = Scope.parse(route["subscriptionId"], route.get("resourceGroupName"))
+    listed = f"/subscriptions/{scope.subscription_id}"
+    return listed if scope.resource_group is None else f"{listed}/resourceGroups/{scope.resource_group}"
 
 
 def arm_endpoint(

@@ -37,3 +37,23 @@ def test_the_command_prints_json_and_refuses_a_missing_file_in_one_line(tmp_path
         timeout=60,
     )
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+
+
+def test_a_file_the_app_would_refuse_is_refused_in_one_line(tmp_path):
+    cases = {
+        "duplicate": json.dumps({"roles": [{"name": "A", "actions": ["x/y"]}, {"name": "A", "actions": ["x/z"]}]}),
+        "spaced": json.dumps({"roles": [{"name": "Has Space", "actions": ["x/y"]}]}),
+        "latin1": b"\xff\xfe not utf-8",
+    }
+    for name, content in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        refused = subprocess.run(
+            [sys.executable, "-m", "scripts.app_roles", "--roles-file", str(path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2, name
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr, name

@@ -17,6 +17,7 @@ from scripts.devhost_process import DevHostProcess
 
 
 def copy_of_functions(tmp_path):
+    shutil.copy(ROOT / "host.json", tmp_path / "host.json")
     for path in ROOT.glob("*/function.json"):
         (tmp_path / path.parent.name).mkdir()
         shutil.copy(path, tmp_path / path.parent.name / "function.json")
@@ -97,3 +98,17 @@ def test_the_settings_check_names_anonymous_functions_in_keys_mode(tmp_path):
         timeout=60,
     )
     assert entra.returncode == 0, entra.stderr
+
+
+def test_a_folder_that_is_not_a_function_app_is_one_line_and_changes_nothing(tmp_path):
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "function.json").write_text("{}")
+    for root in (tmp_path / "absent", tmp_path):
+        result = subprocess.run(
+            [sys.executable, "-m", "scripts.auth_level", "entra", "--root", str(root)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2 and "not a function app" in result.stderr and "Traceback" not in result.stderr

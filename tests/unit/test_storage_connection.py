@@ -57,7 +57,7 @@ def test_the_hosts_account_name_form():
 
 def test_account_name_is_only_the_hosts_form():
     # the host reads __accountName for AzureWebJobsStorage alone; for the jobs' connection it says nothing
-    with pytest.raises(SettingsError, match=f"{X}__credential is set, but no {X}__tableServiceUri"):
+    with pytest.raises(SettingsError, match=f"{X}__accountName is read only for {W}"):
         storage(**{f"{X}__accountName": "acct", f"{X}__credential": "managedidentity"})
 
 
