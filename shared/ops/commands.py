@@ -26,7 +26,8 @@ def storage_failure(error: AzureError) -> str:
 
 
 def is_setting_to_fix(error: AzureError) -> bool:
-    return describe(error).kind in (FailureKind.REFUSED_CREDENTIALS, FailureKind.NO_TOKEN)
+    # A token the app could not get (its endpoint down, hanging) may come next time, as an outage may: exit 1.
+    return describe(error).kind is FailureKind.REFUSED_CREDENTIALS
 
 
 def run_storage_command(prog: str, work: Callable[[], Report], *, unfinished: str) -> int:

@@ -223,3 +223,16 @@ def test_a_token_the_app_cannot_get_or_storage_refuses_is_one_log_line(keyless, 
     assert took < 12
     assert logged in host.output
     assert "Traceback" not in host.output
+
+
+def test_a_command_whose_identity_gets_no_token_exits_1_as_for_an_outage(keyless):
+    # given the purge command, its identity's token endpoint down (it may be back next time, as storage may)
+    _, _, environment = keyless
+    env = {**os.environ, **environment, "IDENTITY_ENDPOINT": f"http://127.0.0.1:{free_port()}/msi/token"}
+    env.pop("IMPORTEXPORT_STORAGE_CONNECTION", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.purge", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    # then it says so in one line and exits 1, not 2 (a setting to fix)
+    assert result.returncode == 1, result.stderr
+    assert "could not get a token for storage" in result.stderr and len(result.stderr.strip().splitlines()) == 1
