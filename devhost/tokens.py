@@ -54,7 +54,7 @@ class TokenExpired(TokenRejected):
 
 
 class TokenNotYetValid(TokenRejected):
-    """Its nbf (or iat) is in the future, by more than the clock skew allowed."""
+    """Its nbf is in the future, by more than the clock skew allowed."""
 
 
 class WrongIssuer(TokenRejected):
@@ -97,7 +97,8 @@ class TokenValidator:
                 issuer=self.issuer,
                 audience=list(self.audiences),
                 leeway=self.clock_skew,
-                options={"require": list(REQUIRED_CLAIMS)},
+                # Easy Auth (Microsoft.IdentityModel) does not judge a token by when it says it was issued
+                options={"require": list(REQUIRED_CLAIMS), "verify_iat": False},
             )
         except jwt.PyJWTError as error:
             raise _rejection(error) from None

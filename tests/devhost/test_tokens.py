@@ -124,6 +124,13 @@ def test_a_token_failing_a_check_is_refused_naming_it(issuer, validator, make_to
     assert type(refused.value) is rejection, refused.value
 
 
+def test_a_token_issued_in_the_future_is_judged_by_its_lifetime_alone(issuer, validator):
+    # Easy Auth does not check iat: a token whose issuer's clock runs ahead passes while exp and nbf allow it
+    now = int(time.time())
+    token = issuer.token(iat=now + 3 * CLOCK_SKEW_SECONDS, nbf=now - 60)
+    assert validator.validate(token)["oid"] == USER_CLAIMS["oid"]
+
+
 @pytest.mark.parametrize("field", ["exp", "nbf"])
 def test_a_clock_off_by_less_than_five_minutes_is_tolerated(issuer, validator, field):
     # given a token just expired, or not valid for a few minutes yet, by less than Easy Auth's clock skew
