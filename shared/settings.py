@@ -10,10 +10,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
@@ -139,21 +139,32 @@ def resolve_settings(environ: Mapping[str, str], local_values: Mapping[str, str]
 
 def read_locations(setting: str | None, app_root: Path = APP_ROOT) -> LocationCatalogue:
     """The catalogue in the file the setting names (relative to the app's folder), else the repository's own."""
-    path = DEFAULT_LOCATIONS_FILE if setting is None else app_root / Path(setting).expanduser()
-    try:
-        return load_catalogue(path)
-    except LocationsFileError as error:
-        source = f"{LOCATIONS_FILE_SETTING}: " if setting is not None else ""
-        raise SettingsError(f"{source}{error}") from error
+    return _read_data_file(LOCATIONS_FILE_SETTING, setting, DEFAULT_LOCATIONS_FILE, load_catalogue, LocationsFileError, app_root)
 
 
 def read_roles(setting: str | None, app_root: Path = APP_ROOT) -> AccessPolicy:
     """The roles in the file the setting names (relative to the app's folder), else the repository's own."""
-    path = DEFAULT_ROLES_FILE if setting is None else app_root / Path(setting).expanduser()
+    return _read_data_file(ROLES_FILE_SETTING, setting, DEFAULT_ROLES_FILE, load_roles, RolesFileError, app_root)
+
+
+Loaded = TypeVar("Loaded")
+
+
+def _read_data_file(
+    name: str,
+    setting: str | None,
+    default: Path,
+    load: Callable[[Path], Loaded],
+    unusable: type[Exception],
+    app_root: Path,
+) -> Loaded:
+    """A data file an app setting names (relative to the app's folder), else the repository's; a SettingsError
+    naming the setting when the file it names is unusable."""
+    path = default if setting is None else app_root / Path(setting).expanduser()
     try:
-        return load_roles(path)
-    except RolesFileError as error:
-        source = f"{ROLES_FILE_SETTING}: " if setting is not None else ""
+        return load(path)
+    except unusable as error:
+        source = f"{name}: " if setting is not None else ""
         raise SettingsError(f"{source}{error}") from error
 
 

@@ -41,6 +41,9 @@ _HOST = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:.]+"
 )
 _ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
+# The parts of an identity-based connection X, as `X__<part>` settings.
+ENDPOINT_PARTS = ("tableServiceUri", "serviceUri", "accountName")
+CREDENTIAL_PARTS = ("credential", "clientId", "tenantId", "clientSecret")
 
 
 class IdentityKind(StrEnum):
@@ -126,9 +129,7 @@ def identity_connection(setting: str, lookup: Lookup) -> IdentityConnection | No
             f"{setting}__accountName is read only for {ACCOUNT_NAME_SETTING}, as the host reads it; "
             f"give {setting}__tableServiceUri=https://<account>.table.core.windows.net"
         )
-    credential, client_id, tenant_id, client_secret = (
-        lookup(f"{setting}__{name}") for name in ("credential", "clientId", "tenantId", "clientSecret")
-    )
+    credential, client_id, tenant_id, client_secret = (lookup(f"{setting}__{name}") for name in CREDENTIAL_PARTS)
     if uri_setting is None and account is None:
         given = [name for name, value in (("credential", credential), ("clientId", client_id), ("tenantId", tenant_id)) if value]
         if client_secret or given:
@@ -226,11 +227,7 @@ def choose_storage(primary: str, fallback: str, lookup: Lookup) -> StorageChoice
         if given:
             connection = expand_connection_string(given)
             check_connection_string(connection, setting)
-            ignored = tuple(
-                f"{setting}__{name}"
-                for name in ("tableServiceUri", "serviceUri", "accountName", "credential", "clientId", "tenantId", "clientSecret")
-                if lookup(f"{setting}__{name}")
-            )
+            ignored = tuple(f"{setting}__{name}" for name in ENDPOINT_PARTS + CREDENTIAL_PARTS if lookup(f"{setting}__{name}"))
             return StorageChoice(connection_string=connection, ignored=ignored)
         identity = identity_connection(setting, lookup)
         if identity is not None:

@@ -25,6 +25,16 @@ MANAGED_IDENTITY_CLIENT_ID = "0c4b2a1d-0000-4000-8000-00000000a11d"
 SIGNING_SECRET = secrets.token_hex(32)
 
 
+def answer_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    """A JSON answer from a test server's request handler."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class IdentityEndpoint:
     """The token endpoint on 127.0.0.1; `environment` is what the app's process needs to use it.
 
@@ -56,12 +66,7 @@ class IdentityEndpoint:
                 self.answer(200, endpoint.token_response(resource, query.get("client_id", [None])[0]))
 
             def answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, status, body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

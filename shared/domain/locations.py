@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, StringConstraints, ValidationError, model_validator
 
 from .errors import BadRequest, NotFound
 from .job import ArmModel, ShippingInformation
@@ -96,6 +96,9 @@ class LocationCatalogue(BaseModel):
 
     locations: Annotated[list[Location], Field(min_length=1)]
 
+    # Each location by the case key of its region name and of its display name: every job answer looks one up.
+    _by_key: dict[str, Location] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _names_are_unique_and_alternates_known(self) -> "LocationCatalogue":
         seen: dict[str, str] = {}
@@ -112,13 +115,14 @@ class LocationCatalogue(BaseModel):
                 raise ValueError(f"{location.name}: alternateLocations names no location in the file: {', '.join(unknown)}")
         return self
 
+    def model_post_init(self, context: Any) -> None:
+        self._by_key = {
+            case_key(spelling): location for location in self.locations for spelling in (location.name, location.display_name)
+        }
+
     def find(self, name: str) -> Location | None:
         """The location `name` names, by region name or display name, compared as ARM compares names."""
-        key = case_key(name)
-        return next(
-            (location for location in self.locations if key in (case_key(location.name), case_key(location.display_name))),
-            None,
-        )
+        return self._by_key.get(case_key(name))
 
     def display_name(self, name: str) -> str:
         """How the service shows a job's location in its answers but the PUT's ("East US" for "eastus"); a name the

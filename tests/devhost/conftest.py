@@ -17,6 +17,15 @@ from scripts.worker_venv import WorkerUnavailable, ensure_worker_venv
 
 from ..harness import hosting, serving
 from .fidelity import Worker, start_worker, write_probe_app
+from .identity import importable, write_whoami_app
+
+
+@pytest.fixture(scope="module")
+def whoami(tmp_path_factory):
+    """An app whose functions answer with what the dev host handed them (`identity.WhoamiApp`), importable."""
+    app = write_whoami_app(tmp_path_factory.mktemp("whoami"))
+    with importable(app.root):
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,8 @@ from scripts.dev_issuer import Certificate as Certificate
 from scripts.dev_issuer import rsa_key as rsa_key
 from scripts.dev_issuer import self_signed_certificate as self_signed_certificate
 
+from ..identity_endpoint import answer_json
+
 ISSUER = "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0"
 AUDIENCE = "api://importexport-dev"
 # A user's claims as Entra ID puts them in an access token (v2.0), with two app roles.
@@ -139,12 +141,7 @@ class OpenIdProvider:
                 else:
                     self.send_error(404)
                     return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, 200, body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -17,7 +17,7 @@ from devhost.signing_keys import FileKeys
 from devhost.tokens import CLOCK_SKEW_SECONDS, TokenValidator
 
 from ..harness import exchange, serving
-from .identity import AUDIENCE, ISSUER, USER_CLAIMS, Issuer, importable, principal_of, unsigned_token, write_whoami_app
+from .identity import AUDIENCE, ISSUER, USER_CLAIMS, Issuer, principal_of, unsigned_token
 
 FUNCTION_KEY, MASTER_KEY = "fn-key", "master-key"
 
@@ -25,13 +25,6 @@ FUNCTION_KEY, MASTER_KEY = "fn-key", "master-key"
 @pytest.fixture(scope="module")
 def issuer() -> Issuer:
     return Issuer()
-
-
-@pytest.fixture(scope="module")
-def whoami(tmp_path_factory):
-    app = write_whoami_app(tmp_path_factory.mktemp("whoami"))
-    with importable(app.root):
-        yield app
 
 
 @pytest.fixture(scope="module")

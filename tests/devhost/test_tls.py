@@ -17,19 +17,12 @@ from devhost.config import ConfigError
 from devhost.tls import PemFile, TlsFiles
 
 from ..harness import serving
-from .identity import importable, self_signed_certificate, write_whoami_app
+from .identity import self_signed_certificate
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     return self_signed_certificate(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="module")
-def whoami(tmp_path_factory):
-    app = write_whoami_app(tmp_path_factory.mktemp("whoami"))
-    with importable(app.root):
-        yield app
 
 
 @pytest.fixture(scope="module")
