@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> None:
             if function.route
             else f"{function.trigger_type} {function.trigger.get('schedule', '')}"
         )
-        print(f"  {function.name}: {where}", flush=True)
-    timers = TimerScheduler([f for f in app.functions.values() if f.trigger_type == "timerTrigger"])
+        print(f"  {function.name}: {where}{' (disabled)' if function.disabled else ''}", flush=True)
+    timers = TimerScheduler(app.enabled_timers())
     easy_auth = f", Easy Auth on for tokens of {auth.issuer}" if auth is not None else ""
     print(f"Dev host serving {root} on {server.base_url} (keys {'on' if server.keys.enforced else 'off'}{easy_auth})", flush=True)
     timers.start()

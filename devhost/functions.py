@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ class Function:
     methods: frozenset[str] = frozenset()
     # Where the route stands when several match a path (see `route_precedence`); lower comes first.
     precedence: Precedence | tuple[()] = ()
+    # Turned off by the app setting `AzureWebJobs.{name}.Disabled`: its trigger never fires (an HTTP route is 404),
+    # though the admin endpoint still runs it, as on the Functions host.
+    disabled: bool = False
     _entry: Callable[..., Any] | None = field(default=None, repr=False)
 
     @property
@@ -69,7 +73,11 @@ class FunctionApp:
     def http_functions(self) -> list[Function]:
         """The HTTP functions in the order the host tries their routes: literal segments before parameters,
         parameters before catch-alls, then by route template, ignoring case."""
-        return sorted((f for f in self.functions.values() if f.route is not None), key=lambda f: f.precedence)
+        return sorted((f for f in self.functions.values() if f.route is not None and not f.disabled), key=lambda f: f.precedence)
+
+    def enabled_timers(self) -> list[Function]:
+        """The timer functions whose schedules the host runs."""
+        return [f for f in self.functions.values() if f.trigger_type == "timerTrigger" and not f.disabled]
 
     def match(self, method: str, path: str) -> RouteMatch:
         """The function a request reaches, and its raw route values.
@@ -137,6 +145,11 @@ def route_precedence(prefix: str, template: str) -> Precedence:
     return tuple(digits), full.lower()
 
 
+def disabled_by_setting(name: str) -> bool:
+    """Whether the app setting `AzureWebJobs.{name}.Disabled` turns the function off ("true" or "1", any case)."""
+    return os.environ.get(f"AzureWebJobs.{name}.Disabled", "").strip().lower() in ("true", "1")
+
+
 def load_app(root: Path) -> FunctionApp:
     """The app in `root`; a missing or malformed host.json or function.json is a ConfigError naming the file."""
     host = read_json(root / "host.json")
@@ -147,7 +160,12 @@ def load_app(root: Path) -> FunctionApp:
         if spec.get("disabled"):
             continue
         trigger = next(b for b in spec["bindings"] if b.get("direction") == "in" and b["type"].endswith("Trigger"))
-        function = Function(name=spec_path.parent.name, folder=spec_path.parent, trigger=trigger)
+        function = Function(
+            name=spec_path.parent.name,
+            folder=spec_path.parent,
+            trigger=trigger,
+            disabled=disabled_by_setting(spec_path.parent.name),
+        )
         if trigger["type"] == "httpTrigger":
             function.route = compile_route(prefix, trigger.get("route") or function.name)
             function.precedence = route_precedence(prefix, trigger.get("route") or function.name)

@@ -1,4 +1,4 @@
-"""The composition root: settings -> storage client -> store -> service -> purge, built in this one place.
+"""The composition root: settings -> storage client -> store -> service -> purge and cancel completion, built in this one place.
 
 The functions and the timer ask for the process's app (`current_app()`), which is built once, from the app
 settings, on first use; nothing else in `shared` reads settings or builds what the app is made of. (What is the
@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from azure.data.tables import TableClient
 
@@ -33,6 +33,7 @@ from .domain.job import JobState
 from .domain.jobs import JobService
 from .domain.locations import LocationCatalogue
 from .domain.store import JobStore
+from .ops.cancels import CancelCompletions, PendingEntries
 from .ops.purge import DIRECTORY_SETTLE, ExpiredEntries, Purge
 from .settings import Settings, declared_anonymous, load_settings
 from .storage.client import CLIENT_OPTIONS, connect_table, log_requests, storage_transport
@@ -44,13 +45,17 @@ from .storage.job_table import TableJobStore
 log = logging.getLogger("importexport")
 
 
+class Index(ExpiredEntries, PendingEntries, Protocol):
+    """The expiry index as the purge and the cancel completion use it (`shared.storage.expiry_index.ExpiryIndex`)."""
+
+
 @dataclass(frozen=True)
 class Storage:
-    """The jobs table and what is built over it: the store (jobs and their entries), the purge's index, the directory."""
+    """The jobs table and what is built over it: the store (jobs and their entries), the index, the directory."""
 
     table: TableClient
     store: JobStore
-    index: ExpiredEntries
+    index: Index
     directory: ExpiryDirectory
 
 
@@ -154,6 +159,11 @@ class App:
             on_job=on_job,
             directory_settle=directory_settle,
         )
+
+    def cancel_completions(self, *, on_job: Callable[[str], None] | None = None) -> CancelCompletions:
+        """A run of the completion of the cancels recorded in Creating (rule 3)."""
+        storage = self.storage
+        return CancelCompletions(storage.index, storage.directory, self.jobs, on_job=on_job)
 
     def close(self) -> None:
         """Closes the storage client and its connections, if it was connected, and the credential's."""

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from shared.domain import state_machine
 from shared.domain.clock import Clock, FixedClock, SystemClock
 from shared.domain.job import Job, JobState
-from shared.domain.jobs import CreateResult, JobService, Preconditions
+from shared.domain.jobs import CancelCompletion, CreateResult, JobService, Preconditions
 from shared.domain.locations import load_catalogue
 from shared.domain.names import JobKey
 from shared.domain.requests import JobCreateRequest, JobUpdateRequest
@@ -145,6 +145,8 @@ LEGAL_EDGES = {
 
 # The operator's allowed moves: (state, cancel requested, target).
 ALLOWED_OPERATOR_MOVES = [
+    # The operator may complete a cancel pending in Creating before the service does.
+    (JobState.CREATING, True, JobState.COMPLETED),
     (JobState.SHIPPING, False, JobState.RECEIVED),
     (JobState.SHIPPING, True, JobState.RECEIVED),
     (JobState.SHIPPING, False, JobState.CLOSED),
@@ -159,20 +161,9 @@ ALLOWED_OPERATOR_MOVES = [
 ]
 
 
-def can_be_cancelled_in(state: JobState) -> bool:
-    """Whether a job can be in `state` with a cancel requested: any but Creating, where a cancel ends it Completed
-    at once (rule 3). A cancelled job ends Closed when the operator closes it in Shipping (customer unreachable)."""
-    return state != JobState.CREATING
-
-
-# Every operator move from every state a job can be in, allowed or not.
-ALL_OPERATOR_CASES = [
-    (state, cancel, target)
-    for state in JobState
-    for cancel in (False, True)
-    for target in JobState
-    if not cancel or can_be_cancelled_in(state)
-]
+# Every operator move from every state a job can be in, allowed or not: any state, with a cancel recorded or not (in
+# Creating, until the service completes the cancel, rule 3).
+ALL_OPERATOR_CASES = [(state, cancel, target) for state in JobState for cancel in (False, True) for target in JobState]
 
 # --- jobs in a state ---
 
@@ -184,9 +175,8 @@ def steps_to(state: JobState, *, cancel_requested: bool = False) -> list[dict | 
     job cancelled before the copy skips Transferring (to Packaging or Completed), one in Transferring is
     cancelled there, and a cancelled job is Closed only from Shipping (a cancelled job in Packaging ends Completed).
     """
-    assert not cancel_requested or can_be_cancelled_in(state), f"a cancelled job is never in state {state}"
     if state == JobState.CREATING:
-        return []
+        return [CANCEL] if cancel_requested else []
     moves: list[dict | JobState] = list(OPERATOR_PATHS[state])
     if not cancel_requested:
         return [SHIP, *moves]
@@ -227,9 +217,10 @@ class History:
         return self.at(moment).update_job(key, update_request(body), Preconditions())
 
     def cancelled(self, key: JobKey, completed_at: datetime) -> JobKey:
-        """A job cancelled while still in Creating: Completed at `completed_at`, in two writes."""
+        """A job cancelled while still in Creating and completed by the service at `completed_at`, in three writes."""
         self.create(key, completed_at)
         self.update(key, completed_at, CANCEL)
+        assert self.at(completed_at).complete_cancel(key) == CancelCompletion.COMPLETED
         return key
 
     def job(self, key: JobKey, state: JobState, last_change: datetime, *, cancel_requested: bool = False) -> JobKey:

@@ -22,6 +22,7 @@ from shared.app import App, app_in_use, open_app
 from shared.domain.job import JobState
 from shared.domain.names import JobKey
 from shared.domain.store import JobStore
+from shared.ops.cancels import CompletionReport
 from shared.settings import Settings
 
 from .builders import LOCATIONS, api_job_in_state
@@ -128,6 +129,12 @@ def job_in_state(api: Api, new_key) -> Callable[..., JobKey]:
         return api_job_in_state(api, new_key(), state, cancel_requested=cancel_requested)
 
     return make
+
+
+@pytest.fixture
+def complete_cancels(app: App) -> Callable[[], CompletionReport]:
+    """Runs the session app's cancel completion now, as its timer `complete_cancels` does every few seconds."""
+    return lambda: app.cancel_completions().run()
 
 
 @pytest.fixture

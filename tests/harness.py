@@ -25,6 +25,7 @@ from scripts.azurite import ROOT
 from shared.app import App, Storage, app_in_use, open_app
 from shared.domain.clock import FixedClock
 from shared.domain.names import JobKey
+from shared.ops.cancels import CancelCompletions, CompletionReport
 from shared.ops.purge import Purge, PurgeReport
 from shared.settings import Settings
 from shared.storage.directory import DIRECTORY_PREFIX, ExpiryDirectory
@@ -32,7 +33,7 @@ from shared.storage.entities import stored_job
 from shared.storage.expiry_index import ENTRY_PREFIX, ExpiryEntry
 from shared.storage.job_table import TableJobStore
 
-from .builders import API_VERSION, RETENTION, job_body
+from .builders import API_VERSION, RETENTION, job_body, jobs_over
 
 # --- the API over HTTP ---
 
@@ -161,6 +162,12 @@ def purge_at(storage: Storage, as_of: datetime, **options) -> PurgeReport:
     budget of five minutes unless `budget` says otherwise; other `options` go to `Purge`."""
     budget = options.pop("budget", timedelta(minutes=5))
     return Purge(storage.index, storage.directory, RETENTION, FixedClock(as_of), budget, **options).run()
+
+
+def complete_cancels_at(storage: Storage, as_of: datetime, **options) -> CompletionReport:
+    """A run of the cancel completion over `storage`'s table, the service's clock at `as_of`; `options` go to
+    `CancelCompletions` (its directory settle, say)."""
+    return CancelCompletions(storage.index, storage.directory, jobs_over(storage.store, FixedClock(as_of)), **options).run()
 
 
 def surviving(storage: Storage, keys) -> set[JobKey]:

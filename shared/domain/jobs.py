@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
@@ -57,6 +58,15 @@ class Preconditions:
 def _etag_matches(header: str, etag: str) -> bool:
     header = header.strip()
     return header == "*" or header == etag or etag in (part.strip() for part in header.split(","))
+
+
+class CancelCompletion(Enum):
+    """What became of a job the service went to complete the pending cancel of (rule 3)."""
+
+    COMPLETED = "completed"  # moved to Completed now
+    NOT_PENDING = "not pending"  # no cancel pending when read: completed by the operator, or by another run
+    GONE = "gone"  # deleted first
+    LEFT = "left"  # still pending: left for the next run
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,26 @@ class JobService:
         """The operator's (datacenter's) state move."""
         return self._modify(key, Preconditions(), lambda job, now: state_machine.move_job(job, target, at, now), by)
 
+    def complete_cancel(self, key: JobKey) -> CancelCompletion:
+        """The service's completion of a cancel recorded in Creating (rule 3), judged from the job as read.
+
+        The change is the service's own, so `systemData` keeps naming the caller who cancelled as the last to modify
+        it. Raises `ServiceUnavailable` when writers keep colliding on the job.
+        """
+        completed = False
+
+        def complete(job: Job, now: datetime) -> Job:
+            nonlocal completed
+            changed = state_machine.complete_cancel(job, now)
+            completed = changed is not job  # the read that won decides
+            return changed
+
+        try:
+            self._modify(key, Preconditions(), complete, None)
+        except NotFound:
+            return CancelCompletion.GONE
+        return CancelCompletion.COMPLETED if completed else CancelCompletion.NOT_PENDING
+
     def delete_job(self, key: JobKey, preconditions: Preconditions) -> bool:
         """DELETE: True when the job was deleted, False when there was none."""
         for attempt in range(MAX_ATTEMPTS):
@@ -146,7 +176,9 @@ class JobService:
     def list_jobs(self, scope: Scope, top: int, skip_token: str | None, *, job_filter: JobFilter | None = None) -> JobPage:
         return self._store.list_jobs(scope, top, skip_token, job_filter=job_filter)
 
-    def _modify(self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job], by: Caller) -> StoredJob:
+    def _modify(
+        self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job], by: Caller | None
+    ) -> StoredJob:
         for attempt in range(MAX_ATTEMPTS):
             current = self._store.get(key)
             preconditions.check(current)
@@ -156,7 +188,7 @@ class JobService:
             if changed is current.job:
                 return current
             try:
-                return self._store.replace(_changed_by(changed, by), current)
+                return self._store.replace(changed if by is None else _changed_by(changed, by), current)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)

@@ -127,6 +127,15 @@ class JobKey:
         JOB_NAME.check(job_name)
         return cls(subscription_id, resource_group, job_name)
 
+    @classmethod
+    def from_resource_id(cls, resource_id: str) -> "JobKey":
+        """The key of a job's `resource_id` (as `resource_id` writes it); BadRequest when it is not one."""
+        parts = resource_id.split("/")
+        shape = ["", "subscriptions", None, "resourceGroups", None, "providers", *RESOURCE_TYPE.split("/"), None]
+        if len(parts) != len(shape) or any(want is not None and part != want for part, want in zip(parts, shape, strict=True)):
+            raise BadRequest(f"{resource_id[:200]!r} is not a job's resource id.", code="InvalidResourceId")
+        return cls.parse(parts[2], parts[4], parts[8])
+
     @property
     def partition_key(self) -> str:
         return case_key(self.subscription_id)

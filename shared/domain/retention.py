@@ -1,8 +1,9 @@
-"""Rule 6 of docs/contract.md: how long a job is kept, counted from when, by which of two countdowns.
+"""Rule 6 of docs/contract.md: how long a job is kept, counted from when, by which countdown; and rule 3's pending cancel.
 
 A finished job (Completed, Closed) is kept for the retention after it finished; a job left in Creating for the
-Creating expiry after its last update; a job with the datacenter is never deleted. The kind of countdown and its
-start are what the expiry index stores beside a job (`shared.storage.expiry_index`).
+Creating expiry after its last update; a job with the datacenter is never deleted. A job in Creating whose cancel
+is recorded is due at once, not for deletion but for completion (rule 3). The kind of countdown and its start are
+what the expiry index stores beside a job (`shared.storage.expiry_index`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ class ExpiryKind(StrEnum):
 
     CREATING = "creating"  # from the last update of a job left in Creating
     FINISHED = "finished"  # from completedAt of a Completed or Closed job
+    CANCEL_PENDING = "cancel"  # from the last update of a job in Creating with a cancel recorded: completed, never deleted
+
+    @property
+    def deletes(self) -> bool:
+        """Whether the purge deletes a job when this countdown runs out (a pending cancel is completed instead)."""
+        return self is not ExpiryKind.CANCEL_PENDING
+
+
+# The countdowns that end in the purge's delete, in the order the purge reads them.
+DELETION_KINDS = (ExpiryKind.CREATING, ExpiryKind.FINISHED)
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,8 @@ class Retention:
     creating: timedelta
 
     def period(self, kind: ExpiryKind) -> timedelta:
+        if not kind.deletes:
+            raise ValueError(f"no job is deleted on the countdown {kind.value!r}")
         return self.finished if kind == ExpiryKind.FINISHED else self.creating
 
     def cutoff(self, kind: ExpiryKind, now: datetime) -> datetime:
@@ -54,11 +67,13 @@ def expiry_start(job: Job) -> ExpiryStart | None:
     if job.state in FINISHED and properties.completed_at is not None:
         return ExpiryStart(ExpiryKind.FINISHED, properties.completed_at)
     if job.state == JobState.CREATING and properties.updated_at is not None:
-        return ExpiryStart(ExpiryKind.CREATING, properties.updated_at)
+        kind = ExpiryKind.CANCEL_PENDING if properties.cancel_requested else ExpiryKind.CREATING
+        return ExpiryStart(kind, properties.updated_at)
     return None
 
 
 def is_expired(job: Job, now: datetime, retention: Retention) -> bool:
-    """Rule 6 (docs/contract.md): finished jobs go after the retention, jobs left in Creating after the Creating expiry."""
+    """Rule 6 (docs/contract.md): finished jobs go after the retention, jobs left in Creating after the Creating expiry;
+    a job whose cancel is pending never (it is completed first, rule 3)."""
     start = expiry_start(job)
-    return start is not None and start.started < retention.cutoff(start.kind, now)
+    return start is not None and start.kind.deletes and start.started < retention.cutoff(start.kind, now)

@@ -57,6 +57,13 @@ class OperatorMove:
 
 # The datacenter's moves (the contract's state table, operator rows).
 OPERATOR_MOVES = (
+    # The service completes a cancel recorded in Creating by itself (`complete_cancel`); the operator may do it first.
+    OperatorMove(
+        JobState.CREATING,
+        JobState.COMPLETED,
+        WhenCancelled.ONLY,
+        "The job is in state Creating; the operator completes only a job whose cancel is pending.",
+    ),
     OperatorMove(JobState.SHIPPING, JobState.RECEIVED),
     # The customer cannot be reached, cancelled or not.
     OperatorMove(JobState.SHIPPING, JobState.CLOSED),
@@ -131,8 +138,10 @@ def replace_job(existing: Job, request: JobCreateRequest, now: datetime, *, ship
     if existing.state != JobState.CREATING:
         raise InvalidJobState(f"The job is in state {existing.state}; it can be replaced only in state Creating.")
     replacement = new_job(existing.key, request, now, shipping_to=shipping_to)
+    # A cancel, once recorded, stands (rule 3): a replacement does not withdraw it.
     kept = {
-        name: getattr(existing.properties, name) for name in ("created_at", "state_changed_at", "created_by", "created_by_type")
+        name: getattr(existing.properties, name)
+        for name in ("created_at", "state_changed_at", "created_by", "created_by_type", "cancel_requested")
     }
     # What the client's api-version does not define, it could not send back: the job keeps its own.
     kept.update({name: getattr(existing.properties, name) for name in request.unseen_properties})
@@ -218,6 +227,10 @@ def _ship(current: JobState, properties: JobProperties, target: JobState, now: d
         raise InvalidStateTransition(
             f"The job is in state {current}; a customer can only move a job from Creating to Shipping, not to {target}."
         )
+    if properties.cancel_requested:
+        raise InvalidStateTransition(
+            "The job is in state Creating with a cancel pending; a cancelled job is completed, never shipped."
+        )
     missing = [
         alias
         for alias, value in (("returnAddress", properties.return_address), ("deliveryPackage", properties.delivery_package))
@@ -235,12 +248,23 @@ def _ship(current: JobState, properties: JobProperties, target: JobState, now: d
 def _cancel(current: JobState, properties: JobProperties, now: datetime) -> JobProperties:
     if current not in CANCELLABLE:
         raise InvalidJobState(f"The job is in state {current}; a job can be cancelled only before it is in state Packaging.")
-    if current == JobState.CREATING:
-        # Nothing has shipped, so the cancel takes effect at once.
-        return properties.model_copy(
-            update={"cancel_requested": True, "state": JobState.COMPLETED, "state_changed_at": now, "completed_at": now}
-        )
+    # Recorded, in every state: in Creating the service completes it soon after (`complete_cancel`), as the real
+    # service answers the PATCH in Creating and moves the job on by itself.
     return properties.model_copy(update={"cancel_requested": True})
+
+
+def cancel_pending(job: Job) -> bool:
+    """Whether the service has a cancel to complete: recorded while the job is still in Creating (rule 3)."""
+    return job.state == JobState.CREATING and job.properties.cancel_requested
+
+
+def complete_cancel(job: Job, now: datetime) -> Job:
+    """The service's own move of a job whose cancel is pending: Completed now, its retention counting from now.
+    Returns `job` itself when it has no cancel pending (completed, shipped or replaced meanwhile)."""
+    if not cancel_pending(job):
+        return job
+    update = {"state": JobState.COMPLETED, "state_changed_at": now, "completed_at": now, "updated_at": now}
+    return job.model_copy(update={"properties": job.properties.model_copy(update=update)})
 
 
 def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> Job:

@@ -24,7 +24,7 @@ from typing import Protocol
 
 from ..domain.clock import Clock
 from ..domain.job import JobState
-from ..domain.retention import ExpiryKind, Retention
+from ..domain.retention import DELETION_KINDS, ExpiryKind, Retention
 from ..storage.directory import DirectoryDrop, DirectoryRow, droppable_before
 from ..storage.expiry_index import JOBS_PER_PURGE_TRANSACTION, ExpiryEntry, PurgeOutcome, PurgeResult
 
@@ -127,7 +127,7 @@ class Purge:
         deadline = started + self._budget
         now = self._clock.now()
         report = PurgeReport(as_of=now, dry_run=self._dry_run)
-        cutoffs = {kind: self._retention.cutoff(kind, now) for kind in ExpiryKind}
+        cutoffs = {kind: self._retention.cutoff(kind, now) for kind in DELETION_KINDS}
         due: dict[str, _Due] = {}
         for kind, cutoff in cutoffs.items():
             cutoff_day = cutoff.astimezone(timezone.utc).date()

@@ -5,6 +5,10 @@ the jobs table's `!` partitions: one row per kind, quarter and subscription, wit
 entries (at most 92, within a table entity's 252). A writer adds the day before it writes an entry there (once per
 process for recent days), so a directory day can be extra (a write that then failed: the purge finds nothing and
 drops it) but never missing.
+
+Pending cancels (`ExpiryKind.CANCEL_PENDING`) are listed the same way, but a writer remembers their days for a minute
+only (`CANCEL_NOTE_MEMORY`), so the completion can drop a day minutes after it emptied it, today's included, and its
+runs every few seconds read only the subscriptions that cancelled recently.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ MAX_TRANSACTION_OPERATIONS = 100
 # A writer remembers the directory days it wrote only for days this recent; the purge drops no day this recent, nor
 # the day before (`droppable_before`), so a write in flight across midnight never lands on a day just dropped.
 REMEMBERED_DAYS = timedelta(days=1)
+# A writer skips noting a pending cancel's day it noted this recently; the completion drops a day only from a row
+# unwritten for `CANCEL_DIRECTORY_SETTLE`, longer than this memory, a request's deadline and clocks' skew together.
+CANCEL_NOTE_MEMORY = timedelta(minutes=1)
+CANCEL_DIRECTORY_SETTLE = timedelta(minutes=3)
 
 
 def droppable_before(today: date) -> date:
@@ -64,8 +72,8 @@ class ExpiryDirectory:
     def __init__(self, table: TableClient, *, clock: Clock | None = None) -> None:
         self._table = table
         self._clock = clock or SystemClock()
-        # The recent days this process wrote, by day: older days are forgotten as the process lives on.
-        self._written: dict[date, set[tuple[ExpiryKind, str]]] = {}
+        # The recent days this process wrote, by day, and when: older days are forgotten as the process lives on.
+        self._written: dict[date, dict[tuple[ExpiryKind, str], datetime]] = {}
         self._lock = threading.Lock()
 
     def note(self, partition_key: str, entry: ExpiryEntry | None, *, previous: ExpiryEntry | None = None) -> None:
@@ -77,13 +85,15 @@ class ExpiryDirectory:
         """
         if entry is None or (previous is not None and (previous.kind, previous.day) == (entry.kind, entry.day)):
             return
-        oldest_recent = self._clock.now().date() - REMEMBERED_DAYS
+        now = self._clock.now()
+        oldest_recent = now.date() - REMEMBERED_DAYS
         recent = entry.day >= oldest_recent
         with self._lock:
             # Recency is checked on every use: a long-lived process may remember a day the purge has since dropped.
             for day in [day for day in self._written if day < oldest_recent]:
                 del self._written[day]
-            if recent and (entry.kind, partition_key) in self._written.get(entry.day, ()):
+            written_at = self._written.get(entry.day, {}).get((entry.kind, partition_key)) if recent else None
+            if written_at is not None and (entry.kind.deletes or now - written_at < CANCEL_NOTE_MEMORY):
                 return
         self._table.upsert_entity(
             {"PartitionKey": _partition(entry.kind, entry.day), "RowKey": partition_key, _day_property(entry.day): True},
@@ -91,7 +101,7 @@ class ExpiryDirectory:
         )
         if recent:
             with self._lock:
-                self._written.setdefault(entry.day, set()).add((entry.kind, partition_key))
+                self._written.setdefault(entry.day, {})[(entry.kind, partition_key)] = now
 
     @property
     def remembered(self) -> int:
@@ -120,7 +130,7 @@ class ExpiryDirectory:
         with self._lock:
             for drop in drops:
                 for day in drop.emptied:
-                    self._written.get(day, set()).discard((drop.row.kind, drop.row.partition_key))
+                    self._written.get(day, {}).pop((drop.row.kind, drop.row.partition_key), None)
         by_partition: dict[str, list[Operation]] = {}
         for drop in drops:
             by_partition.setdefault(_quarter_partition(drop.row.kind, drop.row.quarter), []).append(_drop_operation(drop))

@@ -150,8 +150,17 @@ class ExpiryIndex:
 
     def expired_entries(self, partition_key: str, kind: ExpiryKind, cutoff: datetime) -> Iterator[list[ExpiryEntry]]:
         """Pages of the partition's entries of `kind` whose keys say it started before `cutoff`: one key-range query."""
-        query = "PartitionKey eq @partition and RowKey ge @first and RowKey lt @cutoff"
-        parameters = {"partition": partition_key, "first": kind_prefix(kind), "cutoff": kind_prefix(kind) + format_time(cutoff)}
+        return self._entries_between(partition_key, kind_prefix(kind), kind_prefix(kind) + format_time(cutoff))
+
+    def entries(self, partition_key: str, kind: ExpiryKind) -> Iterator[list[ExpiryEntry]]:
+        """Pages of all the partition's entries of `kind`: one key-range query."""
+        prefix = kind_prefix(kind)
+        # '|' + 1 is '}': [prefix, upper) holds exactly the keys that start with the prefix.
+        return self._entries_between(partition_key, prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+    def _entries_between(self, partition_key: str, first: str, before: str) -> Iterator[list[ExpiryEntry]]:
+        query = "PartitionKey eq @partition and RowKey ge @first and RowKey lt @before"
+        parameters = {"partition": partition_key, "first": first, "before": before}
         pages = self._table.query_entities(
             query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE, read_timeout=SCAN_READ_TIMEOUT_SECONDS
         ).by_page()

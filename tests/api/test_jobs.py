@@ -7,7 +7,7 @@ import pytest
 from shared.domain.job import JobState
 
 from ..builders import DELIVERY_PACKAGE, RETURN_ADDRESS, job_body, shippable_body
-from ..harness import error_of
+from ..harness import assert_arm_error, error_of
 
 
 class TestApiVersion:
@@ -145,13 +145,38 @@ class TestCustomerMovesOverHttp:
         body = {"properties": {"state": "Shipping", "returnAddress": RETURN_ADDRESS, "deliveryPackage": DELIVERY_PACKAGE}}
         assert api.patch_job(key, body).json()["properties"]["state"] == "Shipping"
 
-    def test_cancel_in_creating_completes_the_job(self, api, job_store, job_in_state):
+    def test_cancel_in_creating_is_answered_in_creating(self, api, job_in_state):
+        # given a job in Creating
         key = job_in_state(JobState.CREATING)
+        # when it is cancelled, then the answer shows the cancel recorded and the job still in Creating, as the real
+        # service answers
         properties = api.cancel_job(key).json()["properties"]
+        assert (properties["state"], properties["cancelRequested"]) == ("Creating", True)
+        assert api.get_job(key).json()["properties"]["state"] == "Creating"
+
+    def test_the_service_completes_a_cancel_in_creating_by_itself(self, api, job_store, job_in_state, complete_cancels):
+        # given a job cancelled in Creating
+        key = job_in_state(JobState.CREATING)
+        api.cancel_job(key)
+        # when the service's completion runs (its timer, every few seconds)
+        complete_cancels()
+        # then the job is Completed, its cancel recorded, its retention counting from the completion
+        properties = api.get_job(key).json()["properties"]
         assert (properties["state"], properties["cancelRequested"]) == ("Completed", True)
         stored = job_store.get(key).job.properties
         assert stored.completed_at is not None
         assert stored.completed_at == stored.state_changed_at
+
+    def test_a_job_whose_cancel_is_pending_can_be_deleted(self, api, job_in_state):
+        key = job_in_state(JobState.CREATING, cancel_requested=True)
+        assert api.delete_job(key).status_code == 200
+        assert api.get_job(key).status_code == 404
+
+    def test_a_job_whose_cancel_is_pending_is_not_shipped(self, api, job_in_state):
+        key = job_in_state(JobState.CREATING, cancel_requested=True)
+        response = api.patch_job(key, {"properties": {"state": "Shipping"}})
+        assert_arm_error(response, 409, "InvalidStateTransition")
+        assert api.get_job(key).json()["properties"]["state"] == "Creating"
 
     @pytest.mark.parametrize("state", [JobState.SHIPPING, JobState.RECEIVED, JobState.TRANSFERRING])
     def test_cancel_in_flight_is_recorded(self, api, job_in_state, state):

@@ -150,11 +150,12 @@ def test_a_skip_token_from_another_resource_group_is_400(api, populated, subscri
         assert response.json()["error"]["code"] == "InvalidSkipToken"
 
 
-def test_query_parameter_names_are_case_insensitive(api, populated, subscription_id):
+def test_query_parameter_names_are_case_insensitive(api, populated, subscription_id, complete_cancels):
     # given parameter names spelt in other cases, as ARM accepts them
     # when the listing is asked for $FILTER, then it is read as $filter
     cancelled = populated["rg1"][0]
     assert api.cancel_job(cancelled).status_code == 200
+    complete_cancels()
     assert names(api.list_jobs(subscription_id, **{"$FILTER": "state eq 'Completed'"})) == [cancelled.job_name]
     # and $TOP is honoured as $top
     assert len(api.list_jobs(subscription_id, "rg", **{"$TOP": 2}).json()["value"]) == 2
@@ -283,11 +284,13 @@ def test_the_filter_never_reaches_outside_the_scope(api, shipments, subscription
     assert filtered(api, "00000000-0000-0000-0000-00000000abcd", "state eq 'Shipping'", group=None) == []
 
 
-def test_a_job_is_found_by_its_state_after_each_change(api, shipments, subscription_id):
+def test_a_job_is_found_by_its_state_after_each_change(api, shipments, subscription_id, complete_cancels):
     # given a job in Creating
     key = shipments["imp-new"]
-    # when it is cancelled, which completes it at once
+    # when it is cancelled, and the service completes the cancel
     assert api.cancel_job(key).status_code == 200
+    assert filtered(api, subscription_id, "state eq 'Creating'") == ["imp-new"]
+    complete_cancels()
     # then the filter finds it in its new state, and no longer in the old
     assert filtered(api, subscription_id, "state eq 'Completed'") == ["imp-new"]
     assert "imp-new" not in filtered(api, subscription_id, "state eq 'Creating'")

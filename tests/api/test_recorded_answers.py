@@ -19,12 +19,6 @@ ALLOWED = {
     # The 2021-01-01 specification and its examples define systemData; the recorded answers predate it.
     "systemData": lambda field: re.search(r"\.systemData(\.|$)", field) is not None,
 }
-# Recorded behaviour not built yet, each failing until it is (strict: the test says so when it starts to pass).
-NOT_YET = {
-    # A cancel in Creating is recorded, and the job completed afterwards (issue 20, item 8).
-    ("powershell_update_azimportexport.json", 1): "a cancel in Creating is answered Completed, not Creating",
-    ("cli_import_export.json", 3): "a cancel in Creating is answered Completed, not Creating",
-}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +31,7 @@ def cases():
     for name in RECORDINGS:
         interactions = json.loads((HERE / name).read_text(encoding="utf-8"))["interactions"]
         for index, interaction in enumerate(interactions):
-            marks = [pytest.mark.xfail(strict=True, reason=NOT_YET[(name, index)])] if (name, index) in NOT_YET else []
-            yield pytest.param(name, index, id=f"{name[:-5]}-{index}-{interaction['method']}", marks=marks)
+            yield pytest.param(name, index, id=f"{name[:-5]}-{index}-{interaction['method']}")
 
 
 @pytest.mark.parametrize("recording,index", list(cases()))

@@ -42,6 +42,28 @@ def test_every_function_folder_is_served_with_its_route():
         "not_found": ([], "function"),
     }
     assert app.functions["purge_timer"].trigger["schedule"] == "%IMPORTEXPORT_PURGE_SCHEDULE%"
+    # the cancel completion runs on a schedule of its own, which no setting needs to give
+    assert app.functions["complete_cancels"].trigger["schedule"] == "*/10 * * * * *"
+
+
+@pytest.mark.parametrize("value", ["true", "True", "1"])
+def test_an_app_setting_disables_a_function_as_on_the_functions_host(monkeypatch, value):
+    # given the app settings AzureWebJobs.{name}.Disabled for a timer and an HTTP function
+    monkeypatch.setenv("AzureWebJobs.complete_cancels.Disabled", value)
+    monkeypatch.setenv("AzureWebJobs.get_job.Disabled", value)
+    # when the app is loaded
+    app = load_app(ROOT)
+    # then the timer is not scheduled and the route answers no more, while the rest are untouched
+    assert [timer.name for timer in app.enabled_timers()] == ["purge_timer"]
+    assert "get_job" not in {function.name for function in app.http_functions()}
+    job_path = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ImportExport/jobs/j"
+    assert app.match("GET", job_path).function.name == "not_found"
+    assert app.functions["complete_cancels"].disabled
+
+
+def test_a_function_is_enabled_unless_its_setting_says_true(monkeypatch):
+    monkeypatch.setenv("AzureWebJobs.complete_cancels.Disabled", "false")
+    assert [timer.name for timer in load_app(ROOT).enabled_timers()] == ["complete_cancels", "purge_timer"]
 
 
 @pytest.mark.parametrize(

@@ -82,11 +82,20 @@ def test_tags_on_a_finished_job_keep_its_clock_and_rewrite_its_entry(storage, st
     assert after.metadata["etag"] != before.metadata["etag"]
 
 
-def test_cancel_in_creating_moves_the_entry_to_finished(storage, store, service, key):
+def test_cancel_in_creating_moves_the_entry_to_the_pending_cancels(storage, store, service, key):
     create(service, key)
     cancelled = patch(service, key, {"properties": {"cancelRequested": True}})
     [entry] = expiry_entries(storage.table)
-    assert entry["RowKey"] == f"!finished|{format_time(cancelled.job.properties.completed_at)}|{key.row_key}"
+    assert entry["RowKey"] == f"!cancel|{format_time(cancelled.job.properties.updated_at)}|{key.row_key}"
+
+
+def test_completing_a_cancel_moves_the_entry_to_finished(storage, store, service, key):
+    create(service, key)
+    patch(service, key, {"properties": {"cancelRequested": True}})
+    service.complete_cancel(key)
+    [entry] = expiry_entries(storage.table)
+    completed = store.get(key).job
+    assert entry["RowKey"] == f"!finished|{format_time(completed.properties.completed_at)}|{key.row_key}"
 
 
 def test_deleting_a_job_removes_its_entry(storage, store, service, key):

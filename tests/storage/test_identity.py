@@ -82,7 +82,7 @@ def job_url(base: str, sub: str, name: str) -> str:
 
 
 def finished_long_ago(keyless, monkeypatch, sub: str, name: str) -> None:
-    """A job cancelled in Creating (so Completed) 100 days ago, past the 90 days' retention: written by an app in this
+    """A job cancelled in Creating and completed 100 days ago, past the 90 days' retention: written by an app in this
     process at that time, which signs in to storage by the same managed identity."""
     storage, _, environment = keyless
     for variable, value in environment.items():
@@ -93,6 +93,7 @@ def finished_long_ago(keyless, monkeypatch, sub: str, name: str) -> None:
     with open_app(settings, clock=FixedClock(SystemClock().now() - timedelta(days=100))) as app:
         app.jobs.create_job(key, shippable_request(), Preconditions())
         app.jobs.update_job(key, update_request(CANCEL), Preconditions())
+        app.jobs.complete_cancel(key)
 
 
 def test_the_well_known_development_key_is_refused(keyless, monkeypatch):

@@ -96,7 +96,9 @@ def old_jobs(storage: Storage, azurite: str) -> dict[str, JobKey]:
         service.create_job(key, JobCreateRequest.model_validate(bodies[name]), Preconditions())
     jobs_over(writer).update_job(keys["shipped-import"], update_request({"properties": {"state": "Shipping"}}), Preconditions())
     cancel = update_request({"properties": {"cancelRequested": True}})
-    jobs_over(writer, FixedClock(times["old-cancelled"])).update_job(keys["old-cancelled"], cancel, Preconditions())
+    cancelling = jobs_over(writer, FixedClock(times["old-cancelled"]))
+    cancelling.update_job(keys["old-cancelled"], cancel, Preconditions())
+    cancelling.complete_cancel(keys["old-cancelled"])  # as the previous versions did at once
     as_previous_layout(storage, azurite)
     return keys
 
@@ -147,9 +149,10 @@ def test_old_jobs_keep_working_before_the_migration(storage, azurite):
     # given old jobs, not migrated
     keys = old_jobs(storage, azurite)
     service = jobs_over(storage.store)
-    # when the API changes one, cancels another and deletes a third
+    # when the API changes one, cancels another (and the service completes the cancel) and deletes a third
     service.update_job(keys["new-import"], update_request({"tags": {"v": "2"}}), Preconditions())
     service.update_job(keys["new-export"], update_request({"properties": {"cancelRequested": True}}), Preconditions())
+    service.complete_cancel(keys["new-export"])
     assert service.delete_job(keys["old-cancelled"], Preconditions())
     # then each write took effect, and each job written since has its entry beside it
     assert storage.store.get(keys["new-import"]).job.tags == {"v": "2"}
@@ -255,7 +258,8 @@ def test_a_job_rewritten_by_this_version_meanwhile_is_left_as_its_write_left_it(
     report = run_migration(migrating)
     # then it found the new version already up to date, and wrote nothing over it
     assert (report.raced, report.rewritten, report.already_current) == (1, 0, 1)
-    assert listed(healthy, "state eq 'Completed'") == ["cancelled"]
+    assert listed(healthy, "state eq 'Creating'") == ["cancelled"]
+    assert healthy.store.get(key).job.properties.cancel_requested
     assert index_problems(healthy.table) == []
 
 

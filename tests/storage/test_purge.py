@@ -57,7 +57,8 @@ def test_a_cancelled_job_goes_ninety_days_after_it_completed(storage):
     history = History(storage.store)
     key = JobKey(SUBSCRIPTIONS[0], "rg", "cancelled")
     history.create(key, NOW - timedelta(days=95))
-    history.update(key, NOW - timedelta(days=91), CANCEL)
+    history.update(key, NOW - timedelta(days=92), CANCEL)
+    history.at(NOW - timedelta(days=91)).complete_cancel(key)
     assert purge_at(storage, NOW - timedelta(days=1)).total_deleted == 0
     assert purge_at(storage, NOW).deleted == {"Completed": 1}
 

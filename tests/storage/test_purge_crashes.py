@@ -20,6 +20,7 @@ from ..harness import (
     BeforeWrite,
     CrashBeforeRequest,
     InjectedCrash,
+    complete_cancels_at,
     expiry_entries,
     index_problems,
     purge_at,
@@ -52,6 +53,10 @@ def test_two_runs_at_once_delete_each_expired_job_once(storage):
     assert index_problems(storage.table) == []
 
 
+# A job's state before an operation: a state, or "Creating with its cancel pending".
+CANCELLED_IN_CREATING = "cancelled in Creating"
+
+
 # Crash between any two storage writes: each operation is cut short before each of its writes in turn.
 def _operations(history: History, key: JobKey):
     def update(body):
@@ -63,6 +68,12 @@ def _operations(history: History, key: JobKey):
         "tags in Creating": (JobState.CREATING, update({"tags": {"v": "2"}})),
         "ship": (JobState.CREATING, update({"properties": {"state": "Shipping"}})),
         "cancel in Creating": (JobState.CREATING, update({"properties": {"cancelRequested": True}})),
+        "complete a pending cancel": (CANCELLED_IN_CREATING, lambda service: service.complete_cancel(key)),
+        "operator completes a pending cancel": (
+            CANCELLED_IN_CREATING,
+            lambda service: service.move_job(key, JobState.COMPLETED, None),
+        ),
+        "delete a pending cancel": (CANCELLED_IN_CREATING, lambda service: service.delete_job(key, Preconditions())),
         "tags when Completed": (JobState.COMPLETED, update({"tags": {"v": "2"}})),
         "complete, backdated": (
             JobState.PACKAGING,
@@ -84,10 +95,13 @@ def test_a_crash_before_any_storage_request_leaves_job_and_index_in_step(fresh_a
         pre_state, act = _operations(History(healthy.store), key)[operation]
         if pre_state is not None:
             # the job's last change is old enough that it was expired (or, Packaging, long in flight) before the operation
+            cancelled = pre_state == CANCELLED_IN_CREATING
+            state = JobState.CREATING if cancelled else pre_state
             History(healthy.store).job(
                 key,
-                pre_state,
-                NOW - timedelta(days={JobState.CREATING: 20, JobState.COMPLETED: 100, JobState.PACKAGING: 120}[pre_state]),
+                state,
+                NOW - timedelta(days={JobState.CREATING: 20, JobState.COMPLETED: 100, JobState.PACKAGING: 120}[state]),
+                cancel_requested=cancelled,
             )
         crash = CrashBeforeRequest(at_request)
         faulty = fresh_app(raw_request_hook=crash).storage
@@ -105,7 +119,9 @@ def test_a_crash_before_any_storage_request_leaves_job_and_index_in_step(fresh_a
         should_go = stored is not None and is_expired(stored.job, NOW + timedelta(hours=1), RETENTION)
         purge_at(healthy, NOW + timedelta(hours=1))
         assert (healthy.store.get(key) is None) == (stored is None or should_go), (operation, at_request)
-        # and one far in the future deletes it whenever it can expire at all: nothing is stranded
+        # and, once the service has completed any cancel left pending, one far in the future deletes it whenever it
+        # can expire at all: nothing is stranded
+        complete_cancels_at(healthy, NOW + timedelta(hours=1))
         purge_at(healthy, NOW + timedelta(days=3650))
         survivor = healthy.store.get(key)
         assert survivor is None or survivor.job.state in (

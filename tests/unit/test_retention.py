@@ -54,3 +54,32 @@ def test_a_cutoff_before_the_first_representable_time_is_that_time():
     early = datetime(1, 2, 1, tzinfo=timezone.utc)
     # then nothing can have expired: the cutoff is the earliest time there is, not an overflow
     assert RETENTION.cutoff(ExpiryKind.FINISHED, early) == datetime.min.replace(tzinfo=timezone.utc)
+
+
+def test_a_job_whose_cancel_is_pending_is_due_for_completion_from_its_last_update():
+    # given a job cancelled in Creating at T0
+    job = state_machine_job(JobState.CREATING, cancel_requested=True)
+    # then its countdown is the pending cancel's, started then, and it is one the purge never deletes on
+    assert expiry_start(job) == ExpiryStart(ExpiryKind.CANCEL_PENDING, T0)
+    assert not ExpiryKind.CANCEL_PENDING.deletes
+
+
+def test_a_job_whose_cancel_is_pending_never_expires():
+    # given a job cancelled in Creating at T0, never completed
+    job = state_machine_job(JobState.CREATING, cancel_requested=True)
+    # then however long it waits, it is never deleted as expired (it is completed first)
+    assert not is_expired(job, T0 + timedelta(days=10_000), RETENTION)
+
+
+def test_a_pending_cancel_has_no_retention_period():
+    with pytest.raises(ValueError, match="no job is deleted on the countdown 'cancel'"):
+        RETENTION.period(ExpiryKind.CANCEL_PENDING)
+
+
+def test_a_completed_cancel_is_kept_for_the_retention_from_its_completion():
+    # given a job cancelled in Creating at T0 and completed by the service a minute later
+    job = state_machine.complete_cancel(state_machine_job(JobState.CREATING, cancel_requested=True), T0 + timedelta(minutes=1))
+    # then its retention counts from the completion, not from the cancel
+    assert expiry_start(job) == ExpiryStart(ExpiryKind.FINISHED, T0 + timedelta(minutes=1))
+    assert not is_expired(job, T0 + timedelta(days=90, minutes=1), RETENTION)
+    assert is_expired(job, T0 + timedelta(days=90, minutes=1, microseconds=1), RETENTION)

@@ -85,11 +85,58 @@ class TestCustomerMoves:
         with pytest.raises(BadRequest, match=f"before properties.{missing}"):
             patch(created(**properties), {"state": "Shipping"})
 
-    def test_cancel_in_creating_completes_at_once(self):
+    def test_cancel_in_creating_is_recorded_and_the_job_stays_in_creating(self):
+        # when a job in Creating is cancelled
         job = patch(created(), {"cancelRequested": True}, at=T0 + timedelta(hours=2))
+        # then the cancel is recorded, and the job waits in Creating for the service to complete it
+        assert job.state == JobState.CREATING
+        assert job.properties.cancel_requested is True
+        assert job.properties.completed_at is None
+        assert state_machine.cancel_pending(job)
+
+    def test_the_service_completes_a_pending_cancel_and_its_retention_starts_then(self):
+        # given a job cancelled in Creating
+        pending = patch(created(), {"cancelRequested": True}, at=T0 + timedelta(hours=2))
+        # when the service completes it later
+        job = state_machine.complete_cancel(pending, T0 + timedelta(hours=3))
+        # then it is Completed from that moment, its cancel still recorded
         assert job.state == JobState.COMPLETED
         assert job.properties.cancel_requested is True
-        assert job.properties.completed_at == T0 + timedelta(hours=2)
+        assert job.properties.completed_at == job.properties.state_changed_at == T0 + timedelta(hours=3)
+        assert not state_machine.cancel_pending(job)
+
+    @pytest.mark.parametrize(
+        "job",
+        [created(), state_machine_job(JobState.SHIPPING, cancel_requested=True), state_machine_job(JobState.COMPLETED)],
+        ids=["creating, no cancel", "shipping, cancelled", "completed"],
+    )
+    def test_completing_a_job_without_a_pending_cancel_changes_nothing(self, job):
+        assert state_machine.complete_cancel(job, T0 + timedelta(days=1)) is job
+
+    def test_completing_twice_completes_once(self):
+        # given a cancel completed an hour after it was recorded
+        completed = state_machine.complete_cancel(patch(created(), {"cancelRequested": True}), T0 + timedelta(hours=1))
+        # when another run completes it again a day later
+        again = state_machine.complete_cancel(completed, T0 + timedelta(days=1))
+        # then it is the job as the first completion left it
+        assert again is completed
+
+    def test_a_job_whose_cancel_is_pending_is_never_shipped(self):
+        pending = patch(shippable(), {"cancelRequested": True})
+        with pytest.raises(Conflict, match="cancel pending; a cancelled job is completed, never shipped"):
+            patch(pending, {"state": "Shipping"})
+
+    def test_a_job_whose_cancel_is_pending_can_still_be_edited(self):
+        pending = patch(shippable(), {"cancelRequested": True})
+        edited = patch(pending, {"logLevel": "Verbose"}, at=T0 + timedelta(minutes=1))
+        assert edited.properties.log_level == "Verbose"
+        assert state_machine.cancel_pending(edited)
+
+    def test_a_replacement_keeps_a_pending_cancel(self):
+        pending = patch(created(), {"cancelRequested": True})
+        replaced = state_machine.replace_job(pending, create_request(diagnosticsPath="other"), T0, shipping_to=WEST_US_SHIPPING)
+        assert replaced.properties.diagnostics_path == "other"
+        assert state_machine.cancel_pending(replaced)
 
     @pytest.mark.parametrize("state", [JobState.SHIPPING, JobState.RECEIVED, JobState.TRANSFERRING])
     def test_cancel_after_shipping_is_recorded_and_state_kept(self, state):
@@ -103,13 +150,11 @@ class TestCustomerMoves:
         with pytest.raises(Conflict, match=f"The job is in state {state}; a job can be cancelled only before"):
             patch(state_machine_job(state), {"cancelRequested": True})
 
-    @pytest.mark.parametrize("state", [JobState.SHIPPING, JobState.RECEIVED, JobState.PACKAGING, JobState.COMPLETED])
+    @pytest.mark.parametrize(
+        "state", [JobState.CREATING, JobState.SHIPPING, JobState.RECEIVED, JobState.PACKAGING, JobState.COMPLETED]
+    )
     def test_cancel_twice_is_idempotent(self, state):
-        job = (
-            state_machine_job(state, cancel_requested=True)
-            if state != JobState.COMPLETED
-            else patch(created(), {"cancelRequested": True})
-        )
+        job = state_machine_job(state, cancel_requested=True)
         assert patch(job, {"cancelRequested": True}, at=T0 + timedelta(days=1)) is job
 
     def test_cancel_false_never_withdraws_a_cancel(self):
