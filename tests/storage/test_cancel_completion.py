@@ -4,17 +4,20 @@ costs, and that races, crashes and the purge never complete a job twice nor dele
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 
+from shared.domain.clock import FixedClock
 from shared.domain.job import JobState
 from shared.domain.jobs import CancelCompletion, Preconditions
 from shared.domain.names import JobKey
+from shared.storage import directory as directory_module
 from shared.storage.directory import DIRECTORY_PREFIX
 
-from ..builders import CANCEL, NOW, SUBSCRIPTIONS, History, jobs_over, tag_update, update_request
+from ..builders import CANCEL, NOW, SUBSCRIPTIONS, History, jobs_over, shippable_request, tag_update, update_request
 from ..harness import (
     BeforeWrite,
     CrashBeforeRequest,
@@ -271,3 +274,64 @@ def test_an_entry_that_names_no_job_is_counted_and_left_while_the_others_complet
     assert report.completed == 2 and report.unreadable_entries == 1
     assert all(storage.store.get(key).job.state == JobState.COMPLETED for key in keys)
     assert "1 left for the next run" in report.summary()
+    # and its day stays in the directory, however settled, so the next run sees it again
+    complete_cancels_at(storage, LATER, directory_settle=timedelta(0))
+    assert len(cancel_rows(storage)) == 1
+
+
+class RecordingRequests:
+    """A `raw_request_hook` that keeps the method of every storage request."""
+
+    def __init__(self) -> None:
+        self.methods: list[str] = []
+
+    def __call__(self, request) -> None:
+        self.methods.append(request.http_request.method)
+
+
+def test_a_process_notes_a_pending_cancels_day_once_a_minute_at_most(fresh_app):
+    # given a process that has created three jobs
+    process_clock = FixedClock(NOW)
+    recording = RecordingRequests()
+    process = fresh_app(clock=process_clock, raw_request_hook=recording).storage
+    keys = [JobKey(SUBSCRIPTIONS[0], "rg", f"c-{i}") for i in range(3)]
+    for key in keys:
+        jobs_over(process.store, process_clock).create_job(key, shippable_request(), Preconditions())
+
+    def cancel(key: JobKey) -> int:
+        recording.methods.clear()
+        jobs_over(process.store, FixedClock(process_clock.now())).update_job(key, update_request(CANCEL), Preconditions())
+        return len(recording.methods)
+
+    # when it cancels one, another half a minute later, and a third a minute after that
+    first = cancel(keys[0])
+    process_clock.advance(timedelta(seconds=30))
+    second = cancel(keys[1])
+    process_clock.advance(timedelta(seconds=61))
+    third = cancel(keys[2])
+    # then the first notes the day, the second is the read and the write alone, and the third notes the day again
+    assert (first, second, third) == (3, 2, 3)
+    assert index_problems(process.table) == []
+
+
+def test_a_pending_cancel_is_found_after_the_completion_dropped_its_subscription(fresh_app, monkeypatch):
+    # given (at a small scale: a writer's memory of 1 s, a settle of 3 s) a process that cancelled a job, which a
+    # completion elsewhere completed
+    monkeypatch.setattr(directory_module, "CANCEL_NOTE_MEMORY", timedelta(seconds=1))
+    settle = timedelta(seconds=3)
+    process = fresh_app().storage
+    service = jobs_over(process.store)
+    first, second = JobKey(SUBSCRIPTIONS[0], "rg", "first"), JobKey(SUBSCRIPTIONS[0], "rg", "second")
+    for key in (first, second):
+        service.create_job(key, shippable_request(), Preconditions())
+    service.update_job(first, update_request(CANCEL), Preconditions())
+    elsewhere = fresh_app().storage
+    assert complete_cancels_at(elsewhere, LATER, directory_settle=settle).completed == 1
+    # when, the row settled, a completion drops it, and then the process cancels another job
+    time.sleep(settle.total_seconds() + 0.5)
+    complete_cancels_at(elsewhere, LATER, directory_settle=settle)
+    assert cancel_rows(elsewhere) == []
+    service.update_job(second, update_request(CANCEL), Preconditions())
+    # then the process, whose memory had run out before the drop could happen, noted the day again: it is completed
+    assert complete_cancels_at(elsewhere, LATER, directory_settle=settle).completed == 1
+    assert index_problems(process.table) == []
