@@ -71,6 +71,7 @@ bench: deps
 	$(VENV_PYTHON) -m bench.load
 	$(VENV_PYTHON) -m bench.coldstart
 	$(VENV_PYTHON) -m bench.purge
+	$(VENV_PYTHON) -m bench.cancels
 
 clean:
 	rm -rf $(VENV) $(CLIENT_VENV) $(WORKER_VENV) node_modules .azurite .pytest_cache .hypothesis .mypy_cache

@@ -29,7 +29,7 @@ from shared.domain.job import Job, JobState
 from shared.domain.locations import load_catalogue
 from shared.domain.names import JobKey
 from shared.domain.requests import JobCreateRequest
-from shared.domain.retention import Retention, expiry_start, is_expired
+from shared.domain.retention import Retention, is_expired
 from shared.ops.purge import Purge
 from shared.settings import DEFAULT_LOCATIONS_FILE
 from shared.storage.client import connect_table
@@ -146,8 +146,7 @@ def fill(table: TableClient, jobs: list[Job], with_index: bool) -> list[Expired]
         for job, entry in zip(chunk, entries, strict=True):
             next(results)
             etag = next(results)["etag"] if entry is not None else None
-            start = expiry_start(job)
-            if start is not None and start.started < RETENTION.cutoff(start.kind, NOW):
+            if is_expired(job, NOW, RETENTION):
                 expired.append(Expired(partition, replace(entry or ExpiryEntry.for_job(job), etag=etag)))
     return expired
 

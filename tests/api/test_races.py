@@ -27,11 +27,12 @@ from shared.domain.clock import FixedClock, SystemClock
 from shared.domain.job import Job, JobState
 from shared.domain.names import JobKey
 from shared.domain.retention import expiry_start
-from shared.domain.state_machine import FINISHED
+from shared.domain.state_machine import FINISHED, cancel_pending
+from shared.ops.cancels import CancelCompletions
 from shared.ops.purge import Purge
 from shared.storage.expiry_index import PurgeOutcome
 
-from ..builders import LEGAL_EDGES, shippable_body
+from ..builders import LEGAL_EDGES, jobs_over, shippable_body
 from ..harness import PassThrough, index_problems
 
 THREADS = 32
@@ -155,6 +156,10 @@ def violations_in(writes: list[Write]) -> list[str]:
             before, after = write.previous.properties, write.new.properties
             if before.state != after.state and (before.state, after.state) not in LEGAL_EDGES:
                 problems.append(f"illegal move {before.state} -> {after.state}")
+            if (before.state, after.state) == (JobState.CREATING, JobState.COMPLETED) and not before.cancel_requested:
+                problems.append("a job in Creating completed without a cancel")
+            if (before.state, after.state) == (JobState.CREATING, JobState.SHIPPING) and before.cancel_requested:
+                problems.append("a job shipped after its cancel")
             if before.state == after.state and before.state_changed_at != after.state_changed_at:
                 problems.append(f"a move to {after.state} was applied twice")
             if before.cancel_requested and not after.cancel_requested:
@@ -167,7 +172,8 @@ def violations_in(writes: list[Write]) -> list[str]:
             # The entry's ETag names the job version the purge judged: one that can expire, and that nobody had
             # changed (a change rewrites the entry, and the purge's conditional delete would have failed).
             [version] = [w for w in writes if w.entry_etag == write.entry_etag and w.kind != "purge"] or [None]
-            if version is None or expiry_start(version.new) is None:
+            start = expiry_start(version.new) if version is not None else None
+            if start is None or not start.kind.deletes:
                 problems.append("the purge deleted a version that cannot expire")
             elif successors.get(version.etag):
                 problems.append(
@@ -217,6 +223,9 @@ def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_setting
             return answer_of(api.delete_job(key))
         if roll < 0.97:
             return answer_of(api.get_job(key))
+        if roll < 0.985:
+            CancelCompletions(storage.index, storage.directory, jobs_over(storage.store)).run()
+            return 0
         Purge(storage.index, storage.directory, retention, purge_clock, timedelta(seconds=30)).run()
         return 0
 
@@ -250,8 +259,11 @@ def test_mixed_traffic_and_purges_keep_every_invariant(api, audited, app_setting
             assert (current.job.properties.completed_at is not None) == (current.job.state in FINISHED)
     problems = violations_in(writes)
     assert problems == [], problems[:10]
-    # and job and index agree, before and after one purge far in the future
+    # and job and index agree, before and after the completion of the cancels left pending and one purge far in the
+    # future
     assert index_problems(storage.table) == []
+    CancelCompletions(storage.index, storage.directory, jobs_over(storage.store)).run()
+    assert all(not cancel_pending(stored.job) for key in keys if (stored := storage.store.get(key)) is not None)
     far_future = FixedClock(SystemClock().now() + timedelta(days=3650))
     Purge(storage.index, storage.directory, retention, far_future, timedelta(minutes=1)).run()
     assert index_problems(storage.table) == []

@@ -32,6 +32,8 @@ def run_bench(module: str, *args: str) -> str:
         ("bench.purge", ["--sizes", "100000000000000000000", "--expired", "1"]),
         ("bench.load", ["--seconds", "1e308"]),
         ("bench.ops", ["--repeat", "١٢"]),
+        ("bench.cancels", ["--jobs", "0"]),
+        ("bench.cancels", ["--sizes", "10,x"]),
     ],
 )
 def test_a_bad_argument_is_one_usage_error_not_a_traceback(module, args):
@@ -65,6 +67,17 @@ def test_operations_benchmark_runs_and_counts_round_trips():
     assert "| cancel (in Shipping) | 2 | GET 1, PUT 1 |" in output
     assert "| cancel (in Creating) | 2 | GET 1, POST 1 |" in output
     assert "| complete (operator, Packaging to Completed) | 2 | GET 1, POST 1 |" in output
+
+
+@pytest.mark.azurite  # starts its own
+@pytest.mark.slow
+@pytest.mark.usefixtures("machine_to_itself")
+def test_cancels_benchmark_sees_every_cancel_completed_and_counts_what_completing_costs():
+    # (it stops with an error when a cancel answers other than Creating, or a job is not Completed within a minute)
+    output = run_bench("bench.cancels", "--jobs", "2", "--pending", "4", "--sizes", "10,50")
+    assert "| 2 |" in output
+    # 4 jobs in 4 subscriptions: a directory query, then per subscription an entry query, a read, a write and a note
+    assert "| 10 | 4 | 17 | 4.25 | 5 | 1 |" in output and "| 50 | 4 | 17 | 4.25 | 5 | 1 |" in output
 
 
 @pytest.mark.slow
