@@ -438,10 +438,12 @@ its expiry entry in one transaction); cancel, ship, complete and delete 2 (the
 read, then one conditional transaction of the job and its entry; a cancel in
 Shipping changes no entry, so its write is a plain conditional update). A
 listing reads one page. The counts are the steady state: a process adds one
-directory merge the first time it writes an entry for a subscription, clock
-and recent day (once per process and day for each subscription it serves), and
-one for each write that moves an entry onto an older day (an operator's
-back-dated finish). Because every write rewrites the job's entry in the same
+directory merge the first time it writes an entry for a subscription, countdown
+and recent day (once per process and day for each subscription it serves; for
+a cancel in Creating, whose entry waits for the completion timer, once a
+minute at most), and one for each write that moves an entry onto an older day
+(an operator's back-dated finish). Completing a cancel costs two requests per
+job more, in the timer (see Cancel in Creating). Because every write rewrites the job's entry in the same
 transaction, the purge deletes expired jobs without reading them (see Purge).
 
 Reading the ratios: in process, our code (parsing, validation, the rules,

@@ -242,7 +242,9 @@ def _ship(current: JobState, properties: JobProperties, target: JobState, now: d
             "are set, in this or an earlier request.",
             target=f"properties.{missing[0]}",
         )
-    return properties.model_copy(update={"state": JobState.SHIPPING, "state_changed_at": now})
+    return properties.model_copy(
+        update={"state": JobState.SHIPPING, "state_changed_at": _not_before(now, properties.state_changed_at)}
+    )
 
 
 def _cancel(current: JobState, properties: JobProperties, now: datetime) -> JobProperties:
@@ -263,23 +265,28 @@ def complete_cancel(job: Job, now: datetime) -> Job:
     Returns `job` itself when it has no cancel pending (completed, shipped or replaced meanwhile)."""
     if not cancel_pending(job):
         return job
-    update = {"state": JobState.COMPLETED, "state_changed_at": now, "completed_at": now, "updated_at": now}
+    moment = _not_before(now, job.properties.state_changed_at)
+    update = {"state": JobState.COMPLETED, "state_changed_at": moment, "completed_at": moment, "updated_at": now}
     return job.model_copy(update={"properties": job.properties.model_copy(update=update)})
 
 
 def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> Job:
-    """An operator's (datacenter's) move, which happened at `at` (default: now)."""
-    try:
-        at = now if at is None else to_utc(at)
-    except TimeOutOfRange as error:
-        raise InvalidMoveTime(f"The time of the move, {error}.", target="at") from error
-    if at > now:
-        raise InvalidMoveTime("The time of the move cannot be in the future.", target="at")
+    """An operator's (datacenter's) move, which happened at `at` (default: now, or the job's last move if that is later)."""
     last_move = job.properties.state_changed_at
-    if last_move is not None and at < last_move:
-        raise InvalidMoveTime(
-            f"The time of the move cannot be before the job's last move at {last_move.isoformat()}.", target="at"
-        )
+    if at is None:
+        # Another instance, its clock a little ahead, may have made the last move "later" than this one's now.
+        at = _not_before(now, last_move)
+    else:
+        try:
+            at = to_utc(at)
+        except TimeOutOfRange as error:
+            raise InvalidMoveTime(f"The time of the move, {error}.", target="at") from error
+        if at > now:
+            raise InvalidMoveTime("The time of the move cannot be in the future.", target="at")
+        if last_move is not None and at < last_move:
+            raise InvalidMoveTime(
+                f"The time of the move cannot be before the job's last move at {last_move.isoformat()}.", target="at"
+            )
     moves = [move for move in OPERATOR_MOVES if move.source == job.state]
     move = next((move for move in moves if move.target == target), None)
     if move is None:
@@ -316,6 +323,11 @@ def _drives_moved(drives: list[DriveStatus] | None, source: JobState, target: Jo
     if drives is None or state is None:
         return drives
     return [drive.model_copy(update={"state": state}) for drive in drives]
+
+
+def _not_before(now: datetime, last_move: datetime | None) -> datetime:
+    """The time of a move made now: now, or the job's last move if another instance's clock put that later."""
+    return now if last_move is None or last_move <= now else last_move
 
 
 def check_deletable(job: Job) -> None:

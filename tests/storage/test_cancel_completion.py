@@ -335,3 +335,11 @@ def test_a_pending_cancel_is_found_after_the_completion_dropped_its_subscription
     # then the process, whose memory had run out before the drop could happen, noted the day again: it is completed
     assert complete_cancels_at(elsewhere, LATER, directory_settle=settle).completed == 1
     assert index_problems(process.table) == []
+
+
+def test_a_pending_cancel_is_due_the_moment_it_is_recorded(storage):
+    # given a job cancelled at NOW exactly
+    key = pending(History(storage.store), JobKey(SUBSCRIPTIONS[0], "rg", "at-once"), cancelled_at=NOW)
+    # when a run happens at that same microsecond, then it completes the job: a pending cancel has no period to wait
+    assert complete_cancels_at(storage, NOW).completed == 1
+    assert storage.store.get(key).job.properties.completed_at == NOW

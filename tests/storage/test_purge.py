@@ -170,3 +170,28 @@ def test_the_purge_never_deletes_an_entry_whose_own_clock_is_not_past_the_cutoff
     # then it checks each entry's own clock start and deletes only the expired jobs
     assert report.total_deleted == len(expired)
     assert surviving(storage, expired | kept) == kept
+
+
+# (state, period): each countdown that deletes, and how long it runs by the contract's defaults.
+COUNTDOWNS = [
+    (JobState.COMPLETED, timedelta(days=90)),
+    (JobState.CLOSED, timedelta(days=90)),
+    (JobState.CREATING, timedelta(days=14)),
+]
+BOUNDARY = {"just before": timedelta(microseconds=-1), "at": timedelta(0), "just after": timedelta(microseconds=1)}
+
+
+@pytest.mark.parametrize("misled", [False, True], ids=["real index", "index ignoring the cutoff"])
+@pytest.mark.parametrize(("state", "period"), COUNTDOWNS, ids=[state.value for state, _ in COUNTDOWNS])
+def test_a_job_goes_only_once_its_countdown_is_older_than_its_period_to_the_microsecond(storage, state, period, misled):
+    # given jobs whose countdown started a period ago, a microsecond less and a microsecond more
+    history = History(storage.store)
+    keys = {
+        name: history.job(JobKey(SUBSCRIPTIONS[0], "rg", name.replace(" ", "-")), state, NOW - period - offset)
+        for name, offset in BOUNDARY.items()
+    }
+    index = IndexIgnoringTheCutoff(storage.index) if misled else storage.index
+    # when the purge runs now, its index honest or handing it every entry
+    purge_at(dataclasses.replace(storage, index=index), NOW)
+    # then only the one older than the period went: one exactly the period old is not yet "older than" it
+    assert {name for name, key in keys.items() if storage.store.get(key) is not None} == {"just before", "at"}

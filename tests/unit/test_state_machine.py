@@ -241,6 +241,47 @@ class TestOperatorMoves:
             state_machine.move_job(job, JobState.TRANSFERRING, T0 + timedelta(days=1), T0 + timedelta(days=3))
 
 
+class TestClocksOfSeveralInstances:
+    """Instances' clocks differ by a little: a move made "now" is never refused for another instance's clock."""
+
+    AHEAD = timedelta(seconds=2)
+
+    @pytest.mark.parametrize("target", [JobState.RECEIVED, JobState.CLOSED])
+    def test_a_move_without_at_after_a_move_by_a_clock_ahead_happens_at_that_move(self, target):
+        # given a job shipped by an instance whose clock is 2 s ahead
+        shipped = patch(shippable(), {"state": "Shipping"}, at=T0 + self.AHEAD)
+        # when another instance moves it without `at`, at its own T0
+        moved = state_machine.move_job(shipped, target, None, T0)
+        # then the move is made, at the last move's time (never before it), and its finish (if any) then too
+        assert moved.state == target
+        assert moved.properties.state_changed_at == T0 + self.AHEAD
+        assert moved.properties.completed_at == (T0 + self.AHEAD if target == JobState.CLOSED else None)
+
+    def test_a_move_without_at_happens_now_when_now_is_later(self):
+        shipped = patch(shippable(), {"state": "Shipping"}, at=T0)
+        assert state_machine.move_job(shipped, JobState.RECEIVED, None, T0 + self.AHEAD).properties.state_changed_at == (
+            T0 + self.AHEAD
+        )
+
+    def test_a_ship_after_a_write_by_a_clock_ahead_is_not_before_it(self):
+        # given a job whose last move (its creation) an instance 2 s ahead made
+        job = shippable().model_copy(deep=True)
+        job.properties.state_changed_at = T0 + self.AHEAD
+        # when another instance ships it at its own T0, then the move is not recorded before the last one
+        assert patch(job, {"state": "Shipping"}, at=T0).properties.state_changed_at == T0 + self.AHEAD
+
+    def test_a_completion_after_a_move_by_a_clock_ahead_is_not_before_it(self):
+        job = patch(created(), {"cancelRequested": True}, at=T0).model_copy(deep=True)
+        job.properties.state_changed_at = T0 + self.AHEAD
+        completed = state_machine.complete_cancel(job, T0)
+        assert completed.properties.completed_at == completed.properties.state_changed_at == T0 + self.AHEAD
+
+    def test_an_explicit_at_before_the_last_move_is_still_refused(self):
+        shipped = patch(shippable(), {"state": "Shipping"}, at=T0 + self.AHEAD)
+        with pytest.raises(BadRequest, match="before the job's last move"):
+            state_machine.move_job(shipped, JobState.RECEIVED, T0, T0 + self.AHEAD)
+
+
 class TestDriveStates:
     def test_every_drive_is_specified_when_the_job_is_created(self):
         # given drives as a client sends them, one claiming a state of its own
