@@ -15,6 +15,8 @@ from urllib.error import HTTPError
 FAULTS = {
     "ServerBusy": (503, "ServerBusy", "The server is currently unable to receive requests. Please retry your request."),
     "OperationTimedOut": (500, "OperationTimedOut", "The operation could not be completed within the permitted time."),
+    # What Azure answers a request it cannot read, a continuation it never gave out among them (Azurite takes any).
+    "InvalidInput": (400, "InvalidInput", "One of the request inputs is not valid."),
 }
 
 

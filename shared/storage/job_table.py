@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
 from ..domain.job import Job
@@ -111,7 +111,13 @@ class TableJobStore:
         pages = self._table.query_entities(" and ".join(conditions), parameters=parameters, results_per_page=top).by_page(
             continuation_token=continuation  # type: ignore[arg-type]  # a table's continuation is a dict, typed str
         )
-        page: Iterable[TableEntity] = next(pages, [])
+        try:
+            page: Iterable[TableEntity] = next(pages, [])
+        except HttpResponseError as error:
+            # Storage refuses a continuation it never gave out (one of ours passed every check, so it is forged).
+            if continuation is not None and error.status_code == 400:
+                raise skip_tokens.invalid_token() from error
+            raise
         jobs = [job_from_entity(entity) for entity in page]
         continuation_token = pages.continuation_token  # type: ignore[attr-defined]  # a PageIterator's, typed Iterator
         return JobPage(jobs, skip_tokens.encode(continuation_token, scope, job_filter))

@@ -16,8 +16,9 @@ from ..domain.job_filter import JobFilter
 from ..domain.names import Scope
 from .entities import FILTER_COLUMNS
 
-# Storage continuation values are keys of at most 1 KiB; anything longer is not one we gave out.
-MAX_VALUE_CHARS = 2048
+# Storage continuation values are keys of at most 1 KiB (or, from Azure, their encoding); anything longer, in the
+# UTF-8 a request carries it in, is not one we gave out.
+MAX_VALUE_BYTES = 2048
 
 
 def encode(continuation: dict[str, str] | None, scope: Scope, job_filter: JobFilter | None) -> str | None:
@@ -32,7 +33,7 @@ def decode(token: str | None, scope: Scope, job_filter: JobFilter | None) -> dic
     """The storage continuation in `token`, which must be one this listing gave out; None for the first page."""
     if token is None:
         return None
-    invalid = InvalidSkipToken("The $skipToken is not one this listing gave out; start the listing again.", target="$skipToken")
+    invalid = invalid_token()
     try:
         continuation = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError) as error:
@@ -41,10 +42,27 @@ def decode(token: str | None, scope: Scope, job_filter: JobFilter | None) -> dic
         not isinstance(continuation, dict)
         or set(continuation) != {"PartitionKey", "RowKey", "Scope"}
         or continuation["Scope"] != _listing_id(scope, job_filter)
-        or not all(value is None or (isinstance(value, str) and len(value) <= MAX_VALUE_CHARS) for value in continuation.values())
+        or not all(value is None or _is_continuation_text(value) for value in continuation.values())
     ):
         raise invalid
     return {"PartitionKey": continuation["PartitionKey"], "RowKey": continuation["RowKey"]}
+
+
+def _is_continuation_text(value: object) -> bool:
+    """Whether `value` could be a continuation storage gave out: text a request can carry, with no control characters."""
+    if not isinstance(value, str):
+        return False
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no request can carry it
+        return False
+    if len(encoded) > MAX_VALUE_BYTES:
+        return False
+    return not any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in value)
+
+
+def invalid_token() -> InvalidSkipToken:
+    return InvalidSkipToken("The $skipToken is not one this listing gave out; start the listing again.", target="$skipToken")
 
 
 def _listing_id(scope: Scope, job_filter: JobFilter | None) -> str:

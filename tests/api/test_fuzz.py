@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -153,7 +154,26 @@ filters = st.one_of(
     st.lists(filter_conditions | filter_words | st.sampled_from(NASTY), min_size=1, max_size=8).map(" ".join),
     st.text(max_size=30),
 )
-query_values = {"$filter": filters, "$FILTER": filters}
+# Skip tokens of this app's shape (base64 of its JSON) for the subscription's listing, with continuation values of any
+# content (lone surrogates, control characters, emoji, numbers, nothing), beside random text.
+continuation_values = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(st.characters(codec=None, categories=["Cs", "Cc", "So", "Lo", "Nd"]), max_size=40),
+    st.text(max_size=1200),
+)
+our_shape_tokens = st.builds(
+    lambda partition, row, scope: (
+        base64.urlsafe_b64encode(json.dumps({"PartitionKey": partition, "RowKey": row, "Scope": scope}).encode())
+        .decode()
+        .rstrip("=")
+    ),
+    st.one_of(st.just(SUBSCRIPTION.lower()), continuation_values),
+    continuation_values,
+    st.sampled_from([f"{SUBSCRIPTION.lower()}/", f"{SUBSCRIPTION.lower()}/rg:", "x"]),
+)
+skip_tokens = st.one_of(our_shape_tokens, st.text(max_size=30))
+query_values = {"$filter": filters, "$FILTER": filters, "$skipToken": skip_tokens}
 
 bodies = st.one_of(
     st.just(b""),

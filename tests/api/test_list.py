@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.domain.names import JobKey
 
@@ -376,3 +380,54 @@ def test_a_filter_outside_the_grammar_is_400_naming_what_was_not_understood(api,
         error = response.json()["error"]
         assert error["code"] == "InvalidFilter" and error["target"] == "$filter"
         assert error["message"].startswith(message)
+
+
+FUZZED_SUBSCRIPTION = "00000000-0000-0000-0000-0000000000f7"
+
+
+def forged_token(subscription_id: str, partition_key, row_key) -> str:
+    """A token in the shape this app gives out, for the subscription's listing, with continuation values of its own."""
+    listing = f"{subscription_id.lower()}/"
+    raw = json.dumps({"PartitionKey": partition_key, "RowKey": row_key, "Scope": listing}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "partition_key,row_key",
+    [
+        ("{sub}", "\ud800"),  # a lone surrogate: no UTF-8 for it
+        ("\udfff", "rg:job"),
+        ("{sub}", "rg:\x00job"),  # control characters
+        ("{sub}", "rg:\x7fjob"),
+        ("{sub}", "rg:\u0085job"),
+        ("{sub}", 17),  # not text
+        ("{sub}", ["rg:job"]),
+        ("{sub}", "r" * 2049),  # longer than any key
+        ("{sub}", "\ud83d\ude00" * 600),  # in range as text, but more than storage's 1 KiB key
+    ],
+)
+def test_a_token_of_our_shape_with_content_we_never_give_out_is_400(api, subscription_id, partition_key, row_key):
+    # given a token shaped like ours, for this very listing, whose continuation holds what no listing gives out
+    partition_key = subscription_id.lower() if partition_key == "{sub}" else partition_key
+    token = forged_token(subscription_id, partition_key, row_key)
+    # when the listing is asked for it, then it is refused as any token we did not issue, never a 500
+    assert_arm_error(api.list_jobs(subscription_id, **{"$skipToken": token}), 400, "InvalidSkipToken")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    partition_key=st.one_of(st.none(), st.integers(), st.text(st.characters(codec=None), max_size=40)),
+    row_key=st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(st.characters(codec=None, categories=["Cs", "Cc", "So", "Lo", "Nd", "Pd"]), max_size=40),
+        st.text(max_size=1200),
+    ),
+)
+def test_no_token_of_our_shape_breaks_the_listing(api, partition_key, row_key):
+    # given a token shaped like ours for a listing, whatever its continuation holds
+    token = forged_token(FUZZED_SUBSCRIPTION, partition_key, row_key)
+    # when the listing is asked for it, then it is a page or a 400 InvalidSkipToken: never a 5xx
+    response = api.list_jobs(FUZZED_SUBSCRIPTION, **{"$skipToken": token})
+    if response.status_code != 200:
+        assert_arm_error(response, 400, "InvalidSkipToken")

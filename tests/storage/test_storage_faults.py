@@ -10,16 +10,16 @@ import uuid
 
 import pytest
 import requests
-from azure.core.exceptions import ResourceModifiedError, ServiceResponseError
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ServiceResponseError
 
 import get_job
 from scripts.azurite import AzuriteTable, connection_string
 from scripts.devhost_process import DevHostProcess
 from scripts.storage_proxy import StorageProxy
 from shared.app import app_in_use, open_app
-from shared.domain.errors import PreconditionFailed
+from shared.domain.errors import InvalidSkipToken, PreconditionFailed
 from shared.domain.jobs import Preconditions
-from shared.domain.names import JobKey
+from shared.domain.names import JobKey, Scope
 from shared.storage import client as storage_client
 
 from ..builders import shippable_body, shippable_request, update_request
@@ -160,6 +160,29 @@ def test_a_412_is_not_retried(proxied):
         store.replace(current.job.model_copy(update={"tags": {"v": "5"}}), current)
     # (a write is one transaction: its 412 comes inside the batch's 202)
     assert proxy.seen[("POST", 202)] == 1
+
+
+def test_a_continuation_storage_refuses_is_an_invalid_skip_token(proxied):
+    # given a listing with a next page, and its token
+    proxy, app = proxied
+    service = app.jobs
+    for name in ("a", "b"):
+        service.create_job(JobKey(SUBSCRIPTION, "paged", name), shippable_request(), Preconditions())
+    token = service.list_jobs(Scope(SUBSCRIPTION, "paged"), 1, None).next_skip_token
+    assert token is not None
+    # when storage refuses the continuation in it, as Azure refuses one it never gave out
+    proxy.fail_next(1, "InvalidInput")
+    # then the caller is told the token is not one of ours (400), not that the service failed
+    with pytest.raises(InvalidSkipToken):
+        service.list_jobs(Scope(SUBSCRIPTION, "paged"), 1, token)
+
+
+def test_a_request_storage_refuses_without_a_continuation_is_not_blamed_on_a_token(proxied):
+    proxy, app = proxied
+    proxy.fail_next(1, "InvalidInput")
+    with pytest.raises(HttpResponseError) as raised:
+        app.jobs.list_jobs(Scope(SUBSCRIPTION, "paged"), 1, None)
+    assert not isinstance(raised.value, InvalidSkipToken) and raised.value.status_code == 400
 
 
 def test_endless_throttling_answers_503_in_bounded_time(proxied):
