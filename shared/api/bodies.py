@@ -51,7 +51,8 @@ def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
     if not isinstance(document, dict):
         raise BadRequest("The request body must be a JSON object.", code="InvalidRequestContent")
     try:
-        return model.model_validate(document, context={READER: VersionReader(check_api_version(req))})
+        # The wire names are the API's (camelCase) alone: a field's Python name is an unknown property there.
+        return model.model_validate(document, context={READER: VersionReader(check_api_version(req))}, by_alias=True, by_name=False)
     except ValidationError as error:
         raise _invalid_content(error) from error
 

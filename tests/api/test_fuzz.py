@@ -115,6 +115,19 @@ known_fields = st.fixed_dictionaries(
                 "completedAt": times,
                 "driveList": json_values,
                 "shippingInformation": json_values | st.fixed_dictionaries({"recipientName": st.text(max_size=30)}),
+                # Other spellings of the API's names (Python's snake_case, other casings), with values the API takes.
+                "encryption_key": st.just({"kekType": "MicrosoftManaged"}) | json_values,
+                "backup_drive_manifest": st.booleans(),
+                "cancel_requested": st.booleans(),
+                "storage_account_id": st.text(max_size=30),
+                "log_level": st.sampled_from(["Verbose", "Error"]),
+                "drive_list": st.just([{"driveId": "D"}]),
+                "CancelRequested": st.booleans(),
+                "BACKUPDRIVEMANIFEST": st.booleans(),
+                # Near storage's limits in its own units (UTF-16): astral characters count two there, one in Python.
+                "diagnosticsPath": st.text(
+                    st.characters(min_codepoint=0x1F600, max_codepoint=0x1F64F), min_size=100, max_size=1100
+                ),
             },
         ),
     },
