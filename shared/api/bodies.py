@@ -52,7 +52,9 @@ def read_body(req: func.HttpRequest, model: type[Model]) -> Model:
         raise BadRequest("The request body must be a JSON object.", code="InvalidRequestContent")
     try:
         # The wire names are the API's (camelCase) alone: a field's Python name is an unknown property there.
-        return model.model_validate(document, context={READER: VersionReader(check_api_version(req))}, by_alias=True, by_name=False)
+        return model.model_validate(
+            document, context={READER: VersionReader(check_api_version(req))}, by_alias=True, by_name=False
+        )
     except ValidationError as error:
         raise _invalid_content(error) from error
 

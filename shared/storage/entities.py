@@ -15,16 +15,14 @@ from typing import Any, cast
 
 from azure.data.tables import TableEntity
 
-from ..domain.errors import RequestTooLarge
 from ..domain.job import Job, JobProperties
 from ..domain.job_filter import FilterField, JobFilter
 from ..domain.names import case_key
 from ..domain.store import StoredJob
 from .directory import DIRECTORY_PREFIX
 from .expiry_index import ENTRY_PREFIX
+from .sizes import check_property_sizes
 
-# A string property of a table entity holds at most 64 KiB of UTF-16, i.e. 32K characters.
-MAX_PROPERTY_CHARS = 32_000
 # Written on every job: its expiry entry, if it has one, is beside it. Jobs written before (layout 1) kept their
 # entries in a table of their own; `python -m shared.migrate` moves them.
 LAYOUT = 2
@@ -64,9 +62,7 @@ def job_entity(job: Job) -> dict[str, Any]:
         **filter_columns(job),
         "Layout": LAYOUT,
     }
-    for column, what in (("Tags", "tags"), (PROPERTIES_COLUMN, "properties")):
-        if len(entity[column]) > MAX_PROPERTY_CHARS:
-            raise RequestTooLarge(f"The job's {what} take {len(entity[column])} characters; the limit is {MAX_PROPERTY_CHARS}.")
+    check_property_sizes(entity, names={"Tags": "tags", PROPERTIES_COLUMN: "properties"})
     return entity
 
 

@@ -27,6 +27,7 @@ from azure.data.tables import TableClient, TableEntity, TableTransactionError, U
 from ..domain.job import Job, JobState
 from ..domain.retention import ExpiryKind, expiry_start
 from .client import SCAN_READ_TIMEOUT_SECONDS
+from .sizes import check_property_sizes
 
 ENTRY_PREFIX = "!"
 # The least row key a job can have: a resource group starts with '(' or later, entries with '!' (before '"').
@@ -81,7 +82,7 @@ class ExpiryEntry:
         return self.started.astimezone(timezone.utc).date()
 
     def to_entity(self, partition_key: str) -> dict[str, Any]:
-        return {
+        entity = {
             "PartitionKey": partition_key,
             "RowKey": self.row_key,
             "JobRowKey": self.job_row_key,
@@ -89,6 +90,8 @@ class ExpiryEntry:
             "State": self.state.value,
             "Started": format_time(self.started),
         }
+        check_property_sizes(entity)
+        return entity
 
     @classmethod
     def from_entity(cls, entity: TableEntity) -> ExpiryEntry:

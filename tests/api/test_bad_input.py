@@ -127,7 +127,7 @@ def test_a_job_whose_properties_exceed_a_table_column_is_413_and_creates_nothing
     assert len(json.dumps(body)) < 64 * 1024
     # when it is sent, then the answer is 413 naming the column's limit, and nothing is created
     error = assert_arm_error(api.put_job(key, body), 413, "RequestTooLarge")
-    assert "limit is 32000" in error["message"]
+    assert "limit is 32,000" in error["message"]
     assert api.get_job(key).status_code == 404
 
 
@@ -140,7 +140,30 @@ def test_an_update_whose_tags_exceed_a_table_column_is_413_and_changes_nothing(a
     response = api.patch_job(key, {"tags": tags})
     # then the answer is 413 naming the tags, and the job is as it was
     error = assert_arm_error(response, 413, "RequestTooLarge")
-    assert "tags" in error["message"] and "limit is 32000" in error["message"]
+    assert "tags" in error["message"] and "limit is 32,000" in error["message"]
+    assert api.get_job(key).headers["ETag"] == etag
+
+
+# 50 tags of 400 ASCII characters and 40 emoji in each name and 190 characters in each value: 31,800 characters of
+# JSON, within the limit as Python counts; 33,800 UTF-16 units, beyond it as Table Storage counts (and beyond storage's
+# own 32,768, which it refuses).
+EMOJI_TAGS = {f"{i:02d}" + "t" * 398 + "\U0001f600" * 40: "v" * 190 for i in range(50)}
+
+
+def test_tags_of_emoji_beyond_storages_count_are_413_on_create_and_create_nothing(api, new_key):
+    key = new_key()
+    # the premise: within the limit in Python's characters, and within the body limit
+    tags_json = json.dumps(EMOJI_TAGS, ensure_ascii=False, separators=(",", ":"))
+    assert len(tags_json) <= 32_000 < len(tags_json.encode("utf-16-le")) // 2
+    error = assert_arm_error(api.put_job(key, {**job_body(), "tags": EMOJI_TAGS}), 413, "RequestTooLarge")
+    assert "tags" in error["message"] and "UTF-16" in error["message"]
+    assert api.get_job(key).status_code == 404
+
+
+def test_tags_of_emoji_beyond_storages_count_are_413_on_update_and_change_nothing(api, new_key):
+    key = new_key()
+    etag = api.put_job(key, job_body()).headers["ETag"]
+    assert_arm_error(api.patch_job(key, {"tags": EMOJI_TAGS}), 413, "RequestTooLarge")
     assert api.get_job(key).headers["ETag"] == etag
 
 

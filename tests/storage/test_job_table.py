@@ -64,7 +64,7 @@ def test_a_job_too_large_for_an_entity_is_413_before_writing(job_store, key):
             for _ in range(10)
         ],
     )
-    with pytest.raises(RequestTooLarge, match="limit is 32000"):
+    with pytest.raises(RequestTooLarge, match="limit is 32,000"):
         job_store.insert(job)
     assert job_store.get(key) is None
 
