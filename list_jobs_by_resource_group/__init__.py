@@ -13,4 +13,11 @@ def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     app = current_app()
     page = app.jobs.list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
     # The service lists a resource group's jobs without their drives (its subscription listing shows them).
-    return list_response(req, page.jobs, page.next_skip_token, locations=app.locations, drives=False)
+    return list_response(
+        req,
+        page.jobs,
+        page.next_skip_token,
+        locations=app.locations,
+        drives=False,
+        trust_forwarded=app.settings.trust_forwarded_headers,
+    )

@@ -12,4 +12,11 @@ def main(req: func.HttpRequest, caller: Caller) -> func.HttpResponse:
     query = list_query(req)
     app = current_app()
     page = app.jobs.list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
-    return list_response(req, page.jobs, page.next_skip_token, locations=app.locations, drives=True)
+    return list_response(
+        req,
+        page.jobs,
+        page.next_skip_token,
+        locations=app.locations,
+        drives=True,
+        trust_forwarded=app.settings.trust_forwarded_headers,
+    )

@@ -54,6 +54,9 @@ class Settings(BaseModel):
     creating_expiry_days: int = Field(default=14, ge=1, le=3650)
     purge_time_budget_seconds: int = Field(default=240, ge=1, le=3600)
     log_storage_requests: bool = False
+    # Whether a proxy the operator runs sits in front and sets X-Forwarded-Host/-Proto: only then do they make links
+    # (any client can send them).
+    trust_forwarded_headers: bool = False
     # The datacenters jobs can be created in, read from the file IMPORTEXPORT_LOCATIONS_FILE names.
     locations: LocationCatalogue
     # Who may call: a Functions key (the host checks it), an Entra ID caller through Easy Auth, or both.
@@ -90,6 +93,7 @@ SETTING_NAMES = {
     "IMPORTEXPORT_CREATING_EXPIRY_DAYS": "creating_expiry_days",
     "IMPORTEXPORT_PURGE_TIME_BUDGET_SECONDS": "purge_time_budget_seconds",
     "IMPORTEXPORT_LOG_STORAGE_REQUESTS": "log_storage_requests",
+    "IMPORTEXPORT_TRUST_FORWARDED_HEADERS": "trust_forwarded_headers",
     "IMPORTEXPORT_AUTH_MODE": "auth_mode",
     EASY_AUTH_SETTING: "easy_auth_enabled",
 }

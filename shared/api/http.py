@@ -252,27 +252,35 @@ def job_response(
 
 
 def list_response(
-    req: func.HttpRequest, jobs: list[Job], skip_token: str | None, *, locations: LocationCatalogue, drives: bool
+    req: func.HttpRequest,
+    jobs: list[Job],
+    skip_token: str | None,
+    *,
+    locations: LocationCatalogue,
+    drives: bool,
+    trust_forwarded: bool = False,
 ) -> func.HttpResponse:
     """An ARM list page, each job's location by its display name and, unless `drives`, without its drives (as the
-    service lists a resource group's jobs); `nextLink` is this request's absolute URL continued at `skip_token`."""
+    service lists a resource group's jobs); `nextLink` is this request's absolute URL continued at `skip_token`
+    (`next_link`)."""
     version = check_api_version(req)
     body: dict[str, Any] = {
         "value": [job_resource(job, version, location=locations.display_name(job.location), drives=drives) for job in jobs]
     }
     if skip_token is not None:
-        body["nextLink"] = next_link(req, skip_token)
+        body["nextLink"] = next_link(req, skip_token, trust_forwarded=trust_forwarded)
     return json_response(body)
 
 
-def next_link(req: func.HttpRequest, skip_token: str) -> str:
+def next_link(req: func.HttpRequest, skip_token: str, *, trust_forwarded: bool = False) -> str:
     """The request's URL as the client addressed it, continued at `skip_token`; never with the function key.
 
-    Behind a front end (a proxy, App Service's), the forwarded headers say what the client used.
+    The URL is the one the Functions host gives (its `Host`). Only with `trust_forwarded` (the operator's proxy sits in
+    front and sets them) do X-Forwarded-Host and -Proto say what the client used: any client can send them.
     """
     url: SplitResult = urlsplit(req.url)  # func.HttpRequest.url is untyped
-    scheme = _first_forwarded(req, "X-Forwarded-Proto", _SCHEME) or url.scheme
-    host = _first_forwarded(req, "X-Forwarded-Host", _HOST) or url.netloc
+    scheme = (trust_forwarded and _first_forwarded(req, "X-Forwarded-Proto", _SCHEME)) or url.scheme
+    host = (trust_forwarded and _first_forwarded(req, "X-Forwarded-Host", _HOST)) or url.netloc
     dropped = {"$skiptoken", FUNCTION_KEY_PARAMETER}
     query = [(name, value) for name, value in parse_qsl(url.query, keep_blank_values=True) if name.lower() not in dropped]
     query.append(("$skipToken", skip_token))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from shared.domain.names import JobKey
 
 from ..builders import API_VERSION, DELIVERY_PACKAGE, RETURN_ADDRESS, job_body
-from ..harness import assert_arm_error
+from ..harness import assert_arm_error, serving_app
 
 
 def names(response) -> list[str]:
@@ -173,13 +173,26 @@ def test_next_link_never_carries_the_function_key(api, populated, subscription_i
     assert "code" not in parse_qs(urlsplit(response.json()["nextLink"]).query)
 
 
-def test_next_link_follows_the_forwarded_headers_of_a_front_end(api, populated, subscription_id):
-    # given a listing that reached the app through a front end
-    headers = {"X-Forwarded-Host": "jobs.example.com", "X-Forwarded-Proto": "https"}
+FORWARDED = {"X-Forwarded-Host": "jobs.example.com", "X-Forwarded-Proto": "https"}
+
+
+def test_next_link_follows_the_forwarded_headers_of_a_front_end_the_settings_trust(api, populated, subscription_id, app_settings):
+    # given an app whose settings say a proxy sits in front, and a listing that reached it through that proxy
     path = f"/subscriptions/{subscription_id}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs"
-    response = api.request("GET", path, params={"$top": 3}, headers=headers)
+    with serving_app(app_settings.model_copy(update={"trust_forwarded_headers": True})):
+        response = api.request("GET", path, params={"$top": 3}, headers=FORWARDED)
     # then the nextLink addresses the front end, as the client did
     assert response.json()["nextLink"].startswith(f"https://jobs.example.com{path}?")
+
+
+@pytest.mark.parametrize("route", ["subscription", "resource group"])
+def test_forwarded_headers_from_a_client_make_no_link_unless_the_settings_trust_them(api, populated, subscription_id, route):
+    # given an app with no proxy in front (the default), and a client that sends forwarded headers of its own
+    path = f"/subscriptions/{subscription_id}" + ("/resourceGroups/rg" if route == "resource group" else "")
+    path += "/providers/Microsoft.ImportExport/jobs"
+    response = api.request("GET", path, params={"$top": 3}, headers=FORWARDED)
+    # then the nextLink is the URL the host gave the app, not the one the client named
+    assert response.json()["nextLink"].startswith(f"{api.base_url}{path}?")
 
 
 @pytest.mark.parametrize(
@@ -191,11 +204,12 @@ def test_next_link_follows_the_forwarded_headers_of_a_front_end(api, populated, 
         {"X-Forwarded-Host": "evil example"},
     ],
 )
-def test_forwarded_headers_that_are_not_a_scheme_or_host_are_ignored(api, populated, subscription_id, headers):
-    # given a listing whose forwarded headers are not a plain scheme or host[:port]
+def test_forwarded_headers_that_are_not_a_scheme_or_host_are_ignored(api, populated, subscription_id, headers, app_settings):
+    # given a listing, behind a proxy the settings trust, whose forwarded headers are not a plain scheme or host[:port]
     path = f"/subscriptions/{subscription_id}/resourceGroups/rg/providers/Microsoft.ImportExport/jobs"
     # when it is listed
-    response = api.request("GET", path, params={"$top": 3}, headers=headers)
+    with serving_app(app_settings.model_copy(update={"trust_forwarded_headers": True})):
+        response = api.request("GET", path, params={"$top": 3}, headers=headers)
     # then the nextLink is built from the URL the request came to, as if they were not there
     assert response.json()["nextLink"].startswith(f"{api.base_url}{path}?")
 
