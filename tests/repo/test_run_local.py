@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -37,6 +38,16 @@ CAN_NAME_HOLDER = shutil.which("ss") is not None or shutil.which("lsof") is not 
 
 # The script starts an Azurite of its own (node_modules/.bin/azurite) for all but its earliest refusals.
 pytestmark = pytest.mark.azurite
+
+
+# A command started with SIGINT at its default, whatever this process inherited: a background job or a CI runner may
+# start the tests with SIGINT ignored, which every child (and the script's own trap) would inherit, so Ctrl-C
+# (SIGINT to the process group) would do nothing. A POSIX shell cannot undo an ignored signal; Python can, then exec.
+RESET_SIGINT = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+
+
+def with_default_sigint(command: list[str]) -> list[str]:
+    return [sys.executable, "-c", RESET_SIGINT, *command]
 
 
 class RunLocal:
@@ -65,7 +76,7 @@ class RunLocal:
         environment.update(self.variables, IMPORTEXPORT_TABLE_NAME=TABLE, IMPORTEXPORT_PURGE_SCHEDULE="0 0 0 1 1 *")
         with self.output.open("w") as output:
             self.process = subprocess.Popen(
-                [str(SCRIPT)],
+                with_default_sigint([str(SCRIPT)]),
                 cwd=ROOT,
                 env=environment,
                 stdin=subprocess.DEVNULL,
@@ -338,6 +349,19 @@ def test_a_port_variable_that_is_not_a_port_is_refused_in_one_line(run_local):
     run.start()
     # then it names the variable and its value
     assert_refused_in_one_line(run, "AZURITE_PORT_BASE=ten-thousand")
+
+
+def test_the_script_gets_sigint_at_its_default_even_when_the_tests_were_started_with_it_ignored():
+    # given this process ignoring SIGINT, as a background job or a CI runner may start the tests
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        # when a command is started as the script is
+        probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+        result = subprocess.run(with_default_sigint([sys.executable, "-c", probe]), capture_output=True, text=True, timeout=30)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    # then it has SIGINT as a terminal would give it (Python's own handler, installed only over the default)
+    assert result.stdout.strip() == "True", result.stderr
 
 
 def test_every_variable_of_the_script_is_in_the_configuration_page():
