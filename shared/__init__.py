@@ -11,3 +11,25 @@ In layers, each importing only those below it (`make lint` checks: .importlinter
 
 Nothing in it knows about the host that runs the functions.
 """
+
+import sys as _sys
+
+
+def _commands_need_the_apps_packages() -> None:
+    """A command (`python -m shared.purge`, say) run by a Python without the app's packages: one line, not a traceback."""
+    if _sys.argv[:1] != ["-m"]:  # only while `python -m shared.…` is starting; the app itself never comes here
+        return
+    try:
+        import azure.data.tables  # noqa: F401
+        import pydantic  # noqa: F401
+    except ModuleNotFoundError as error:
+        argv = _sys.orig_argv
+        module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else "shared"
+        _sys.exit(
+            f"python -m {module}: this Python ({_sys.executable}) does not have the app's packages (no module "
+            f"{error.name!r}); run it as .venv/bin/python -m {module} from the repository folder (make run or make test "
+            "sets up .venv)"
+        )
+
+
+_commands_need_the_apps_packages()

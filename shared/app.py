@@ -65,8 +65,8 @@ class App:
     `clock` is the time the job operations and the directory go by (the system's by default); `table`, a client of
     the jobs table made by the caller (its table created), is used instead of connecting to the settings' storage;
     `wrap_storage` may put something around what is built over the table (a test's store that records every write,
-    say); `client_options` add to or override the storage client's (a `raw_request_hook` that counts or fails
-    requests, say).
+    say); without `create_table`, a missing table is not created but `TableMissing` (a dry run writes nothing);
+    `client_options` add to or override the storage client's (a `raw_request_hook` that counts or fails requests, say).
     """
 
     def __init__(
@@ -76,9 +76,11 @@ class App:
         clock: Clock | None = None,
         table: TableClient | None = None,
         wrap_storage: Callable[[Storage], Storage] | None = None,
+        create_table: bool = True,
         **client_options: Any,
     ) -> None:
         self.settings = settings
+        self._create_table = create_table
         self.clock = clock or SystemClock()
         # What every request passes: its caller, read as the auth mode says, authorised by the roles.
         self.gate = Gate(
@@ -124,7 +126,9 @@ class App:
 
     def _connect(self) -> Storage:
         log_requests(self.settings.log_storage_requests)
-        table = self._table or connect_table(self.account, self.settings.table_name, **self._client_options)
+        table = self._table or connect_table(
+            self.account, self.settings.table_name, create=self._create_table, **self._client_options
+        )
         directory = ExpiryDirectory(table, clock=self.clock)
         storage = Storage(table, TableJobStore(table, directory), ExpiryIndex(table), directory)
         return storage if self._wrap_storage is None else self._wrap_storage(storage)
@@ -180,10 +184,12 @@ def open_app(
     clock: Clock | None = None,
     table: TableClient | None = None,
     wrap_storage: Callable[[Storage], Storage] | None = None,
+    create_table: bool = True,
     **client_options: Any,
 ) -> Iterator[App]:
-    """An app built from `settings` for the block (`App`'s options), closed after it."""
-    app = App(settings, clock=clock, table=table, wrap_storage=wrap_storage, **client_options)
+    """An app built from `settings` for the block (`App`'s options; `create_table=False` for a command that must write
+    nothing, a missing table then being `TableMissing`), closed after it."""
+    app = App(settings, clock=clock, table=table, wrap_storage=wrap_storage, create_table=create_table, **client_options)
     try:
         yield app
     finally:

@@ -11,7 +11,7 @@ import logging
 import sys
 
 from .app import open_app
-from .ops.commands import run_storage_command
+from .ops.commands import describe_storage, run_storage_command
 from .ops.migrate import MigrationReport, migrate
 from .settings import load_settings
 
@@ -27,11 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     def run() -> MigrationReport:
-        with open_app(load_settings()) as app:
+        # A dry run writes nothing: not even the table, which a mistyped name would otherwise create.
+        with open_app(load_settings(), create_table=not args.dry_run) as app:
             storage = app.storage
             return migrate(storage.table, storage.store, dry_run=args.dry_run)
 
-    return run_storage_command(parser.prog, run, unfinished="run it again to finish")
+    unfinished = "the count stopped there" if args.dry_run else "run it again to finish"
+    return run_storage_command(parser.prog, run, unfinished=unfinished, storage=describe_storage)
 
 
 if __name__ == "__main__":

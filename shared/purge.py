@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from .app import open_app
 from .domain.clock import FixedClock, TimeOutOfRange, to_utc
 from .domain.job import JobState
-from .ops.commands import run_storage_command
+from .ops.commands import describe_storage, run_storage_command
 from .ops.purge import PurgeReport
 from .settings import load_settings
 
@@ -51,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{verb} {state.value} {resource_id}", flush=True)
 
     def purge() -> PurgeReport:
-        with open_app(load_settings()) as app:
+        # A dry run writes nothing: not even the table, which a mistyped name would otherwise create.
+        with open_app(load_settings(), create_table=not args.dry_run) as app:
             as_of = FixedClock(args.as_of) if args.as_of else None
             return app.purge(as_of=as_of, dry_run=args.dry_run, on_job=report_job).run()
 
-    return run_storage_command(parser.prog, purge, unfinished="nothing more was purged")
+    unfinished = "the preview stopped there" if args.dry_run else "nothing more was purged"
+    return run_storage_command(parser.prog, purge, unfinished=unfinished, storage=describe_storage)
 
 
 if __name__ == "__main__":

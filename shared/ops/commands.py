@@ -11,8 +11,8 @@ from typing import Protocol
 
 from azure.core.exceptions import AzureError
 
-from ..settings import SettingsError
-from ..storage.client import FailureKind
+from ..settings import SettingsError, load_settings
+from ..storage.client import FailureKind, TableMissing
 from ..storage.client import storage_failure as describe
 
 
@@ -30,16 +30,41 @@ def is_setting_to_fix(error: AzureError) -> bool:
     return describe(error).kind is FailureKind.REFUSED_CREDENTIALS
 
 
-def run_storage_command(prog: str, work: Callable[[], Report], *, unfinished: str) -> int:
+# What to check when storage does not answer, for a command run by hand.
+WHERE_STORAGE_IS_SET = (
+    "is it running (`make run` starts Azurite, and prints the `export AzureWebJobsStorage=...` line other shells need "
+    "when it moved the ports)? the connection is IMPORTEXPORT_STORAGE_CONNECTION, else AzureWebJobsStorage"
+)
+
+
+def describe_storage() -> str:
+    """The storage the app settings name, in words, with no secret."""
+    return load_settings().describe_storage()
+
+
+def run_storage_command(
+    prog: str, work: Callable[[], Report], *, unfinished: str, storage: Callable[[], str] | None = None
+) -> int:
     """A command's run over storage: its summary and 0, or one line saying what stopped it and an exit code
-    (1 storage did not answer, 2 settings or credentials to fix, 130 interrupted); never a stack trace."""
+    (1 storage did not answer, 2 settings, credentials or a table name to fix, 130 interrupted); never a stack trace.
+
+    `storage` describes the storage the settings name (no secret), for the line that says it did not answer.
+    """
     try:
         report = work()
     except SettingsError as error:
         print(f"{prog}: the app settings are not usable: {error}", file=sys.stderr)
         return 2
+    except TableMissing as error:
+        where = f" ({storage()})" if storage is not None else ""
+        print(f"{prog}: {error}{where}; check IMPORTEXPORT_TABLE_NAME. Nothing was created or changed", file=sys.stderr)
+        return 2
     except AzureError as error:
-        print(f"{prog}: {storage_failure(error)}; {unfinished}", file=sys.stderr)
+        failure = describe(error)
+        if failure.kind is FailureKind.UNAVAILABLE and storage is not None:
+            print(f"{prog}: {failure.text} at {storage()}: {WHERE_STORAGE_IS_SET}; {unfinished}", file=sys.stderr)
+        else:
+            print(f"{prog}: {failure.text}; {unfinished}", file=sys.stderr)
         return 2 if is_setting_to_fix(error) else 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; {unfinished}", file=sys.stderr)

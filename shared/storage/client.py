@@ -177,9 +177,26 @@ class DeadlineTransport(RequestsTransport):  # type: ignore[misc]  # azure-core 
 NOT_ALLOWED_TO_CREATE = "AuthorizationPermissionMismatch"
 
 
-def connect_table(account: Account, table_name: str, **options: Any) -> TableClient:
-    """A client for the table `table_name`, which is created if missing; `options` add to or override the app's."""
+class TableMissing(Exception):
+    """The table a command that writes nothing (a dry run) was pointed at does not exist: it is not created."""
+
+    def __init__(self, table_name: str) -> None:
+        super().__init__(f"the table '{table_name}' does not exist")
+        self.table_name = table_name
+
+
+def connect_table(account: Account, table_name: str, *, create: bool = True, **options: Any) -> TableClient:
+    """A client for the table `table_name`, which is created if missing (with `create`; without it, a missing table is
+    `TableMissing` and nothing is written); `options` add to or override the app's."""
     options = {"transport": storage_transport(), **options}  # one connection pool for both clients
+    if not create:
+        table = table_client(account, table_name, **options)
+        try:  # one read says whether the table is there
+            next(iter(table.query_entities("PartitionKey eq ''", results_per_page=1)), None)
+        except ResourceNotFoundError:
+            table.close()
+            raise TableMissing(table_name) from None
+        return table
     try:
         table_service(account, **options).create_table(table_name)
     except ResourceExistsError:

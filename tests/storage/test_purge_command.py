@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from unittest import mock
 
 import pytest
+from azure.data.tables import TableServiceClient
 from azure.functions.timer import TimerRequest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -100,16 +101,35 @@ def test_the_command_refuses_a_time_outside_the_accepted_range(azurite, storage)
     assert "Traceback" not in refused.stderr
 
 
-def test_the_command_says_in_one_line_when_storage_is_down(storage):
+@pytest.mark.parametrize(("args", "unfinished"), [([], "nothing more was purged"), (["--dry-run"], "the preview stopped there")])
+def test_the_command_says_in_one_line_when_storage_is_down_where_it_looked_and_what_to_check(storage, args, unfinished):
     # given a connection string to a port where nothing listens
-    nowhere = DEVELOPMENT_STORAGE.replace("127.0.0.1:10002", f"127.0.0.1:{free_port()}")
+    port = free_port()
+    nowhere = DEVELOPMENT_STORAGE.replace("127.0.0.1:10002", f"127.0.0.1:{port}")
     # when the command runs
-    result = run_cli(["--dry-run"], storage.table.table_name, nowhere)
-    # then it says so in one line and exits non-zero
+    result = run_cli(args, storage.table.table_name, nowhere)
+    # then it says so in one line, naming the endpoint and the settings to check, and exits 1; a dry run purged nothing
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        "python -m shared.purge: the storage service did not answer (ServiceRequestError); nothing more was purged"
-    ]
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("python -m shared.purge: the storage service did not answer (ServiceRequestError) at ")
+    assert f"127.0.0.1:{port}" in line and "make run" in line and "AzureWebJobsStorage" in line
+    assert line.endswith(f"; {unfinished}")
+
+
+@pytest.mark.parametrize("command", ["shared.purge", "shared.migrate"])
+def test_a_dry_run_against_a_missing_table_says_so_and_creates_nothing(azurite, command):
+    # given a table name no table has (a typo, say)
+    missing = "Typo" + uuid.uuid4().hex[:10]
+    env = {**os.environ, "IMPORTEXPORT_STORAGE_CONNECTION": azurite, "IMPORTEXPORT_TABLE_NAME": missing}
+    # when a dry run of the command runs against it
+    result = subprocess.run(
+        [sys.executable, "-m", command, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    # then it names the missing table in one line and exits 2, and the table was not created
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert f"the table '{missing}' does not exist" in line and "IMPORTEXPORT_TABLE_NAME" in line
+    assert missing not in [table.name for table in TableServiceClient.from_connection_string(azurite).list_tables()]
 
 
 def test_the_command_says_in_one_line_when_no_storage_is_configured(tmp_path):
@@ -209,7 +229,7 @@ def test_the_command_says_when_storage_refuses_the_credentials(azurite, storage)
     assert result.stderr.strip().splitlines() == [
         "python -m shared.purge: the storage service refused the app's credentials (403 AuthorizationFailure); check the "
         "connection string's account key, or that the identity has Storage Table Data Contributor on the table;"
-        " nothing more was purged"
+        " the preview stopped there"
     ]
 
 
