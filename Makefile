@@ -37,7 +37,8 @@ local.settings.json:
 
 # The app needs neither the clients' nor the worker's environment.
 run: $(VENV)/.installed node_modules/.installed local.settings.json
-	PORT=$(PORT) scripts/run-local.sh
+	@# exec: the script is make's own child, so a Ctrl-C that stops it normally is no error of make's
+	PORT=$(PORT) exec scripts/run-local.sh
 
 # Lint (ruff.toml: mistakes, likely bugs, import order, line length, dead noqa), one layout (ruff format), the
 # layers of shared/ (.importlinter: each layer imports only those below it; docs/architecture.md), and types

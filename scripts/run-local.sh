@@ -80,7 +80,8 @@ stop_all() {
   if [ "$holds_data_folder" = 1 ]; then rm -f "$azurite_pid_file"; fi
 }
 trap stop_all EXIT
-trap 'signalled=1; exit 130' INT
+# Ctrl-C is how one stops the app: once it is serving, that is a normal end (0), so make reports no error.
+trap 'signalled=1; if [ -n "$app_pid" ]; then exit 0; else exit 130; fi' INT
 trap 'signalled=1; exit 143' TERM
 trap 'signalled=1; exit 129' HUP
 
@@ -144,8 +145,12 @@ case "$azurite_ports" in
 esac
 # Commands run by hand in another shell (python -m shared.purge) read UseDevelopmentStorage=true from
 # local.settings.json, which means port 10002: off the default ports, that is not this Azurite (maybe someone else's).
+scheme=http
+[ -n "${DEVHOST_TLS_CERT:-}" ] && scheme=https
+echo "In another shell, paste these first, for the walk-through (README.md) and the commands (docs/operations.md):"
+echo "  BASE=$scheme://localhost:$PORT"
 if [ "$storage_set_here" = 1 ] && [ "$((10#$AZURITE_BLOB_PORT)).$((10#$AZURITE_QUEUE_PORT)).$((10#$AZURITE_TABLE_PORT))" != 10000.10001.10002 ]; then
-  echo "For commands in another shell: export AzureWebJobsStorage='$AzureWebJobsStorage'"
+  echo "  export AzureWebJobsStorage='$AzureWebJobsStorage'"
 fi
 
 # Waited for in the background, so that a signal to this script is handled at once.
