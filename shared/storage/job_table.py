@@ -9,6 +9,7 @@ job and index can never disagree. A write that puts an entry on a new day first 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,8 @@ from . import skip_tokens
 from .directory import ExpiryDirectory
 from .entities import TableStoredJob, column_values, job_entity, job_from_entity, stored_job
 from .expiry_index import FIRST_JOB_ROW_KEY, ExpiryEntry, Operation, entry_operations, if_match
+
+log = logging.getLogger("importexport.store")
 
 
 class TableJobStore:
@@ -125,7 +128,9 @@ class TableJobStore:
     def _submit(self, operations: list[Operation]) -> list[Any]:
         """One transaction; a failure of its first operation (the job's) raises what a single write would.
 
-        A job write that leaves no entry to change (a job with the datacenter) is a plain conditional update.
+        A job write that leaves no entry to change (a job with the datacenter) is a plain conditional update. A
+        previous entry that is not there (damage no write of ours makes) is not deleted: the write goes on without
+        that delete, and so heals the job's index.
         """
         if len(operations) == 1 and operations[0][0] == "update":
             _, entity, options = operations[0]
@@ -133,6 +138,13 @@ class TableJobStore:
         try:
             return self._table.submit_transaction(operations)
         except TableTransactionError as error:
+            if error.index > 0 and error.status_code == 404 and operations[error.index][0] == "delete":
+                log.warning(
+                    "index entry %s of job %s was missing; the write goes on without it and writes the job's entry",
+                    operations[error.index][1]["RowKey"],
+                    operations[0][1]["RowKey"],
+                )
+                return self._submit(operations[: error.index] + operations[error.index + 1 :])
             if error.index == 0:
                 if error.status_code == 409:
                     raise ResourceExistsError(error.message, response=error.response) from error

@@ -119,3 +119,37 @@ def test_the_directory_lists_the_day_of_each_entry(storage, service, key):
     day = stored.job.properties.updated_at.date()
     [rows] = list(storage.directory.rows_through(ExpiryKind.CREATING, day))
     assert [(row.partition_key, sorted(row.days)) for row in rows] == [(key.partition_key, [day])]
+
+
+def lose_the_entry(storage) -> None:
+    """Out-of-band damage: the job's entry deleted by hand."""
+    [entry] = expiry_entries(storage.table)
+    storage.table.delete_entity(entry["PartitionKey"], entry["RowKey"])
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda service, key: patch(service, key, {"tags": {"v": "2"}}),
+        lambda service, key: patch(service, key, {"properties": {"cancelRequested": True}}),
+        lambda service, key: patch(service, key, {"properties": {"state": "Shipping"}}),
+        lambda service, key: service.create_job(key, shippable_request(), Preconditions()),
+    ],
+    ids=["retag", "cancel", "ship", "replace"],
+)
+def test_any_write_of_a_job_whose_entry_went_missing_succeeds_and_heals_its_index(storage, service, key, write):
+    # given a job in Creating whose expiry entry was deleted out of band, so the purge could never find it
+    create(service, key)
+    lose_the_entry(storage)
+    assert index_problems(storage.table) != []
+    # when it is written through the API, then the write succeeds, and the job has its entry again
+    write(service, key)
+    assert index_problems(storage.table) == []
+
+
+def test_a_job_whose_entry_went_missing_can_still_be_deleted(storage, service, key):
+    create(service, key)
+    lose_the_entry(storage)
+    assert service.delete_job(key, Preconditions())
+    assert storage.store.get(key) is None
+    assert index_problems(storage.table) == []
