@@ -22,5 +22,7 @@ def main(timer: func.TimerRequest) -> None:
         # One line, not a stack trace: the pending cancels stay in the index, and the next run completes them.
         log.error("cancel completion stopped: %s; the next run continues", storage_failure(error))
         return
-    if report.completed or not report.complete:
+    if report.problems():  # the rows it could not read were logged one by one
+        log.error(report.summary())
+    elif report.completed or not report.complete:
         log.info(report.summary())

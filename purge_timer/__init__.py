@@ -24,4 +24,5 @@ def main(timer: func.TimerRequest) -> None:
         # One line, not a stack trace: what it deleted is gone, and the next run continues from the index.
         log.error("purge stopped: %s; the next run continues", storage_failure(error))
         return
-    log.info(report.summary())
+    # Rows it could not read were logged one by one; the summary then says so at the same level.
+    (log.error if report.problems() else log.info)(report.summary())

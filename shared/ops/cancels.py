@@ -26,7 +26,7 @@ from ..domain.jobs import CancelCompletion, JobService
 from ..domain.names import JobKey
 from ..domain.retention import ExpiryKind
 from ..storage.directory import CANCEL_DIRECTORY_SETTLE, DirectoryDrop, DirectoryRow
-from ..storage.expiry_index import ExpiryEntry
+from ..storage.expiry_index import DamagedRow, EntryPage, ExpiryEntry
 from .purge import DaysWithEntries
 
 log = logging.getLogger("importexport.cancels")
@@ -39,7 +39,7 @@ KIND = ExpiryKind.CANCEL_PENDING
 class PendingEntries(Protocol):
     """The index as the completion uses it (`shared.storage.expiry_index.ExpiryIndex`)."""
 
-    def entries(self, partition_key: str, kind: ExpiryKind) -> Iterator[list[ExpiryEntry]]: ...
+    def entries(self, partition_key: str, kind: ExpiryKind) -> Iterator[EntryPage]: ...
 
 
 @dataclass
@@ -49,13 +49,21 @@ class CompletionReport:
     outcomes: Counter[CancelCompletion] = field(default_factory=Counter)
     entries_read: int = 0
     directory_rows_read: int = 0
-    unreadable_entries: int = 0
+    # Rows it could not read (or entries naming no job): skipped, each logged with its keys, never acted on.
+    skipped: list[DamagedRow] = field(default_factory=list)
     complete: bool = True
     seconds: float = 0.0
 
     @property
     def completed(self) -> int:
         return self.outcomes[CancelCompletion.COMPLETED]
+
+    @property
+    def unreadable_entries(self) -> int:
+        return len(self.skipped)
+
+    def problems(self) -> int:
+        return len(self.skipped)
 
     def summary(self) -> str:
         left = self.outcomes[CancelCompletion.LEFT] + self.unreadable_entries
@@ -97,9 +105,10 @@ class CancelCompletions:
         report = CompletionReport()
         by_partition: dict[str, list[DirectoryRow]] = {}
         # Every day: a pending cancel is due at once, whatever the clock of the instance that recorded it said.
-        for rows in self._directory.rows_through(KIND, date.max):
-            report.directory_rows_read += len(rows)
-            for row in rows:
+        for page in self._directory.rows_through(KIND, date.max):
+            report.directory_rows_read += len(page.rows)
+            skip(page.damaged, report)
+            for row in page.rows:
                 by_partition.setdefault(row.partition_key, []).append(row)
         drops: list[DirectoryDrop] = []
         for partition_key, rows in by_partition.items():
@@ -108,8 +117,10 @@ class CancelCompletions:
                 break
             left = self._complete_partition(partition_key, report, deadline)
             if left is None:
-                report.complete = False
-                break
+                if time.monotonic() > deadline:
+                    report.complete = False
+                    break
+                continue  # a row it could not read: the subscription's days stay listed
             drops += self._emptied_days(rows, left)
         if drops:
             self._directory.drop_days(drops)
@@ -118,25 +129,27 @@ class CancelCompletions:
 
     def _complete_partition(self, partition_key: str, report: CompletionReport, deadline: float) -> set[date] | None:
         """Completes one subscription's pending cancels: the days of the entries left pending, or None when the
-        budget ran out first (its days stay in the directory, and the next run continues)."""
+        budget ran out first, or a row could not be read (its days stay in the directory, and the next run continues)."""
         left: set[date] = set()
+        damaged = False
         for page in self._index.entries(partition_key, KIND):
-            report.entries_read += len(page)
-            for entry in page:
+            report.entries_read += len(page.entries) + len(page.damaged)
+            skip(page.damaged, report)
+            damaged = damaged or bool(page.damaged)
+            for entry in page.entries:
                 if time.monotonic() > deadline:
                     return None
-                outcome = self._complete(entry, report)
+                outcome = self._complete(partition_key, entry, report)
                 if outcome is CancelCompletion.LEFT:
                     left.add(entry.day)
-        return left
+        return None if damaged else left
 
-    def _complete(self, entry: ExpiryEntry, report: CompletionReport) -> CancelCompletion:
+    def _complete(self, partition_key: str, entry: ExpiryEntry, report: CompletionReport) -> CancelCompletion:
         try:
             key = JobKey.from_resource_id(entry.resource_id)
         except BadRequest:
             # Damage no write of ours makes: kept for an operator to look at, and never completed on a guess.
-            log.error("index entry %s names no job (%r); kept", entry.row_key, entry.resource_id)
-            report.unreadable_entries += 1
+            skip([DamagedRow(partition_key, entry.row_key, f"an entry naming no job ({entry.resource_id[:200]!r})")], report)
             return CancelCompletion.LEFT
         try:
             outcome = self._jobs.complete_cancel(key)
@@ -158,3 +171,12 @@ class CancelCompletions:
             if emptied and row.written_at < settled_before:
                 drops.append(DirectoryDrop(row, frozenset(emptied)))
         return drops
+
+
+def skip(damaged: list[DamagedRow], report: CompletionReport) -> None:
+    """Rows the completion cannot read: logged with their keys and counted, so the rest of the run goes on."""
+    for row in damaged:
+        log.error(
+            "row %s/%s of the expiry index or directory cannot be read (%s); skipped", row.partition_key, row.row_key, row.reason
+        )
+    report.skipped += damaged

@@ -19,6 +19,10 @@ from ..storage.client import storage_failure as describe
 class Report(Protocol):
     def summary(self) -> str: ...
 
+    def problems(self) -> int:
+        """Rows the run skipped because it could not read or write them (each logged with its keys)."""
+        ...
+
 
 def storage_failure(error: AzureError) -> str:
     """What went wrong with storage, in words: a refused credential is a setting to fix, not an outage to wait out."""
@@ -46,7 +50,8 @@ def run_storage_command(
     prog: str, work: Callable[[], Report], *, unfinished: str, storage: Callable[[], str] | None = None
 ) -> int:
     """A command's run over storage: its summary and 0, or one line saying what stopped it and an exit code
-    (1 storage did not answer, 2 settings, credentials or a table name to fix, 130 interrupted); never a stack trace.
+    (1 storage did not answer, 2 settings, credentials or a table name to fix, 3 done but rows skipped that could not
+    be read or written, 130 interrupted); never a stack trace.
 
     `storage` describes the storage the settings name (no secret), for the line that says it did not answer.
     """
@@ -70,4 +75,5 @@ def run_storage_command(
         print(f"{prog}: interrupted; {unfinished}", file=sys.stderr)
         return 130
     print(report.summary())
-    return 0
+    # Done with everything else: 3 says rows were skipped (logged above with their keys), for someone to look at.
+    return 3 if report.problems() else 0

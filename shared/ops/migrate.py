@@ -22,10 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity
 from pydantic import ValidationError
 
+from ..domain.errors import RequestTooLarge
 from ..domain.store import JobStore, StoredJob
 from ..storage.entities import FILTER_COLUMNS, LAYOUT, entity_layout, filter_columns, is_index_row, stored_job
 
@@ -48,6 +49,7 @@ class MigrationReport:
     raced: int = 0
     gone: int = 0
     unreadable: int = 0
+    unwritable: int = 0
     left_for_next_run: int = 0
     seconds: float = 0.0
 
@@ -57,8 +59,12 @@ class MigrationReport:
             f"migrate: examined {self.examined} jobs in {self.seconds:.2f} s; {verb} {self.rewritten} to the current layout; "
             f"{self.already_current} already were; {self.raced} changed meanwhile and were read again; "
             f"{self.gone} were deleted meanwhile; {self.unreadable} could not be read; "
-            f"{self.left_for_next_run} left for the next run"
+            f"{self.unwritable} could not be rewritten; {self.left_for_next_run} left for the next run"
         )
+
+    def problems(self) -> int:
+        """Rows it left as they were because it could not read or rewrite them (each logged with its keys)."""
+        return self.unreadable + self.unwritable
 
 
 def needs_rewrite(entity: Mapping[str, Any], stored: StoredJob) -> bool:
@@ -108,6 +114,15 @@ def _migrate_job(table: TableClient, store: JobStore, entity: TableEntity, dry_r
             return
         except ResourceModifiedError:
             report.raced += 1
+        except (RequestTooLarge, HttpResponseError) as error:
+            # A job it can read but not write back (larger than a property may be, say): left as it is, said, and
+            # the jobs after it still migrated; a storage outage (no answer) still stops the run.
+            if isinstance(error, HttpResponseError) and not (error.status_code and 400 <= error.status_code < 500):
+                raise
+            reason = error.message if isinstance(error, RequestTooLarge) else f"storage refused it: {error.status_code}"
+            log.error("job %s/%s cannot be rewritten (%s); left unchanged", entity["PartitionKey"], entity["RowKey"], reason)
+            report.unwritable += 1
+            return
         try:
             entity = table.get_entity(entity["PartitionKey"], entity["RowKey"])
         except ResourceNotFoundError:

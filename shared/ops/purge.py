@@ -25,8 +25,8 @@ from typing import Protocol
 from ..domain.clock import Clock
 from ..domain.job import JobState
 from ..domain.retention import DELETION_KINDS, ExpiryKind, Retention
-from ..storage.directory import DirectoryDrop, DirectoryRow, droppable_before
-from ..storage.expiry_index import JOBS_PER_PURGE_TRANSACTION, ExpiryEntry, PurgeOutcome, PurgeResult
+from ..storage.directory import DirectoryDrop, DirectoryPage, DirectoryRow, droppable_before
+from ..storage.expiry_index import JOBS_PER_PURGE_TRANSACTION, DamagedRow, EntryPage, ExpiryEntry, PurgeOutcome, PurgeResult
 
 log = logging.getLogger("importexport.purge")
 
@@ -38,9 +38,9 @@ DIRECTORY_SETTLE = timedelta(hours=1)
 class ExpiredEntries(Protocol):
     """The index as the purge uses it (`shared.storage.expiry_index.ExpiryIndex`)."""
 
-    def expired_entries(self, partition_key: str, kind: ExpiryKind, cutoff: datetime) -> Iterator[list[ExpiryEntry]]: ...
+    def expired_entries(self, partition_key: str, kind: ExpiryKind, cutoff: datetime) -> Iterator[EntryPage]: ...
 
-    def get_entry(self, partition_key: str, row_key: str) -> ExpiryEntry | None: ...
+    def get_entry(self, partition_key: str, row_key: str) -> ExpiryEntry | DamagedRow | None: ...
 
     def delete_expired(self, partition_key: str, entries: list[ExpiryEntry]) -> PurgeResult: ...
 
@@ -50,7 +50,7 @@ class ExpiredEntries(Protocol):
 class DaysWithEntries(Protocol):
     """The directory as the purge uses it (`shared.storage.directory.ExpiryDirectory`)."""
 
-    def rows_through(self, kind: ExpiryKind, last: date) -> Iterator[list[DirectoryRow]]: ...
+    def rows_through(self, kind: ExpiryKind, last: date) -> Iterator[DirectoryPage]: ...
 
     def drop_days(self, drops: list[DirectoryDrop]) -> None: ...
 
@@ -65,12 +65,18 @@ class PurgeReport:
     entries_read: int = 0
     directory_rows_read: int = 0
     changed_since_read: int = 0
+    # Rows of the index or directory it could not read: skipped (each logged with its keys), never acted on.
+    skipped: list[DamagedRow] = field(default_factory=list)
     complete: bool = True
     seconds: float = 0.0
 
     @property
     def total_deleted(self) -> int:
         return sum(self.deleted.values())
+
+    def problems(self) -> int:
+        """Rows it skipped because it could not read them: the command's exit says so."""
+        return len(self.skipped)
 
     @property
     def entities_read(self) -> int:
@@ -84,6 +90,8 @@ class PurgeReport:
             f"in {self.seconds:.2f} s; read {self.directory_rows_read} directory rows and {self.entries_read} index entries; "
             f"kept {self.changed_since_read} jobs changed since their entries were read"
         )
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)} rows it could not read (logged with their keys)"
         if not self.complete:
             text += "; stopped at the time budget, the next run continues"
         return text
@@ -91,10 +99,12 @@ class PurgeReport:
 
 @dataclass
 class _Due:
-    """What one subscription's partition has to purge: the kinds with days due, and the rows that listed them."""
+    """What one subscription's partition has to purge: the kinds with days due, the rows that listed them, and the
+    kinds in which it met a row it could not read (whose days it keeps)."""
 
     kinds: set[ExpiryKind] = field(default_factory=set)
     rows: list[DirectoryRow] = field(default_factory=list)
+    damaged_kinds: set[ExpiryKind] = field(default_factory=set)
 
 
 class Purge:
@@ -131,9 +141,10 @@ class Purge:
         due: dict[str, _Due] = {}
         for kind, cutoff in cutoffs.items():
             cutoff_day = cutoff.astimezone(timezone.utc).date()
-            for rows in self._directory.rows_through(kind, cutoff_day):
-                report.directory_rows_read += len(rows)
-                for row in rows:
+            for page in self._directory.rows_through(kind, cutoff_day):
+                report.directory_rows_read += len(page.rows)
+                skip(page.damaged, report)
+                for row in page.rows:
                     if row.days_through(cutoff_day):
                         partition = due.setdefault(row.partition_key, _Due())
                         partition.kinds.add(kind)
@@ -144,7 +155,7 @@ class Purge:
             if changed is None:
                 report.complete = False
                 break
-            emptied += self._emptied_days(work.rows, changed, cutoffs)
+            emptied += self._emptied_days([row for row in work.rows if row.kind not in work.damaged_kinds], changed, cutoffs)
         if emptied and not self._dry_run:
             self._directory.drop_days(emptied)
         report.seconds = time.monotonic() - started
@@ -159,8 +170,11 @@ class Purge:
         pending: list[ExpiryEntry] = []  # full transactions across pages and kinds: the fewest requests
         for kind in sorted(work.kinds):
             for page in self._index.expired_entries(partition_key, kind, cutoffs[kind]):
-                report.entries_read += len(page)
-                pending += _expired_only(page, cutoffs)
+                report.entries_read += len(page.entries) + len(page.damaged)
+                if page.damaged:
+                    skip(page.damaged, report)
+                    work.damaged_kinds.add(kind)
+                pending += _expired_only(page.entries, cutoffs)
                 while len(pending) >= JOBS_PER_PURGE_TRANSACTION:
                     if time.monotonic() > deadline:
                         return None
@@ -201,6 +215,9 @@ class Purge:
         """
         current = self._index.get_entry(partition_key, entry.row_key)
         report.entries_read += 1
+        if isinstance(current, DamagedRow):
+            skip([current], report)
+            return False
         if current is None or not _expired_only([current], cutoffs):
             return current is None
         if self._index.delete_one_expired(partition_key, current) == PurgeOutcome.DELETED:
@@ -230,6 +247,15 @@ class Purge:
     def _record(self, entry: ExpiryEntry, report: PurgeReport) -> None:
         report.deleted[entry.state.value] += 1
         self._on_job(entry.state, entry.resource_id)
+
+
+def skip(damaged: list[DamagedRow], report: PurgeReport) -> None:
+    """Rows the purge cannot read: logged with their keys and counted, so the rest of the purge goes on."""
+    for row in damaged:
+        log.error(
+            "row %s/%s of the expiry index or directory cannot be read (%s); skipped", row.partition_key, row.row_key, row.reason
+        )
+    report.skipped += damaged
 
 
 def _expired_only(page: list[ExpiryEntry], cutoffs: dict[ExpiryKind, datetime]) -> list[ExpiryEntry]:

@@ -24,7 +24,7 @@ from azure.data.tables import TableClient, TableEntity, TableTransactionError, U
 from ..domain.clock import Clock, SystemClock
 from ..domain.retention import ExpiryKind
 from .client import SCAN_READ_TIMEOUT_SECONDS
-from .expiry_index import ENTRIES_PER_PAGE, ExpiryEntry, Operation, if_match
+from .expiry_index import ENTRIES_PER_PAGE, DamagedRow, ExpiryEntry, Operation, if_match
 
 DIRECTORY_PREFIX = "!"  # directory partitions: `!{kind}|{yyyy}-Q{n}`; subscriptions are GUIDs
 MAX_TRANSACTION_OPERATIONS = 100
@@ -55,6 +55,15 @@ class DirectoryRow:
 
     def days_through(self, last: date) -> frozenset[date]:
         return frozenset(day for day in self.days if day <= last)
+
+
+@dataclass(frozen=True)
+class DirectoryPage:
+    """One page of the directory: its rows as read (a day property that is not a date left out), and what in it
+    could not be read."""
+
+    rows: list[DirectoryRow]
+    damaged: list[DamagedRow]
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,7 @@ class ExpiryDirectory:
         with self._lock:
             return sum(len(pairs) for pairs in self._written.values())
 
-    def rows_through(self, kind: ExpiryKind, last: date) -> Iterator[list[DirectoryRow]]:
+    def rows_through(self, kind: ExpiryKind, last: date) -> Iterator[DirectoryPage]:
         """Pages of the rows of `kind` for the quarters up to `last`'s: one key-range query over the directory."""
         query = "PartitionKey ge @first and PartitionKey le @last"
         parameters = {"first": f"{DIRECTORY_PREFIX}{kind.value}|", "last": _partition(kind, last)}
@@ -117,9 +126,15 @@ class ExpiryDirectory:
             query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE, read_timeout=SCAN_READ_TIMEOUT_SECONDS
         ).by_page()
         for page in pages:
-            rows = [_row(kind, entity) for entity in page]
-            if rows:
-                yield rows
+            rows: list[DirectoryRow] = []
+            damaged: list[DamagedRow] = []
+            for entity in page:
+                row, problems = _row(kind, entity)
+                if row is not None:
+                    rows.append(row)
+                damaged += problems
+            if rows or damaged:
+                yield DirectoryPage(rows, damaged)
 
     def drop_days(self, drops: list[DirectoryDrop]) -> None:
         """Removes the days the purge emptied from their rows, each only if nobody wrote its row since it was read.
@@ -169,14 +184,25 @@ def _day_property(day: date) -> str:
     return f"D{day.month:02d}{day.day:02d}"
 
 
-def _row(kind: ExpiryKind, entity: TableEntity) -> DirectoryRow:
-    quarter = entity["PartitionKey"].split("|", 1)[1]
-    year = int(quarter.split("-", 1)[0])
-    days = frozenset(
-        date(year, int(name[1:3]), int(name[3:5]))
-        for name, value in entity.items()
-        if len(name) == 5 and name[0] == "D" and name[1:].isdigit() and value
-    )
+def _row(kind: ExpiryKind, entity: TableEntity) -> tuple[DirectoryRow | None, list[DamagedRow]]:
+    """The row `entity` holds, and what in it cannot be read: a day property that is not a date is left out (the
+    rest of the row is used); a row whose partition names no quarter is not a row at all."""
+    partition, row_key = str(entity.get("PartitionKey")), str(entity.get("RowKey"))
+    try:
+        quarter = partition.split("|", 1)[1]
+        year = int(quarter.split("-", 1)[0])
+        date(year, 1, 1)
+    except (IndexError, ValueError) as error:
+        return None, [DamagedRow(partition, row_key, f"a directory partition that names no quarter ({error})")]
+    days: set[date] = set()
+    damaged: list[DamagedRow] = []
+    for name, value in entity.items():
+        if not (len(name) == 5 and name[0] == "D" and name[1:].isdigit() and value):
+            continue
+        try:
+            days.add(date(year, int(name[1:3]), int(name[3:5])))
+        except ValueError:
+            damaged.append(DamagedRow(partition, row_key, f"the day property {name} is not a date"))
     # A read entity's metadata always has both (None only in an entity made, not read).
     etag, written_at = cast(str, entity.metadata["etag"]), cast(datetime, entity.metadata["timestamp"])
-    return DirectoryRow(kind, quarter, entity["RowKey"], days, etag, written_at)
+    return DirectoryRow(kind, quarter, row_key, frozenset(days), etag, written_at), damaged

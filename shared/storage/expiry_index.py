@@ -105,6 +105,32 @@ class ExpiryEntry:
         )
 
 
+@dataclass(frozen=True)
+class DamagedRow:
+    """A row in the index or directory the app cannot read (damage no write of ours makes): skipped, counted and
+    logged with its keys, never acted on."""
+
+    partition_key: str
+    row_key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    """One page of a key-range query over entries: those read, and the rows in the range that are not entries."""
+
+    entries: list[ExpiryEntry]
+    damaged: list[DamagedRow]
+
+
+def read_entry(entity: TableEntity) -> ExpiryEntry | DamagedRow:
+    """The entry `entity` holds, or what is wrong with it."""
+    try:
+        return ExpiryEntry.from_entity(entity)
+    except (KeyError, TypeError, ValueError) as error:
+        return DamagedRow(str(entity.get("PartitionKey")), str(entity.get("RowKey")), f"{type(error).__name__}: {error}")
+
+
 def entry_operations(partition_key: str, previous: ExpiryEntry | None, current: ExpiryEntry | None) -> list[Operation]:
     """The transaction operations that take a job's entry from `previous` to `current` (either may be None).
 
@@ -151,31 +177,33 @@ class ExpiryIndex:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
-    def expired_entries(self, partition_key: str, kind: ExpiryKind, cutoff: datetime) -> Iterator[list[ExpiryEntry]]:
+    def expired_entries(self, partition_key: str, kind: ExpiryKind, cutoff: datetime) -> Iterator[EntryPage]:
         """Pages of the partition's entries of `kind` whose keys say it started before `cutoff`: one key-range query."""
         return self._entries_between(partition_key, kind_prefix(kind), kind_prefix(kind) + format_time(cutoff))
 
-    def entries(self, partition_key: str, kind: ExpiryKind) -> Iterator[list[ExpiryEntry]]:
+    def entries(self, partition_key: str, kind: ExpiryKind) -> Iterator[EntryPage]:
         """Pages of all the partition's entries of `kind`: one key-range query."""
         prefix = kind_prefix(kind)
         # '|' + 1 is '}': [prefix, upper) holds exactly the keys that start with the prefix.
         return self._entries_between(partition_key, prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
-    def _entries_between(self, partition_key: str, first: str, before: str) -> Iterator[list[ExpiryEntry]]:
+    def _entries_between(self, partition_key: str, first: str, before: str) -> Iterator[EntryPage]:
         query = "PartitionKey eq @partition and RowKey ge @first and RowKey lt @before"
         parameters = {"partition": partition_key, "first": first, "before": before}
         pages = self._table.query_entities(
             query, parameters=parameters, results_per_page=ENTRIES_PER_PAGE, read_timeout=SCAN_READ_TIMEOUT_SECONDS
         ).by_page()
         for page in pages:
-            entries = [ExpiryEntry.from_entity(entity) for entity in page]
-            if entries:
-                yield entries
+            read = [read_entry(entity) for entity in page]
+            entries = [entry for entry in read if isinstance(entry, ExpiryEntry)]
+            damaged = [row for row in read if isinstance(row, DamagedRow)]
+            if read:
+                yield EntryPage(entries, damaged)
 
-    def get_entry(self, partition_key: str, row_key: str) -> ExpiryEntry | None:
-        """An entry as it is now (after a purge found it changed), or None when it is gone."""
+    def get_entry(self, partition_key: str, row_key: str) -> ExpiryEntry | DamagedRow | None:
+        """An entry as it is now (after a purge found it changed), what is wrong with it, or None when it is gone."""
         try:
-            return ExpiryEntry.from_entity(self._table.get_entity(partition_key, row_key))
+            return read_entry(self._table.get_entity(partition_key, row_key))
         except ResourceNotFoundError:
             return None
 

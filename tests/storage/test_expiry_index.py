@@ -117,8 +117,8 @@ def test_entries_never_appear_in_a_listing(store, service, key, subscription_id)
 def test_the_directory_lists_the_day_of_each_entry(storage, service, key):
     stored = create(service, key)
     day = stored.job.properties.updated_at.date()
-    [rows] = list(storage.directory.rows_through(ExpiryKind.CREATING, day))
-    assert [(row.partition_key, sorted(row.days)) for row in rows] == [(key.partition_key, [day])]
+    [page] = list(storage.directory.rows_through(ExpiryKind.CREATING, day))
+    assert [(row.partition_key, sorted(row.days)) for row in page.rows] == [(key.partition_key, [day])]
 
 
 def lose_the_entry(storage) -> None:

@@ -6,6 +6,8 @@ entries in a table of their own (`<table>Expiry`, partition `{clock}-{day}`).
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -299,6 +301,40 @@ def test_a_damaged_row_is_counted_and_the_jobs_after_it_are_still_migrated(stora
     assert storage.table.get_entity(SUBSCRIPTION, "a:damaged").get(next(iter(damage))) == next(iter(damage.values()))
     assert purge(storage).deleted == {"Completed": 1, "Creating": 1}
     assert storage.store.get(keys["new-import"]) is not None
+
+
+def a_job_too_large_to_write_back(storage) -> str:
+    """An old job this version can read but not write: tags of 32,401 characters of JSON (which storage holds, but
+    over the app's limit of 32,000), before the other jobs in key order. Returns its row key."""
+    old = storage.table.get_entity(SUBSCRIPTION, "rg:new-import")
+    tags = {f"{i:02d}" + "t" * 384: "v" * 256 for i in range(50)}
+    storage.table.create_entity(
+        {**old, "RowKey": "a:huge", "ResourceGroup": "a", "JobName": "huge", "Tags": json.dumps(tags, separators=(",", ":"))}
+    )
+    return "a:huge"
+
+
+def test_a_job_that_cannot_be_written_back_is_counted_and_the_jobs_after_it_are_still_migrated(storage, azurite, caplog):
+    # given old jobs, and before them one too large to write back
+    keys = old_jobs(storage, azurite)
+    huge = a_job_too_large_to_write_back(storage)
+    # when the migration runs
+    with caplog.at_level(logging.ERROR, logger="importexport.migrate"):
+        report = run_migration(storage)
+    # then that job is left as it was, said with its keys, and every other job is migrated
+    assert (report.unwritable, report.rewritten) == (1, 5)
+    assert any(huge in message and "cannot be rewritten" in message for message in caplog.messages)
+    assert "1 could not be rewritten" in report.summary()
+    assert purge(storage).deleted == {"Completed": 1, "Creating": 1}
+    assert storage.store.get(keys["new-import"]) is not None
+
+
+def test_the_command_exits_3_when_it_left_jobs_it_could_not_migrate(storage, azurite):
+    old_jobs(storage, azurite)
+    a_job_too_large_to_write_back(storage)
+    result = run_cli([], {"IMPORTEXPORT_STORAGE_CONNECTION": azurite, "IMPORTEXPORT_TABLE_NAME": storage.table.table_name})
+    assert result.returncode == 3, result.stderr
+    assert "brought 5 to the current layout" in result.stdout and "Traceback" not in result.stderr
 
 
 def run_cli(args, env_changes: dict[str, str], drop: tuple[str, ...] = (), app: Path = ROOT):

@@ -37,7 +37,9 @@ def test_the_purge_drops_the_directory_days_it_emptied_once_they_are_settled(sto
 def finished_days(storage: Storage) -> dict[str, frozenset]:
     """The directory's days of finished jobs, by subscription."""
     last = NOW.date() + timedelta(days=1)
-    return {row.partition_key: row.days for rows in storage.directory.rows_through(ExpiryKind.FINISHED, last) for row in rows}
+    return {
+        row.partition_key: row.days for page in storage.directory.rows_through(ExpiryKind.FINISHED, last) for row in page.rows
+    }
 
 
 def test_the_purge_drops_the_emptied_days_of_a_quarter_in_one_transaction(fresh_app):
