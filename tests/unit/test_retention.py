@@ -83,3 +83,22 @@ def test_a_completed_cancel_is_kept_for_the_retention_from_its_completion():
     assert expiry_start(job) == ExpiryStart(ExpiryKind.FINISHED, T0 + timedelta(minutes=1))
     assert not is_expired(job, T0 + timedelta(days=90, minutes=1), RETENTION)
     assert is_expired(job, T0 + timedelta(days=90, minutes=1, microseconds=1), RETENTION)
+
+
+# (state, period) of each countdown that deletes; the job's countdown starts at T0.
+DELETING_COUNTDOWNS = [
+    (JobState.COMPLETED, timedelta(days=90)),
+    (JobState.CLOSED, timedelta(days=90)),
+    (JobState.CREATING, timedelta(days=14)),
+]
+
+
+@pytest.mark.parametrize(("state", "period"), DELETING_COUNTDOWNS, ids=[state.value for state, _ in DELETING_COUNTDOWNS])
+@pytest.mark.parametrize(
+    ("offset", "expired"),
+    [(timedelta(microseconds=-1), False), (timedelta(0), False), (timedelta(microseconds=1), True)],
+    ids=["just before", "at", "just after"],
+)
+def test_a_countdown_runs_out_only_once_it_is_older_than_its_period(state, period, offset, expired):
+    # given a job whose countdown started at T0, then at exactly T0 + period it is not yet "older than" the period
+    assert is_expired(state_machine_job(state), T0 + period + offset, RETENTION) is expired
