@@ -30,6 +30,7 @@ from ..domain.names import PROVIDER, JobKey, Scope
 from ..domain.store import StoredJob
 from ..settings import SettingsError
 from ..storage.client import FailureKind, storage_deadline, storage_failure
+from ..storage.entities import UnreadableJob
 from .callers import CallerReading, request_caller
 from .filters import parse_filter
 from .rendering import job_resource
@@ -116,6 +117,11 @@ def arm_endpoint(
                 # Not an outage: no Retry-After, since trying again cannot help until the settings are fixed.
                 log.error("the app is misconfigured: %s", error)
                 return error_response(ApiError("The app is misconfigured; its log says how.", code="InvalidConfiguration"))
+            except UnreadableJob as error:  # damage no write of ours makes: nothing the caller can do about it
+                log.error("%s", error)
+                return error_response(
+                    ApiError("The stored job cannot be read; an operator must repair or delete it.", code="UnreadableJob")
+                )
             except Exception:  # the boundary: log it, never send a stack trace
                 log.exception("unexpected failure in %s", handler.__module__)
                 return error_response(ApiError("The server met an unexpected error."))

@@ -265,14 +265,16 @@ def complete_cancel(job: Job, now: datetime) -> Job:
     Returns `job` itself when it has no cancel pending (completed, shipped or replaced meanwhile)."""
     if not cancel_pending(job):
         return job
-    moment = _not_before(now, job.properties.state_changed_at)
-    update = {"state": JobState.COMPLETED, "state_changed_at": moment, "completed_at": moment, "updated_at": now}
+    moment = _not_before(now, _last_change(job))
+    # The service's own move: `updated_at` (systemData's lastModifiedAt, beside the caller who cancelled) stays.
+    update = {"state": JobState.COMPLETED, "state_changed_at": moment, "completed_at": moment}
     return job.model_copy(update={"properties": job.properties.model_copy(update=update)})
 
 
 def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> Job:
     """An operator's (datacenter's) move, which happened at `at` (default: now, or the job's last move if that is later)."""
-    last_move = job.properties.state_changed_at
+    # A job in Creating moves only once its cancel is recorded: never to a time before that (its last update).
+    last_move = _last_change(job) if job.state == JobState.CREATING else job.properties.state_changed_at
     if at is None:
         # Another instance, its clock a little ahead, may have made the last move "later" than this one's now.
         at = _not_before(now, last_move)
@@ -290,7 +292,8 @@ def move_job(job: Job, target: JobState, at: datetime | None, now: datetime) -> 
     moves = [move for move in OPERATOR_MOVES if move.source == job.state]
     move = next((move for move in moves if move.target == target), None)
     if move is None:
-        options = " or ".join(move.target for move in moves) if moves else "no other state"
+        open_moves = [move.target for move in moves if move.allows(job.properties.cancel_requested)]
+        options = " or ".join(open_moves) if open_moves else "no other state"
         raise InvalidStateTransition(f"The job is in state {job.state}; the operator can move it to {options}, not to {target}.")
     if not move.allows(job.properties.cancel_requested):
         raise InvalidStateTransition(move.refusal)
@@ -323,6 +326,12 @@ def _drives_moved(drives: list[DriveStatus] | None, source: JobState, target: Jo
     if drives is None or state is None:
         return drives
     return [drive.model_copy(update={"state": state}) for drive in drives]
+
+
+def _last_change(job: Job) -> datetime | None:
+    """The later of the job's last move and last update: a move of a job in Creating comes after its cancel."""
+    times = [moment for moment in (job.properties.state_changed_at, job.properties.updated_at) if moment is not None]
+    return max(times) if times else None
 
 
 def _not_before(now: datetime, last_move: datetime | None) -> datetime:

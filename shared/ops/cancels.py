@@ -26,6 +26,7 @@ from ..domain.jobs import CancelCompletion, JobService
 from ..domain.names import JobKey
 from ..domain.retention import ExpiryKind
 from ..storage.directory import CANCEL_DIRECTORY_SETTLE, DirectoryDrop, DirectoryRow
+from ..storage.entities import UnreadableJob
 from ..storage.expiry_index import DamagedRow, EntryPage, ExpiryEntry
 from .purge import DaysWithEntries
 
@@ -155,6 +156,9 @@ class CancelCompletions:
             outcome = self._jobs.complete_cancel(key)
         except ServiceUnavailable:  # writers kept colliding on it: the next run tries again
             outcome = CancelCompletion.LEFT
+        except UnreadableJob as error:  # a damaged job: kept for an operator, and the other jobs still completed
+            skip([DamagedRow(error.partition_key, error.row_key, error.reason)], report)
+            return CancelCompletion.LEFT
         report.outcomes[outcome] += 1
         if outcome is CancelCompletion.COMPLETED:
             self._on_job(entry.resource_id)

@@ -28,7 +28,15 @@ from pydantic import ValidationError
 
 from ..domain.errors import RequestTooLarge
 from ..domain.store import JobStore, StoredJob
-from ..storage.entities import FILTER_COLUMNS, LAYOUT, entity_layout, filter_columns, is_index_row, stored_job
+from ..storage.entities import (
+    FILTER_COLUMNS,
+    LAYOUT,
+    UnreadableJob,
+    entity_layout,
+    filter_columns,
+    is_index_row,
+    stored_job,
+)
 
 log = logging.getLogger("importexport.migrate")
 
@@ -93,7 +101,7 @@ def _migrate_job(table: TableClient, store: JobStore, entity: TableEntity, dry_r
         try:
             current = stored_job(entity)
             outdated = needs_rewrite(entity, current)
-        except (KeyError, TypeError, ValueError, ValidationError):
+        except (UnreadableJob, KeyError, TypeError, ValueError, ValidationError):
             # Not a job this app can read (a foreign or damaged row: a column missing or of another type): leave it
             # as it is, say so, and go on with the others.
             log.error("row %s/%s is not a readable job; left unchanged", entity.get("PartitionKey"), entity.get("RowKey"))

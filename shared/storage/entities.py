@@ -66,15 +66,29 @@ def job_entity(job: Job) -> dict[str, Any]:
     return entity
 
 
+class UnreadableJob(Exception):
+    """A row among the jobs that this app cannot read as a job (a column missing, or not what it wrote): damage no
+    write of the app makes, for an operator to repair or delete."""
+
+    def __init__(self, partition_key: str, row_key: str, reason: str) -> None:
+        super().__init__(f"the job row {partition_key}/{row_key} cannot be read ({reason})")
+        self.partition_key, self.row_key, self.reason = partition_key, row_key, reason
+
+
 def job_from_entity(entity: Mapping[str, Any]) -> Job:
-    return Job(
-        subscription_id=entity["SubscriptionId"],
-        resource_group=entity["ResourceGroup"],
-        name=entity["JobName"],
-        location=entity["Location"],
-        tags=json.loads(entity["Tags"]),
-        properties=JobProperties.model_validate_json(entity[_properties_column(entity)]),
-    )
+    """The job an entity holds; `UnreadableJob` when it holds none this app can read."""
+    try:
+        return Job(
+            subscription_id=entity["SubscriptionId"],
+            resource_group=entity["ResourceGroup"],
+            name=entity["JobName"],
+            location=entity["Location"],
+            tags=json.loads(entity["Tags"]),
+            properties=JobProperties.model_validate_json(entity[_properties_column(entity)]),
+        )
+    except (KeyError, TypeError, ValueError) as error:  # pydantic's ValidationError is a ValueError
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+        raise UnreadableJob(str(entity.get("PartitionKey")), str(entity.get("RowKey")), reason) from error
 
 
 def stored_job(entity: TableEntity) -> TableStoredJob:

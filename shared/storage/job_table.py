@@ -23,7 +23,7 @@ from ..domain.names import JobKey, Scope
 from ..domain.store import JobPage, StoredJob
 from . import skip_tokens
 from .directory import ExpiryDirectory
-from .entities import TableStoredJob, column_values, job_entity, job_from_entity, stored_job
+from .entities import TableStoredJob, UnreadableJob, column_values, job_entity, job_from_entity, stored_job
 from .expiry_index import FIRST_JOB_ROW_KEY, ExpiryEntry, Operation, entry_operations, if_match
 
 log = logging.getLogger("importexport.store")
@@ -121,7 +121,12 @@ class TableJobStore:
             if continuation is not None and error.status_code == 400:
                 raise skip_tokens.invalid_token() from error
             raise
-        jobs = [job_from_entity(entity) for entity in page]
+        jobs = []
+        for entity in page:
+            try:
+                jobs.append(job_from_entity(entity))
+            except UnreadableJob as error:  # one damaged row must not stop the listing of every other job
+                log.error("%s; left out of the listing", error)
         continuation_token = pages.continuation_token  # type: ignore[attr-defined]  # a PageIterator's, typed Iterator
         return JobPage(jobs, skip_tokens.encode(continuation_token, scope, job_filter))
 

@@ -445,3 +445,19 @@ def test_no_token_of_our_shape_breaks_the_listing(api, partition_key, row_key):
     response = api.list_jobs(FUZZED_SUBSCRIPTION, **{"$skipToken": token})
     if response.status_code != 200:
         assert_arm_error(response, 400, "InvalidSkipToken")
+
+
+def test_a_job_row_that_cannot_be_read_is_left_out_of_listings_and_named_in_a_500_on_its_own(api, app, new_key):
+    # given two jobs in a resource group, one of them damaged out of band (its properties not JSON)
+    damaged, healthy = new_key("rg-damage"), new_key("rg-damage")
+    api.put_job(damaged)
+    api.put_job(healthy)
+    app.storage.table.update_entity(
+        {"PartitionKey": damaged.partition_key, "RowKey": damaged.row_key, "JobProperties": "{not json"}, mode="merge"
+    )
+    # when the resource group is listed, then the other job is listed (the damaged one left out, and logged)
+    listed = api.list_jobs(damaged.subscription_id, "rg-damage")
+    assert listed.status_code == 200
+    assert [job["name"] for job in listed.json()["value"]] == [healthy.job_name]
+    # and the damaged job itself answers an ARM error saying what is wrong, not a stack trace
+    assert_arm_error(api.get_job(damaged), 500, "UnreadableJob")

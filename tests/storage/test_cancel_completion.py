@@ -343,3 +343,18 @@ def test_a_pending_cancel_is_due_the_moment_it_is_recorded(storage):
     # when a run happens at that same microsecond, then it completes the job: a pending cancel has no period to wait
     assert complete_cancels_at(storage, NOW).completed == 1
     assert storage.store.get(key).job.properties.completed_at == NOW
+
+
+def test_a_job_that_cannot_be_read_is_skipped_and_the_other_subscriptions_still_complete(storage):
+    # given pending cancels in two subscriptions, the first one's job body damaged out of band
+    history = History(storage.store)
+    damaged = pending(history, JobKey(SUBSCRIPTIONS[0], "rg", "damaged"))
+    healthy = pending(history, JobKey(SUBSCRIPTIONS[1], "rg", "healthy"))
+    storage.table.update_entity(
+        {"PartitionKey": damaged.partition_key, "RowKey": damaged.row_key, "JobProperties": "{not json"}, mode="merge"
+    )
+    # when the completion runs
+    report = complete_cancels_at(storage, LATER)
+    # then the damaged job is skipped and reported with its keys, and the other subscription's job is completed
+    assert report.completed == 1 and [row.row_key for row in report.skipped] == [damaged.row_key]
+    assert storage.store.get(healthy).job.state == JobState.COMPLETED

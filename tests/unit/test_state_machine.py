@@ -113,6 +113,26 @@ class TestCustomerMoves:
     def test_completing_a_job_without_a_pending_cancel_changes_nothing(self, job):
         assert state_machine.complete_cancel(job, T0 + timedelta(days=1)) is job
 
+    def test_the_services_completion_leaves_the_last_update_as_the_cancel_made_it(self):
+        # (systemData's lastModifiedAt, shown beside the caller who cancelled)
+        pending = patch(created(), {"cancelRequested": True}, at=T0 + timedelta(hours=2))
+        completed = state_machine.complete_cancel(pending, T0 + timedelta(hours=3))
+        assert completed.properties.updated_at == T0 + timedelta(hours=2)
+
+    def test_the_operator_cannot_complete_a_cancel_before_it_was_made(self):
+        # given a job created at T0, kept in Creating, and cancelled two days later
+        pending = patch(created(), {"cancelRequested": True}, at=T0 + timedelta(days=2))
+        # when the operator completes it as of a time before the cancel, then that is refused (its retention would
+        # start before the cancel); as of the cancel or later, it is done
+        with pytest.raises(BadRequest, match="before the job's last move"):
+            state_machine.move_job(pending, JobState.COMPLETED, T0 + timedelta(days=1), T0 + timedelta(days=3))
+        done = state_machine.move_job(pending, JobState.COMPLETED, T0 + timedelta(days=2), T0 + timedelta(days=3))
+        assert done.properties.completed_at == T0 + timedelta(days=2)
+
+    def test_the_operator_is_told_a_job_in_creating_without_a_cancel_has_no_move(self):
+        with pytest.raises(Conflict, match="the operator can move it to no other state, not to Shipping"):
+            state_machine.move_job(created(), JobState.SHIPPING, None, T0)
+
     def test_completing_twice_completes_once(self):
         # given a cancel completed an hour after it was recorded
         completed = state_machine.complete_cancel(patch(created(), {"cancelRequested": True}), T0 + timedelta(hours=1))
