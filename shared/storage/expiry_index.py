@@ -24,6 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
+from ..domain.clock import to_utc
 from ..domain.job import Job, JobState
 from ..domain.retention import ExpiryKind, expiry_start
 from .client import SCAN_READ_TIMEOUT_SECONDS
@@ -95,14 +96,27 @@ class ExpiryEntry:
 
     @classmethod
     def from_entity(cls, entity: TableEntity) -> ExpiryEntry:
-        return cls(
-            kind=ExpiryKind(entity["RowKey"][len(ENTRY_PREFIX) :].split("|", 1)[0]),
-            started=datetime.fromisoformat(entity["Started"]),
-            job_row_key=entity["JobRowKey"],
-            resource_id=entity["ResourceId"],
+        """The entry an entity holds, checked as far as the entity itself can say; ValueError when it holds none
+        this app writes (a column missing or of another type, a time without its zone, a key that does not name
+        the job)."""
+        row_key, job_row_key, resource_id = entity["RowKey"], entity["JobRowKey"], entity["ResourceId"]
+        if not all(isinstance(value, str) and value for value in (row_key, job_row_key, resource_id, entity["Started"])):
+            raise ValueError("a key, the job's row key, the resource id or the start is not text")
+        parsed = datetime.fromisoformat(entity["Started"])
+        if parsed.tzinfo is None:
+            raise ValueError("the start has no time zone")
+        started = to_utc(parsed)  # TimeOutOfRange (a ValueError) outside 1970 to 9000
+        entry = cls(
+            kind=ExpiryKind(row_key[len(ENTRY_PREFIX) :].split("|", 1)[0]),
+            started=started,
+            job_row_key=job_row_key,
+            resource_id=resource_id,
             state=JobState(entity["State"]),
             etag=entity.metadata["etag"],
         )
+        if entry.row_key != row_key:  # its key is made of its kind, its start and its job's row key
+            raise ValueError("the row key does not name the entry's kind, start and job")
+        return entry
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def decode(token: str | None, scope: Scope, job_filter: JobFilter | None) -> dic
     invalid = invalid_token()
     try:
         continuation = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError) as error:
+    except (binascii.Error, ValueError, RecursionError) as error:  # RecursionError: JSON nested a thousand deep
         raise invalid from error
     if (
         not isinstance(continuation, dict)

@@ -109,7 +109,10 @@ def test_a_query_parameter_given_twice_is_400_naming_it(api, populated, subscrip
     assert error["target"] == query.split("&")[1].split("=")[0]
 
 
-@pytest.mark.parametrize("token", ["garbage!", "e30", "W10", "eyJQYXJ0aXRpb25LZXkiOjF9"])
+NESTED_JSON_TOKEN = base64.urlsafe_b64encode(b"[" * 1000).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("token", ["garbage!", "e30", "W10", "eyJQYXJ0aXRpb25LZXkiOjF9", NESTED_JSON_TOKEN])
 def test_forged_skip_token_is_400(api, subscription_id, token):
     response = api.list_jobs(subscription_id, **{"$skipToken": token})
     assert response.status_code == 400

@@ -51,6 +51,52 @@ DAMAGES = {
             },
         )
     ],
+    **{
+        f"an index row whose start is {what}": [
+            (
+                SUBSCRIPTIONS[1],
+                {
+                    "RowKey": entry_key("finished", f"start-{number}"),
+                    "JobRowKey": f"rg:start-{number}",
+                    "ResourceId": "/x",
+                    "State": "Completed",
+                    "Started": started,
+                },
+            )
+        ]
+        for number, (what, started) in enumerate(
+            [
+                ("without its zone", OLD.replace(tzinfo=None).isoformat()),
+                ("a date alone", OLD.date().isoformat()),
+                ("out of UTC's range", "0001-01-01T00:00:00+05:00"),
+                ("a number", 7),
+            ]
+        )
+    },
+    "an index row whose job row key is not text": [
+        (
+            SUBSCRIPTIONS[2],
+            {
+                "RowKey": entry_key("finished", "7"),
+                "JobRowKey": 7,
+                "ResourceId": "/x",
+                "State": "Completed",
+                "Started": format_time(OLD),
+            },
+        )
+    ],
+    "an index row whose key names another job": [
+        (
+            SUBSCRIPTIONS[0],
+            {
+                "RowKey": entry_key("finished", "one"),
+                "JobRowKey": "rg:other",
+                "ResourceId": "/x",
+                "State": "Completed",
+                "Started": format_time(OLD),
+            },
+        )
+    ],
     "a directory day that is not a date": [(f"!finished|{QUARTER}", {"RowKey": SUBSCRIPTIONS[1], "D1399": True})],
     "a directory partition that names no quarter": [("!finished|0000-Q1", {"RowKey": SUBSCRIPTIONS[2], "D0101": True})],
 }
