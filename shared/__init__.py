@@ -25,11 +25,13 @@ def _commands_need_the_apps_packages() -> None:
     except ModuleNotFoundError as error:
         argv = _sys.orig_argv
         module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else "shared"
-        _sys.exit(
+        print(
             f"python -m {module}: this Python ({_sys.executable}) does not have the app's packages (no module "
             f"{error.name!r}); run it as .venv/bin/python -m {module} from the repository folder (make run or make test "
-            "sets up .venv)"
+            "sets up .venv)",
+            file=_sys.stderr,
         )
+        _sys.exit(2)  # as for other settings to fix: retrying with the same Python cannot help
 
 
 _commands_need_the_apps_packages()

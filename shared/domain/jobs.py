@@ -34,6 +34,9 @@ MAX_ATTEMPTS = 12
 # request's storage budget.
 RETRY_BACKOFF_FIRST_SECONDS = 0.01
 RETRY_BACKOFF_MAX_SECONDS = 0.5
+# A customer's write leaves this much room (in the store's units) for what the service and the datacenter add later
+# (states, times, drive states, who changed it), so that their moves of a job that was accepted always fit.
+CUSTOMER_HEADROOM = 1000
 # What the 503 asks the client to wait; every official client's retry policy retries a 503 after Retry-After.
 CONTENDED_RETRY_AFTER_SECONDS = 1
 
@@ -103,15 +106,12 @@ class JobService:
         for attempt in range(MAX_ATTEMPTS):
             if preconditions.if_match is None:
                 # Most PUTs create: try that first, and read only when the job turns out to exist.
+                new = _changed_by(
+                    state_machine.new_job(key, request, self._clock.now(), shipping_to=shipping_to), by, created=True
+                )
+                self._store.check_room(new, headroom=CUSTOMER_HEADROOM)
                 try:
-                    return CreateResult(
-                        self._store.insert(
-                            _changed_by(
-                                state_machine.new_job(key, request, self._clock.now(), shipping_to=shipping_to), by, created=True
-                            )
-                        ),
-                        created=True,
-                    )
+                    return CreateResult(self._store.insert(new), created=True)
                 except ResourceExistsError:
                     pass
             current = self._store.get(key)
@@ -122,6 +122,7 @@ class JobService:
                 replacement = _changed_by(
                     state_machine.replace_job(current.job, request, self._clock.now(), shipping_to=shipping_to), by
                 )
+                self._store.check_room(replacement, headroom=CUSTOMER_HEADROOM)
                 return CreateResult(self._store.replace(replacement, current), created=False)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
@@ -131,7 +132,9 @@ class JobService:
         self, key: JobKey, request: JobUpdateRequest, preconditions: Preconditions, *, by: Caller = KEY_CALLER
     ) -> StoredJob:
         """PATCH (Update Job Properties): cancel, ship or edit the job."""
-        return self._modify(key, preconditions, lambda job, now: state_machine.update_job(job, request, now), by)
+        return self._modify(
+            key, preconditions, lambda job, now: state_machine.update_job(job, request, now), by, headroom=CUSTOMER_HEADROOM
+        )
 
     def move_job(self, key: JobKey, target: JobState, at: datetime | None, *, by: Caller = KEY_CALLER) -> StoredJob:
         """The operator's (datacenter's) state move."""
@@ -177,7 +180,13 @@ class JobService:
         return self._store.list_jobs(scope, top, skip_token, job_filter=job_filter)
 
     def _modify(
-        self, key: JobKey, preconditions: Preconditions, change: Callable[[Job, datetime], Job], by: Caller | None
+        self,
+        key: JobKey,
+        preconditions: Preconditions,
+        change: Callable[[Job, datetime], Job],
+        by: Caller | None,
+        *,
+        headroom: int = 0,
     ) -> StoredJob:
         for attempt in range(MAX_ATTEMPTS):
             current = self._store.get(key)
@@ -187,8 +196,11 @@ class JobService:
             changed = change(current.job, self._clock.now())
             if changed is current.job:
                 return current
+            written = changed if by is None else _changed_by(changed, by)
+            if headroom:
+                self._store.check_room(written, headroom=headroom)
             try:
-                return self._store.replace(changed if by is None else _changed_by(changed, by), current)
+                return self._store.replace(written, current)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)

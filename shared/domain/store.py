@@ -34,6 +34,10 @@ class JobPage:
 class JobStore(Protocol):
     """Jobs by key, each write one atomic, conditional change."""
 
+    def check_room(self, job: Job, *, headroom: int) -> None:
+        """Raises `RequestTooLarge` when `job` would not fit with `headroom` to spare (in the store's own units)."""
+        ...
+
     def get(self, key: JobKey) -> StoredJob | None:
         """The job as stored now, or None."""
         ...

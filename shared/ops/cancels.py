@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 
-from ..domain.errors import BadRequest, ServiceUnavailable
+from ..domain.errors import BadRequest, RequestTooLarge, ServiceUnavailable
 from ..domain.jobs import CancelCompletion, JobService
 from ..domain.names import JobKey
 from ..domain.retention import ExpiryKind
@@ -158,6 +158,9 @@ class CancelCompletions:
             outcome = CancelCompletion.LEFT
         except UnreadableJob as error:  # a damaged job: kept for an operator, and the other jobs still completed
             skip([DamagedRow(error.partition_key, error.row_key, error.reason)], report)
+            return CancelCompletion.LEFT
+        except RequestTooLarge as error:  # a job that no longer fits (written before room was kept): the same
+            skip([DamagedRow(partition_key, entry.job_row_key, error.message)], report)
             return CancelCompletion.LEFT
         report.outcomes[outcome] += 1
         if outcome is CancelCompletion.COMPLETED:

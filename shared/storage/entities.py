@@ -47,8 +47,8 @@ class TableStoredJob(StoredJob):
     entry_etag: str | None = None
 
 
-def job_entity(job: Job) -> dict[str, Any]:
-    """The entity of `job`; a job whose tags or properties do not fit a column is `RequestTooLarge`."""
+def job_entity(job: Job, *, headroom: int = 0) -> dict[str, Any]:
+    """The entity of `job`; a job whose tags or properties do not fit a column (less `headroom`) is `RequestTooLarge`."""
     key = job.key
     entity: dict[str, Any] = {
         "PartitionKey": key.partition_key,
@@ -62,7 +62,7 @@ def job_entity(job: Job) -> dict[str, Any]:
         **filter_columns(job),
         "Layout": LAYOUT,
     }
-    check_property_sizes(entity, names={"Tags": "tags", PROPERTIES_COLUMN: "properties"})
+    check_property_sizes(entity, names={"Tags": "tags", PROPERTIES_COLUMN: "properties"}, headroom=headroom)
     return entity
 
 

@@ -41,6 +41,14 @@ JOBS_PER_PURGE_TRANSACTION = 50
 Operation = tuple[Any, ...]
 
 
+# The states a job with an entry of each kind is in (`shared.domain.retention.expiry_start`).
+STATES_OF_KIND = {
+    ExpiryKind.FINISHED: frozenset({JobState.COMPLETED, JobState.CLOSED}),
+    ExpiryKind.CREATING: frozenset({JobState.CREATING}),
+    ExpiryKind.CANCEL_PENDING: frozenset({JobState.CREATING}),
+}
+
+
 def format_time(moment: datetime) -> str:
     """Fixed width, UTC, microseconds, so that keys compared as text sort in time order.
 
@@ -116,6 +124,8 @@ class ExpiryEntry:
         )
         if entry.row_key != row_key:  # its key is made of its kind, its start and its job's row key
             raise ValueError("the row key does not name the entry's kind, start and job")
+        if entry.state not in STATES_OF_KIND[entry.kind]:
+            raise ValueError(f"a job in state {entry.state} has no countdown of the kind {entry.kind.value!r}")
         return entry
 
 

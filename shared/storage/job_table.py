@@ -36,6 +36,10 @@ class TableJobStore:
         self._table = table
         self._directory = directory
 
+    def check_room(self, job: Job, *, headroom: int) -> None:
+        """Raises `RequestTooLarge` when `job` would not fit its columns with `headroom` UTF-16 units to spare."""
+        job_entity(job, headroom=headroom)
+
     def get(self, key: JobKey) -> TableStoredJob | None:
         try:
             entity = self._table.get_entity(key.partition_key, key.row_key)

@@ -20,12 +20,14 @@ def utf16_units(text: str) -> int:
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
-def check_property_sizes(entity: Mapping[str, Any], *, names: Mapping[str, str] | None = None) -> None:
-    """Raises `RequestTooLarge` for the first string property of `entity` longer than a property may be; `names`
-    says what to call a column in the message (its name by default)."""
+def check_property_sizes(entity: Mapping[str, Any], *, names: Mapping[str, str] | None = None, headroom: int = 0) -> None:
+    """Raises `RequestTooLarge` for the first string property of `entity` longer than a property may be, less
+    `headroom`; `names` says what to call a column in the message (its name by default)."""
+    limit = MAX_PROPERTY_UNITS - headroom
     for column, value in entity.items():
-        if isinstance(value, str) and (units := utf16_units(value)) > MAX_PROPERTY_UNITS:
+        if isinstance(value, str) and (units := utf16_units(value)) > limit:
             what = (names or {}).get(column, column)
+            room = f" (room is kept for the {headroom:,} the service and the datacenter may add later)" if headroom else ""
             raise RequestTooLarge(
-                f"The job's {what} take {units:,} UTF-16 units as Table Storage counts them; the limit is {MAX_PROPERTY_UNITS:,}."
+                f"The job's {what} take {units:,} UTF-16 units as Table Storage counts them; the limit is {limit:,}{room}."
             )

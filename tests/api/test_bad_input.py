@@ -127,7 +127,7 @@ def test_a_job_whose_properties_exceed_a_table_column_is_413_and_creates_nothing
     assert len(json.dumps(body)) < 64 * 1024
     # when it is sent, then the answer is 413 naming the column's limit, and nothing is created
     error = assert_arm_error(api.put_job(key, body), 413, "RequestTooLarge")
-    assert "limit is 32,000" in error["message"]
+    assert "limit is 31,000" in error["message"]
     assert api.get_job(key).status_code == 404
 
 
@@ -140,7 +140,7 @@ def test_an_update_whose_tags_exceed_a_table_column_is_413_and_changes_nothing(a
     response = api.patch_job(key, {"tags": tags})
     # then the answer is 413 naming the tags, and the job is as it was
     error = assert_arm_error(response, 413, "RequestTooLarge")
-    assert "tags" in error["message"] and "limit is 32,000" in error["message"]
+    assert "tags" in error["message"] and "limit is 31,000" in error["message"]
     assert api.get_job(key).headers["ETag"] == etag
 
 

@@ -85,6 +85,18 @@ DAMAGES = {
             },
         )
     ],
+    "an index row of a state its kind never has": [
+        (
+            SUBSCRIPTIONS[2],
+            {
+                "RowKey": entry_key("finished", "shipped-2"),
+                "JobRowKey": "rg:shipped-2",
+                "ResourceId": "/x",
+                "State": "Shipping",
+                "Started": format_time(OLD),
+            },
+        )
+    ],
     "an index row whose key names another job": [
         (
             SUBSCRIPTIONS[0],
@@ -113,6 +125,7 @@ def jobs_on_both_sides(storage):
         expired.add(history.job(JobKey(subscription, "rg", f"left-{number}"), JobState.CREATING, NOW - timedelta(days=20)))
         kept.add(history.job(JobKey(subscription, "rg", f"recent-{number}"), JobState.COMPLETED, NOW - timedelta(days=10)))
         kept.add(history.job(JobKey(subscription, "rg", f"new-{number}"), JobState.CREATING, NOW - timedelta(days=1)))
+        kept.add(history.job(JobKey(subscription, "rg", f"shipped-{number}"), JobState.SHIPPING, OLD))
     return expired, kept
 
 
