@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     write_section(
         "cancels",
-        f"""## Cancel in Creating, completed by the service (`python -m bench.cancels`)
+        f"""## Cancel in Creating, completed by the service (`.venv/bin/python -m bench.cancels`)
 
 A cancel of a job in Creating is answered with the job still in Creating, as
 the real service answers it; the timer `complete_cancels` (every

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     write_section(
         "coldstart",
-        f"""## Cold start (`python -m bench.coldstart`)
+        f"""## Cold start (`.venv/bin/python -m bench.coldstart`)
 
 Import time of each function module in a fresh interpreter (`python -X
 importtime`), medians of {args.repeat} runs: the self time of the app's own

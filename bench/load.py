@@ -4,7 +4,7 @@
 
 Each client is a thread with its own kept-alive connection and resource
 group, repeating two job lives (the mix below) as fast as answers come. Every
-level gets a fresh table and a fresh dev host (`python -m devhost`, its own
+level gets a fresh table and a fresh dev host (`.venv/bin/python -m devhost`, its own
 process) over one in-memory Azurite, and a warm-up life per client before the
 clock starts. Any unexpected status counts as an error. Writes the table to
 docs/benchmarks.md and a plot to docs/load.png.
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     plot(levels, DOCS / "load.png")
     write_section(
         "load",
-        f"""## Under load (`python -m bench.load`)
+        f"""## Under load (`.venv/bin/python -m bench.load`)
 
 A mixed workload, {args.seconds:.0f} s measured at each level: every client (a
 thread with its own kept-alive connection and resource group) repeats two job
@@ -246,7 +246,7 @@ lives, 12 requests: create a job, get it, ship it, get it, cancel it (it stays
 in Shipping with cancelRequested), list the resource group (20 a page); create
 a second job, get it, cancel it (Creating: it completes), get it, delete it,
 get it (404). So 5 gets, 1 list, 2 creates, 1 ship, 2 cancels, 1 delete. Each
-level on a fresh table and a fresh dev host (`python -m devhost`, its own
+level on a fresh table and a fresh dev host (`.venv/bin/python -m devhost`, its own
 process), after a warm-up life per client; the load generator runs in a third
 process. CPU columns: each process's CPU time over the level's wall time
 (100% is one core), and the dev host's CPU time per request.

@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     write_section(
         "ops",
-        f"""## Operations (`python -m bench.ops`)
+        f"""## Operations (`.venv/bin/python -m bench.ops`)
 
 Storage requests per HTTP operation, the table and client already warm,
 counted twice, and the counts must agree: by an azure-core policy (the
@@ -420,7 +420,7 @@ called in this process with no HTTP (what our code adds); the same with an Entra
 ID caller (the app in `entra` mode, each request carrying a user's
 `X-MS-CLIENT-PRINCIPAL` as App Service Authentication passes it, so the
 principal is read and its roles checked: what authorising adds); and through the dev
-host (`python -m devhost`, its own process) over HTTP from a kept-alive
+host (`.venv/bin/python -m devhost`, its own process) over HTTP from a kept-alive
 `http.client` connection (what a caller sees). Times are medians of all
 rounds; ratios are the median round's, with the lowest and highest round in
 brackets, since the ratio moves from run to run on a shared machine.

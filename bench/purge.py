@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     plot(sizes, ours_all, naive_all, DOCS / "purge.png")
     write_section(
         "purge",
-        f"""## Purge (`python -m bench.purge`)
+        f"""## Purge (`.venv/bin/python -m bench.purge`)
 
 M jobs, N of them expired (Completed or Closed over 90 days, Creating over 14),
 the rest a live mix of every state, over 20 subscriptions. Our purge reads the
