@@ -3,26 +3,19 @@
 import logging
 
 import azure.functions as func
-from azure.core.exceptions import AzureError
 
 from shared.app import current_app
-from shared.ops.commands import storage_failure
-from shared.settings import SettingsError
+from shared.ops.commands import run_on_timer
 
 log = logging.getLogger("importexport.cancels")
 
 
 def main(timer: func.TimerRequest) -> None:
-    try:
-        report = current_app().cancel_completions(on_job=lambda resource_id: log.info("cancel completed: %s", resource_id)).run()
-    except SettingsError as error:
-        log.error("cancels not completed: the app settings are not usable: %s", error)
-        return
-    except AzureError as error:
-        # One line, not a stack trace: the pending cancels stay in the index, and the next run completes them.
-        log.error("cancel completion stopped: %s; the next run continues", storage_failure(error))
+    on_job = lambda resource_id: log.info("cancel completed: %s", resource_id)
+    report = run_on_timer("cancel completion", lambda: current_app().cancel_completions(on_job=on_job).run(), log=log)
+    if report is None:
         return
     if report.problems():  # the rows it could not read were logged one by one
         log.error(report.summary())
-    elif report.completed or not report.complete:
+    elif report.completed or not report.complete:  # quiet every 10 s when there is nothing to say
         log.info(report.summary())

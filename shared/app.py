@@ -23,10 +23,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import azure.functions as func
 from azure.data.tables import TableClient
 
 from .api.callers import CallerReading
-from .api.http import FunctionMain, Gate, Handler, arm_endpoint
+from .api.http import FunctionMain, Gate, Handler, arm_endpoint, list_query, list_response
 from .domain.access import Action
 from .domain.clock import Clock, SystemClock
 from .domain.job import JobState
@@ -228,6 +229,22 @@ def endpoint(action: Action | None) -> Callable[[Handler], FunctionMain]:
         return arm_endpoint(action, gate=lambda: current_app().gate, anonymous=anonymous)(handler)
 
     return decorate
+
+
+def listing(req: func.HttpRequest, *, drives: bool) -> func.HttpResponse:
+    """Either listing route's answer: its query read, a page of the current app's jobs, shaped as ARM lists them
+    (`drives`: whether each job shows its drives), `nextLink` built as the app's settings say."""
+    query = list_query(req)
+    app = current_app()
+    page = app.jobs.list_jobs(query.scope, query.top, query.skip_token, job_filter=query.job_filter)
+    return list_response(
+        req,
+        page.jobs,
+        page.next_skip_token,
+        locations=app.locations,
+        drives=drives,
+        trust_forwarded=app.settings.trust_forwarded_headers,
+    )
 
 
 @contextmanager

@@ -109,9 +109,8 @@ class JobService:
                 new = _changed_by(
                     state_machine.new_job(key, request, self._clock.now(), shipping_to=shipping_to), by, created=True
                 )
-                self._store.check_room(new, headroom=CUSTOMER_HEADROOM)
                 try:
-                    return CreateResult(self._store.insert(new), created=True)
+                    return CreateResult(self._store.insert(new, headroom=CUSTOMER_HEADROOM), created=True)
                 except ResourceExistsError:
                     pass
             current = self._store.get(key)
@@ -122,8 +121,7 @@ class JobService:
                 replacement = _changed_by(
                     state_machine.replace_job(current.job, request, self._clock.now(), shipping_to=shipping_to), by
                 )
-                self._store.check_room(replacement, headroom=CUSTOMER_HEADROOM)
-                return CreateResult(self._store.replace(replacement, current), created=False)
+                return CreateResult(self._store.replace(replacement, current, headroom=CUSTOMER_HEADROOM), created=False)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)
@@ -196,11 +194,8 @@ class JobService:
             changed = change(current.job, self._clock.now())
             if changed is current.job:
                 return current
-            written = changed if by is None else _changed_by(changed, by)
-            if headroom:
-                self._store.check_room(written, headroom=headroom)
             try:
-                return self._store.replace(written, current)
+                return self._store.replace(changed if by is None else _changed_by(changed, by), current, headroom=headroom)
             except (ResourceModifiedError, ResourceNotFoundError):
                 self._lost_race(preconditions, attempt)
         raise _too_contended(key)

@@ -34,22 +34,20 @@ class JobPage:
 class JobStore(Protocol):
     """Jobs by key, each write one atomic, conditional change."""
 
-    def check_room(self, job: Job, *, headroom: int) -> None:
-        """Raises `RequestTooLarge` when `job` would not fit with `headroom` to spare (in the store's own units)."""
-        ...
-
     def get(self, key: JobKey) -> StoredJob | None:
         """The job as stored now, or None."""
         ...
 
-    def insert(self, job: Job) -> StoredJob:
-        """Adds a new job; raises `ResourceExistsError` when a job with its key exists."""
+    def insert(self, job: Job, *, headroom: int = 0) -> StoredJob:
+        """Adds a new job; raises `ResourceExistsError` when a job with its key exists, and `RequestTooLarge` when it
+        would not fit with `headroom` to spare (in the store's own units)."""
         ...
 
-    def replace(self, job: Job, current: StoredJob) -> StoredJob:
+    def replace(self, job: Job, current: StoredJob, *, headroom: int = 0) -> StoredJob:
         """Writes `job` over `current` only if the stored job is still that version.
 
-        Raises `ResourceModifiedError` when it changed and `ResourceNotFoundError` when it is gone.
+        Raises `ResourceModifiedError` when it changed, `ResourceNotFoundError` when it is gone, and
+        `RequestTooLarge` when `job` would not fit with `headroom` to spare.
         """
         ...
 

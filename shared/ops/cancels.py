@@ -28,7 +28,7 @@ from ..domain.retention import ExpiryKind
 from ..storage.directory import CANCEL_DIRECTORY_SETTLE, DirectoryDrop, DirectoryRow
 from ..storage.entities import UnreadableJob
 from ..storage.expiry_index import DamagedRow, EntryPage, ExpiryEntry
-from .purge import DaysWithEntries
+from .purge import DaysWithEntries, skip
 
 log = logging.getLogger("importexport.cancels")
 
@@ -108,7 +108,7 @@ class CancelCompletions:
         # Every day: a pending cancel is due at once, whatever the clock of the instance that recorded it said.
         for page in self._directory.rows_through(KIND, date.max):
             report.directory_rows_read += len(page.rows)
-            skip(page.damaged, report)
+            skip(page.damaged, report, logger=log)
             for row in page.rows:
                 by_partition.setdefault(row.partition_key, []).append(row)
         drops: list[DirectoryDrop] = []
@@ -135,7 +135,7 @@ class CancelCompletions:
         damaged = False
         for page in self._index.entries(partition_key, KIND):
             report.entries_read += len(page.entries) + len(page.damaged)
-            skip(page.damaged, report)
+            skip(page.damaged, report, logger=log)
             damaged = damaged or bool(page.damaged)
             for entry in page.entries:
                 if time.monotonic() > deadline:
@@ -150,17 +150,21 @@ class CancelCompletions:
             key = JobKey.from_resource_id(entry.resource_id)
         except BadRequest:
             # Damage no write of ours makes: kept for an operator to look at, and never completed on a guess.
-            skip([DamagedRow(partition_key, entry.row_key, f"an entry naming no job ({entry.resource_id[:200]!r})")], report)
+            skip(
+                [DamagedRow(partition_key, entry.row_key, f"an entry naming no job ({entry.resource_id[:200]!r})")],
+                report,
+                logger=log,
+            )
             return CancelCompletion.LEFT
         try:
             outcome = self._jobs.complete_cancel(key)
         except ServiceUnavailable:  # writers kept colliding on it: the next run tries again
             outcome = CancelCompletion.LEFT
-        except UnreadableJob as error:  # a damaged job: kept for an operator, and the other jobs still completed
-            skip([DamagedRow(error.partition_key, error.row_key, error.reason)], report)
-            return CancelCompletion.LEFT
-        except RequestTooLarge as error:  # a job that no longer fits (written before room was kept): the same
-            skip([DamagedRow(partition_key, entry.job_row_key, error.message)], report)
+        except (UnreadableJob, RequestTooLarge) as error:
+            # A job it cannot read, or one that no longer fits (written before room was kept): kept for an operator,
+            # and the other jobs still completed.
+            reason = error.reason if isinstance(error, UnreadableJob) else error.message
+            skip([DamagedRow(partition_key, entry.job_row_key, reason)], report, logger=log)
             return CancelCompletion.LEFT
         report.outcomes[outcome] += 1
         if outcome is CancelCompletion.COMPLETED:
@@ -178,12 +182,3 @@ class CancelCompletions:
             if emptied and row.written_at < settled_before:
                 drops.append(DirectoryDrop(row, frozenset(emptied)))
         return drops
-
-
-def skip(damaged: list[DamagedRow], report: CompletionReport) -> None:
-    """Rows the completion cannot read: logged with their keys and counted, so the rest of the run goes on."""
-    for row in damaged:
-        log.error(
-            "row %s/%s of the expiry index or directory cannot be read (%s); skipped", row.partition_key, row.row_key, row.reason
-        )
-    report.skipped += damaged

@@ -5,9 +5,10 @@ Used by `python -m shared.purge` and `python -m shared.migrate`; the purge timer
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from azure.core.exceptions import AzureError
 
@@ -77,3 +78,18 @@ def run_storage_command(
     print(report.summary())
     # Done with everything else: 3 says rows were skipped (logged above with their keys), for someone to look at.
     return 3 if report.problems() else 0
+
+
+ReportT = TypeVar("ReportT", bound=Report)
+
+
+def run_on_timer(what: str, work: Callable[[], ReportT], *, log: logging.Logger) -> ReportT | None:
+    """A timer's run over storage: its report, or None after one error line saying what stopped it (unusable
+    settings, or storage: what the run did is done, and the next run continues from the index); never a stack trace."""
+    try:
+        return work()
+    except SettingsError as error:
+        log.error("%s not run: the app settings are not usable: %s", what, error)
+    except AzureError as error:
+        log.error("%s stopped: %s; the next run continues", what, storage_failure(error))
+    return None

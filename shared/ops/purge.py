@@ -249,10 +249,16 @@ class Purge:
         self._on_job(entry.state, entry.resource_id)
 
 
-def skip(damaged: list[DamagedRow], report: PurgeReport) -> None:
-    """Rows the purge cannot read: logged with their keys and counted, so the rest of the purge goes on."""
+class SkipsRows(Protocol):
+    """A run's report that counts the rows it skipped (the purge's, the cancel completion's)."""
+
+    skipped: list[DamagedRow]
+
+
+def skip(damaged: list[DamagedRow], report: SkipsRows, *, logger: logging.Logger = log) -> None:
+    """Rows a run cannot read: logged with their keys and counted, so the rest of the run goes on."""
     for row in damaged:
-        log.error(
+        logger.error(
             "row %s/%s of the expiry index or directory cannot be read (%s); skipped", row.partition_key, row.row_key, row.reason
         )
     report.skipped += damaged

@@ -36,10 +36,6 @@ class TableJobStore:
         self._table = table
         self._directory = directory
 
-    def check_room(self, job: Job, *, headroom: int) -> None:
-        """Raises `RequestTooLarge` when `job` would not fit its columns with `headroom` UTF-16 units to spare."""
-        job_entity(job, headroom=headroom)
-
     def get(self, key: JobKey) -> TableStoredJob | None:
         try:
             entity = self._table.get_entity(key.partition_key, key.row_key)
@@ -47,19 +43,23 @@ class TableJobStore:
             return None
         return stored_job(entity)
 
-    def insert(self, job: Job) -> TableStoredJob:
-        """Adds a new job and its entry; raises `ResourceExistsError` when a job with its key exists."""
+    def insert(self, job: Job, *, headroom: int = 0) -> TableStoredJob:
+        """Adds a new job and its entry; raises `ResourceExistsError` when a job with its key exists, and
+        `RequestTooLarge`, writing nothing, when it does not fit its columns with `headroom` UTF-16 units to spare."""
+        entity = job_entity(job, headroom=headroom)  # before any write: a job too large writes nothing at all
         partition = job.key.partition_key
         entry = ExpiryEntry.for_job(job)
         self._directory.note(partition, entry)
-        operations: list[Operation] = [("create", job_entity(job)), *entry_operations(partition, None, entry)]
+        operations: list[Operation] = [("create", entity), *entry_operations(partition, None, entry)]
         return _written(job, entry, self._submit(operations))
 
-    def replace(self, job: Job, current: StoredJob) -> TableStoredJob:
+    def replace(self, job: Job, current: StoredJob, *, headroom: int = 0) -> TableStoredJob:
         """Writes `job` over `current`, and moves its entry, only if the stored job is still at `current.etag`.
 
-        Raises `ResourceModifiedError` when it changed and `ResourceNotFoundError` when it is gone.
+        Raises `ResourceModifiedError` when it changed, `ResourceNotFoundError` when it is gone, and
+        `RequestTooLarge`, writing nothing, when `job` does not fit its columns with `headroom` units to spare.
         """
+        entity = job_entity(job, headroom=headroom)
         partition = job.key.partition_key
         entry = ExpiryEntry.for_job(job)
         previous = ExpiryEntry.for_job(current.job) if _entry_beside(current) else None
@@ -67,7 +67,7 @@ class TableJobStore:
         operations: list[Operation] = [
             (
                 "update",
-                job_entity(job),
+                entity,
                 {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified},
             ),
             *entry_operations(partition, previous, entry),

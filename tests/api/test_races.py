@@ -72,15 +72,15 @@ class AuditedStore(PassThrough):
         super().__init__(inner)
         self.audit = audit
 
-    def insert(self, job):
-        stored = self.inner.insert(job)
+    def insert(self, job, **options):
+        stored = self.inner.insert(job, **options)
         self.audit.record(
             Write("insert", job.key.partition_key, job.key.row_key, None, None, stored.job, stored.etag, stored.entry_etag)
         )
         return stored
 
-    def replace(self, job, current):
-        stored = self.inner.replace(job, current)
+    def replace(self, job, current, **options):
+        stored = self.inner.replace(job, current, **options)
         self.audit.record(
             Write(
                 "replace",

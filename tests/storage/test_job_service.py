@@ -31,9 +31,9 @@ class InterferingStore(PassThrough):
         if self.conditional_writes == 1:
             self.interfere()
 
-    def replace(self, job, current):
+    def replace(self, job, current, **options):
         self.before_conditional_write()
-        return self.inner.replace(job, current)
+        return self.inner.replace(job, current, **options)
 
     def delete(self, current):
         self.before_conditional_write()
@@ -105,7 +105,7 @@ class AlwaysOvertakenStore(PassThrough):
         super().__init__(inner)
         self.attempts = 0
 
-    def replace(self, job, current):
+    def replace(self, job, current, **options):
         self.attempts += 1
         raise ResourceModifiedError("another writer changed the job")
 
